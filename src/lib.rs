@@ -1,0 +1,24 @@
+//! baton: a terminal chat client for LLMs whose load-balancer profiles keep a
+//! conversation going when a provider is slow, rate-limited, down or out of quota.
+//!
+//! The library holds everything; `main.rs` only parses the command line and
+//! hands over. Rooms, one per concept:
+//! - [`config`]: the settings registry (one table drives validation, help and docs).
+//! - [`profile`]: model and load-balancer profiles: format, store, validation, schema.
+//! - [`provider`]: wire formats (OpenAI-compatible, Anthropic, Gemini, Ollama, `sim`),
+//!   SSE/NDJSON framing, usage extraction and error classification.
+//! - [`engine`]: hands a prompt to backends and fails over; emits [`engine::EngineEvent`]s.
+//! - [`oneshot`]: the non-interactive consumer of the engine's events.
+//! - [`mock`]: a local fault-injecting server speaking every wire format.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod home;
+pub mod logging;
+pub mod mock;
+pub mod oneshot;
+pub mod profile;
+pub mod provider;

@@ -1,0 +1,1 @@
+//! oneshot (being written).

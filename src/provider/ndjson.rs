@@ -1,0 +1,1 @@
+//! ndjson (being written).
