@@ -1,1 +1,45 @@
-fn main() {}
+//! The `baton` binary: parse the command line, set up diagnostics, hand over.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use baton::cli::{Cli, Command};
+use baton::home::Home;
+use baton::oneshot::{self, Exit};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    baton::logging::init_stderr();
+    let home = match Home::from_env() {
+        Ok(home) => home,
+        Err(e) => {
+            eprintln!("baton: {e}");
+            return Exit::Error.into();
+        }
+    };
+    match cli.command {
+        Some(Command::Profiles(cmd)) => baton::cli::profiles::run(cmd, &home).into(),
+        Some(Command::Settings) => baton::cli::profiles::print_settings().into(),
+        Some(Command::Mock(args)) => match runtime() {
+            Ok(rt) => rt.block_on(baton::cli::mock::run(args)).into(),
+            Err(exit) => exit.into(),
+        },
+        None => match runtime() {
+            Ok(rt) => rt.block_on(oneshot::run(cli.run, &home)).into(),
+            Err(exit) => exit.into(),
+        },
+    }
+}
+
+/// A single-threaded runtime: one prompt (or one mock server) at a time starts
+/// faster and uses less memory than a pool of workers.
+fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("baton: cannot start the async runtime: {e}");
+            Exit::Error
+        })
+}

@@ -1,1 +1,479 @@
-//! oneshot (being written).
+//! One-shot mode: answer one prompt on stdout and exit with a code scripts can use.
+//!
+//! Reads the same [`EngineEvent`] stream as the interactive UI; a human writer
+//! streams text as it arrives, a JSON writer prints one object at the end.
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+use futures_util::StreamExt;
+use serde_json::json;
+
+use crate::cli::{OutputFormat, RunArgs};
+use crate::config::{self, Settings};
+use crate::engine::{self, BackendFailure, EngineEvent, Provenance};
+use crate::home::Home;
+use crate::profile::{self, ModelProfile, ProfileStore, Resolved};
+use crate::provider::{ChatRequest, ErrorClass, Message};
+
+/// How a one-shot run ends, as a process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The answer is complete.
+    Complete = 0,
+    /// Something went wrong (bad profile, auth, an interrupted answer, ...).
+    Error = 1,
+    /// The command line or the prompt was wrong.
+    Usage = 2,
+    /// Every backend was temporarily unavailable: retrying later may work.
+    Unavailable = 75,
+    /// The user pressed Ctrl-C.
+    Interrupted = 130,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit as u8)
+    }
+}
+
+/// A failure before the engine ran, with the exit code it deserves.
+#[derive(Debug)]
+pub struct Failure {
+    /// The exit code.
+    pub exit: Exit,
+    /// A one-line message for the user.
+    pub message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Self {
+        Self {
+            exit: Exit::Usage,
+            message: message.into(),
+        }
+    }
+    fn error(message: impl Into<String>) -> Self {
+        Self {
+            exit: Exit::Error,
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses `--set KEY=VALUE` flags through the settings registry.
+pub fn parse_overrides(pairs: &[String]) -> Result<Settings, Failure> {
+    let mut settings = Settings::new();
+    for pair in pairs {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| Failure::usage(format!("--set expects KEY=VALUE (got '{pair}')")))?;
+        let value = config::parse_value(key.trim(), value.trim())
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        settings
+            .set_value(key.trim(), value)
+            .map_err(|e| Failure::usage(e.to_string()))?;
+    }
+    Ok(settings)
+}
+
+/// The prompt from `--prompt`, else from stdin when it is not a terminal.
+fn read_prompt(arg: Option<String>) -> Result<String, Failure> {
+    let prompt = match arg {
+        Some(p) => p,
+        None if io::stdin().is_terminal() => {
+            return Err(Failure::usage(
+                "no prompt: pass --prompt \"...\" or pipe one in (the interactive chat is not built yet; see `baton --help`)",
+            ));
+        }
+        None => {
+            let mut text = String::new();
+            io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| Failure::usage(format!("cannot read the prompt from stdin: {e}")))?;
+            text
+        }
+    };
+    if prompt.trim().is_empty() {
+        return Err(Failure::usage(
+            "the prompt is empty: pass --prompt \"...\" or pipe text in",
+        ));
+    }
+    Ok(prompt)
+}
+
+/// Finds what to talk to: `--provider` directly, else a profile (default `demo`).
+fn resolve_target(args: &RunArgs, home: &Home) -> Result<Resolved, Failure> {
+    if let Some(provider) = &args.provider {
+        let model = match (&args.model, provider.as_str()) {
+            (Some(m), _) => m.clone(),
+            (None, "sim") => "sim-fast".to_string(),
+            (None, _) => {
+                return Err(Failure::usage(format!(
+                    "--provider {provider} needs --model"
+                )));
+            }
+        };
+        let mut settings = Settings::new();
+        if let Some(url) = &args.base_url {
+            let value =
+                config::parse_value("base-url", url).map_err(|e| Failure::usage(e.to_string()))?;
+            settings
+                .set_value("base-url", value)
+                .map_err(|e| Failure::usage(e.to_string()))?;
+        }
+        let profile = ModelProfile {
+            provider: provider.clone(),
+            model,
+            model_params: serde_json::Map::new(),
+            settings,
+            pool_name: None,
+        };
+        return Ok(Resolved::Model {
+            name: provider.clone(),
+            profile,
+        });
+    }
+    let name = args.profile.as_deref().unwrap_or(profile::DEFAULT_PROFILE);
+    let store = ProfileStore::new(home.profiles_dir());
+    if !store.dir().exists() || (profile::is_builtin(name) && !store.exists(name)) {
+        profile::ensure_builtin(&store).map_err(|e| Failure::error(e.to_string()))?;
+    }
+    store
+        .resolve(name)
+        .map_err(|e| Failure::error(e.to_string()))
+}
+
+/// Everything before the engine runs; separate so tests can check each failure.
+pub fn prepare(args: &RunArgs, home: &Home) -> Result<(engine::Engine, ChatRequest), Failure> {
+    let overrides = parse_overrides(&args.set)?;
+    let prompt = read_prompt(args.prompt.clone())?;
+    let resolved = resolve_target(args, home)?;
+    let engine =
+        engine::build_engine(&resolved, &overrides).map_err(|e| Failure::error(e.to_string()))?;
+    let request = ChatRequest {
+        messages: vec![Message::user(prompt)],
+        stream: !args.no_stream,
+    };
+    Ok((engine, request))
+}
+
+/// Runs one prompt to completion and returns the exit code.
+pub async fn run(args: RunArgs, home: &Home) -> Exit {
+    let (engine, request) = match prepare(&args, home) {
+        Ok(ready) => ready,
+        Err(failure) => {
+            eprintln!("baton: {}", failure.message);
+            return failure.exit;
+        }
+    };
+    let mut out: Box<dyn Output> = match args.output_format {
+        OutputFormat::Text => Box::new(TextOutput::new(io::stdout())),
+        OutputFormat::Json => Box::new(JsonOutput::new(io::stdout())),
+    };
+    let mut events = Box::pin(engine.run(request));
+    loop {
+        tokio::select! {
+            event = events.next() => {
+                let Some(event) = event else { return Exit::Error };
+                match out.event(&event) {
+                    Ok(Some(exit)) => return exit,
+                    Ok(None) => {}
+                    // The reader went away (`| head`): stop quietly.
+                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Exit::Complete,
+                    Err(e) => {
+                        eprintln!("baton: cannot write the answer: {e}");
+                        return Exit::Error;
+                    }
+                }
+            }
+            _ = tokio::signal::ctrl_c() => {
+                drop(events);
+                out.cancelled();
+                eprintln!("baton: interrupted");
+                return Exit::Interrupted;
+            }
+        }
+    }
+}
+
+/// The exit code and message for an exhausted run.
+fn exhausted(reasons: &[BackendFailure]) -> (Exit, String) {
+    let all_transient =
+        !reasons.is_empty() && reasons.iter().all(|r| r.class == ErrorClass::Transient);
+    let mut message = if reasons.len() == 1 {
+        format!("{} failed: {}", reasons[0].backend, reasons[0].reason)
+    } else {
+        let mut m = String::from("every backend failed:");
+        for r in reasons {
+            m.push_str(&format!("\n  {}: {}", r.backend, r.reason));
+        }
+        m
+    };
+    if reasons.is_empty() {
+        message = "the profile has no backends".into();
+    }
+    (
+        if all_transient {
+            Exit::Unavailable
+        } else {
+            Exit::Error
+        },
+        message,
+    )
+}
+
+/// A consumer of engine events for one-shot mode.
+trait Output {
+    /// Handles one event; `Some(exit)` ends the run.
+    fn event(&mut self, event: &EngineEvent) -> io::Result<Option<Exit>>;
+    /// The run was cancelled with Ctrl-C.
+    fn cancelled(&mut self);
+}
+
+/// Streams the answer's text; errors go to stderr.
+struct TextOutput<W: Write> {
+    out: W,
+    ends_with_newline: bool,
+    wrote: bool,
+}
+
+impl<W: Write> TextOutput<W> {
+    fn new(out: W) -> Self {
+        Self {
+            out,
+            ends_with_newline: true,
+            wrote: false,
+        }
+    }
+
+    fn close_line(&mut self) -> io::Result<()> {
+        if self.wrote && !self.ends_with_newline {
+            self.out.write_all(b"\n")?;
+            self.ends_with_newline = true;
+        }
+        self.out.flush()
+    }
+}
+
+impl<W: Write> Output for TextOutput<W> {
+    fn event(&mut self, event: &EngineEvent) -> io::Result<Option<Exit>> {
+        match event {
+            EngineEvent::Delta { text } => {
+                self.out.write_all(text.as_bytes())?;
+                self.out.flush()?;
+                self.wrote = true;
+                self.ends_with_newline = text.ends_with('\n');
+                Ok(None)
+            }
+            EngineEvent::Done { .. } => {
+                self.close_line()?;
+                Ok(Some(Exit::Complete))
+            }
+            EngineEvent::Interrupted { provenance, reason } => {
+                self.close_line()?;
+                eprintln!(
+                    "baton: the answer from {} was interrupted and is incomplete: {reason}",
+                    provenance.backend
+                );
+                Ok(Some(Exit::Error))
+            }
+            EngineEvent::Exhausted { reasons } => {
+                let (exit, message) = exhausted(reasons);
+                eprintln!("baton: {message}");
+                Ok(Some(exit))
+            }
+            EngineEvent::AttemptStarted { .. }
+            | EngineEvent::Usage { .. }
+            | EngineEvent::AttemptFailed { .. }
+            | EngineEvent::Skipped { .. } => Ok(None),
+        }
+    }
+
+    fn cancelled(&mut self) {
+        let _ = self.close_line();
+    }
+}
+
+/// Collects the answer and prints one JSON object at the end.
+struct JsonOutput<W: Write> {
+    out: W,
+    answer: String,
+}
+
+impl<W: Write> JsonOutput<W> {
+    fn new(out: W) -> Self {
+        Self {
+            out,
+            answer: String::new(),
+        }
+    }
+
+    fn answer_json(&self, provenance: &Provenance, status: &str) -> serde_json::Value {
+        json!({
+            "status": status,
+            "answer": self.answer,
+            "backend": provenance.backend,
+            "provider": provenance.provider,
+            "model": provenance.model,
+            "usage": provenance.usage,
+            "latency_ms": provenance.latency_ms,
+            "first_chunk_ms": provenance.first_chunk_ms,
+            "attempts": provenance.attempts,
+            "failovers": provenance.failovers,
+        })
+    }
+
+    fn print(&mut self, value: &serde_json::Value) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, value)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+}
+
+impl<W: Write> Output for JsonOutput<W> {
+    fn event(&mut self, event: &EngineEvent) -> io::Result<Option<Exit>> {
+        match event {
+            EngineEvent::Delta { text } => {
+                self.answer.push_str(text);
+                Ok(None)
+            }
+            EngineEvent::Done { provenance } => {
+                let value = self.answer_json(provenance, "complete");
+                self.print(&value)?;
+                Ok(Some(Exit::Complete))
+            }
+            EngineEvent::Interrupted { provenance, reason } => {
+                let mut value = self.answer_json(provenance, "interrupted");
+                value["error"] = json!(reason);
+                self.print(&value)?;
+                eprintln!(
+                    "baton: the answer from {} was interrupted and is incomplete: {reason}",
+                    provenance.backend
+                );
+                Ok(Some(Exit::Error))
+            }
+            EngineEvent::Exhausted { reasons } => {
+                let (exit, message) = exhausted(reasons);
+                self.print(&json!({ "status": "failed", "error": message, "reasons": reasons }))?;
+                eprintln!("baton: {message}");
+                Ok(Some(exit))
+            }
+            EngineEvent::AttemptStarted { .. }
+            | EngineEvent::Usage { .. }
+            | EngineEvent::AttemptFailed { .. }
+            | EngineEvent::Skipped { .. } => Ok(None),
+        }
+    }
+
+    fn cancelled(&mut self) {
+        let _ = self.print(&json!({ "status": "cancelled", "answer": self.answer }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::Usage;
+
+    fn provenance() -> Provenance {
+        Provenance {
+            backend: "a".into(),
+            provider: "sim".into(),
+            model: "sim-fast".into(),
+            attempts: 2,
+            failovers: 1,
+            latency_ms: 12,
+            first_chunk_ms: 5,
+            usage: Usage {
+                input_tokens: 1,
+                output_tokens: 2,
+                estimated: false,
+            },
+        }
+    }
+
+    fn failure(backend: &str, class: ErrorClass) -> BackendFailure {
+        BackendFailure {
+            backend: backend.into(),
+            class,
+            reason: "503 Service Unavailable".into(),
+        }
+    }
+
+    #[test]
+    fn text_output_streams_and_ends_the_line() {
+        let mut out = TextOutput::new(Vec::new());
+        assert_eq!(
+            out.event(&EngineEvent::Delta { text: "Hel".into() })
+                .unwrap(),
+            None
+        );
+        out.event(&EngineEvent::Delta { text: "lo".into() })
+            .unwrap();
+        let exit = out
+            .event(&EngineEvent::Done {
+                provenance: provenance(),
+            })
+            .unwrap();
+        assert_eq!(exit, Some(Exit::Complete));
+        assert_eq!(String::from_utf8(out.out).unwrap(), "Hello\n");
+    }
+
+    #[test]
+    fn interrupted_is_an_error() {
+        let mut out = TextOutput::new(Vec::new());
+        out.event(&EngineEvent::Delta { text: "par".into() })
+            .unwrap();
+        let exit = out
+            .event(&EngineEvent::Interrupted {
+                provenance: provenance(),
+                reason: "cut".into(),
+            })
+            .unwrap();
+        assert_eq!(exit, Some(Exit::Error));
+    }
+
+    #[test]
+    fn exhausted_is_75_only_when_every_reason_was_transient() {
+        let all = [
+            failure("a", ErrorClass::Transient),
+            failure("b", ErrorClass::Transient),
+        ];
+        let (exit, message) = exhausted(&all);
+        assert_eq!(exit, Exit::Unavailable);
+        assert_eq!(
+            message,
+            "every backend failed:\n  a: 503 Service Unavailable\n  b: 503 Service Unavailable"
+        );
+        let mixed = [
+            failure("a", ErrorClass::Transient),
+            failure("b", ErrorClass::Auth),
+        ];
+        assert_eq!(exhausted(&mixed).0, Exit::Error);
+    }
+
+    #[test]
+    fn json_output_prints_one_object_with_provenance() {
+        let mut out = JsonOutput::new(Vec::new());
+        out.event(&EngineEvent::Delta { text: "Hi".into() })
+            .unwrap();
+        out.event(&EngineEvent::Done {
+            provenance: provenance(),
+        })
+        .unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&out.out).unwrap();
+        assert_eq!(value["answer"], "Hi");
+        assert_eq!(value["backend"], "a");
+        assert_eq!(value["attempts"], 2);
+        assert_eq!(value["usage"]["output_tokens"], 2);
+        assert_eq!(value["status"], "complete");
+    }
+
+    #[test]
+    fn bad_set_flags_are_usage_errors() {
+        let err = parse_overrides(&["timeout_ms".into()]).unwrap_err();
+        assert_eq!(err.exit, Exit::Usage);
+        assert!(err.message.contains("KEY=VALUE"));
+    }
+}

@@ -30,3 +30,14 @@ impl fmt::Display for ApiKey {
         f.write_str("***")
     }
 }
+
+// ---- temporary shim ----
+#[allow(missing_docs)]
+pub fn resolve_key(
+    _i: &super::ProviderInfo,
+    k: Option<&str>,
+    _f: Option<&std::path::Path>,
+    _e: Option<&str>,
+) -> Result<Option<ApiKey>, super::ProviderError> {
+    Ok(k.map(ApiKey::new))
+}

@@ -228,7 +228,7 @@ impl ProviderError {
 /// Maps an HTTP status (and, for 400, the message) to an error class.
 pub fn classify_status(status: u16, message: &str) -> ErrorClass {
     match status {
-        401 | 402 | 403 => ErrorClass::Auth,
+        401..=403 => ErrorClass::Auth,
         408 | 429 | 500 | 502 | 503 | 504 | 529 => ErrorClass::Transient,
         // Context-length and other 4xx errors repeat identically on a retry.
         400..=499 => ErrorClass::Request,
@@ -275,4 +275,55 @@ pub trait Provider: Send + Sync + fmt::Debug {
     fn model(&self) -> &str;
     /// Starts a request.
     fn stream(&self, request: ChatRequest) -> EventStream;
+}
+
+// ---- temporary shim until the wire formats land ----
+#[allow(missing_docs)]
+#[derive(Debug, Clone)]
+pub struct BackendSpec {
+    pub name: String,
+    pub provider: String,
+    pub model: String,
+    pub base_url: Option<String>,
+    pub api_key: Option<ApiKey>,
+    pub model_params: serde_json::Map<String, serde_json::Value>,
+    pub socket_timeout: Option<Duration>,
+    pub headers: Vec<(String, String)>,
+}
+#[allow(missing_docs)]
+#[derive(Debug)]
+pub struct ProviderInfo {
+    pub name: &'static str,
+    pub kind: ProviderKind,
+    pub default_base_url: &'static str,
+    pub key_env: &'static [&'static str],
+    pub key_required: bool,
+}
+static SIM: ProviderInfo = ProviderInfo {
+    name: "sim",
+    kind: ProviderKind::Sim,
+    default_base_url: "",
+    key_env: &[],
+    key_required: false,
+};
+#[allow(missing_docs)]
+pub fn lookup(p: &str) -> Option<&'static ProviderInfo> {
+    (p == "sim").then_some(&SIM)
+}
+#[allow(missing_docs)]
+pub fn known_providers() -> Vec<&'static str> {
+    vec!["sim"]
+}
+#[allow(missing_docs)]
+pub fn http_client() -> Result<reqwest::Client, ProviderError> {
+    reqwest::Client::builder()
+        .build()
+        .map_err(|e| ProviderError::Config(e.to_string()))
+}
+#[allow(missing_docs)]
+pub fn build(
+    spec: &BackendSpec,
+    _c: &reqwest::Client,
+) -> Result<std::sync::Arc<dyn Provider>, ProviderError> {
+    Ok(std::sync::Arc::new(sim::SimProvider::new(&spec.model)?))
 }

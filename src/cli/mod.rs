@@ -1,0 +1,155 @@
+//! The command line: flags, subcommands and their help.
+
+pub mod mock;
+pub mod profiles;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  baton --prompt \"hello\"                         answer from the built-in demo profile
+  baton --profile-load work --prompt \"hi\"        use ~/.baton/profiles/work.json
+  echo \"explain this\" | baton --profile-load work  prompt from stdin
+  baton --provider openai --model gpt-4o-mini --prompt \"hi\"
+  baton --provider openai --model llama --base-url http://127.0.0.1:8080/v1 --prompt \"hi\"
+  baton --profile-load work --set timeout_ms=5000 --output-format json --prompt \"hi\"
+  BATON_DEBUG=baton:* baton --profile-load work --prompt \"hi\"   show failover decisions
+  baton profiles list
+
+Exit codes: 0 answer complete, 1 error, 2 usage error,
+            75 every backend temporarily unavailable (retry later), 130 interrupted.
+Files: profiles live in $BATON_HOME/profiles (default ~/.baton/profiles).";
+
+/// baton: a terminal chat client whose load-balancer profiles keep the
+/// conversation going when a provider is slow, rate-limited or down.
+#[derive(Debug, Parser)]
+#[command(name = "baton", version, about, after_help = EXAMPLES, disable_help_subcommand = true)]
+pub struct Cli {
+    /// What to do; without a subcommand baton answers a prompt.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// How to answer.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Flags for answering a prompt.
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
+    /// The prompt; without it, baton reads the prompt from stdin when stdin is not a terminal.
+    #[arg(short, long, value_name = "TEXT")]
+    pub prompt: Option<String>,
+
+    /// The profile to use (a file in the profiles folder, without `.json`). Default: demo.
+    #[arg(
+        long = "profile-load",
+        value_name = "NAME",
+        conflicts_with = "provider"
+    )]
+    pub profile: Option<String>,
+
+    /// Use a provider directly, without a profile (openai, anthropic, gemini, ollama, groq, openrouter, sim).
+    #[arg(long, value_name = "PROVIDER")]
+    pub provider: Option<String>,
+
+    /// The model, with --provider.
+    #[arg(long, value_name = "MODEL", requires = "provider")]
+    pub model: Option<String>,
+
+    /// The server's base URL, with --provider (any OpenAI-compatible server).
+    #[arg(long = "base-url", value_name = "URL", requires = "provider")]
+    pub base_url: Option<String>,
+
+    /// Set a setting for this run, e.g. --set timeout_ms=5000 (repeatable; `baton settings` lists them).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// Ask for the whole answer at once instead of streaming it.
+    #[arg(long = "no-stream")]
+    pub no_stream: bool,
+
+    /// `text` streams the answer; `json` prints one object with the answer and its provenance.
+    #[arg(long = "output-format", value_enum, default_value_t = OutputFormat::Text)]
+    pub output_format: OutputFormat,
+}
+
+/// How the one-shot answer is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    /// The answer's text, streamed as it arrives.
+    #[default]
+    Text,
+    /// One JSON object: answer, backend, model, usage, latency_ms, attempts.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List, show, check and import profiles.
+    #[command(subcommand)]
+    Profiles(ProfilesCommand),
+    /// List every setting with its type, default and help.
+    Settings,
+    /// Run a local fault-injecting LLM server to try profiles offline.
+    Mock(MockArgs),
+}
+
+/// `baton mock ...`
+#[derive(Debug, Args)]
+pub struct MockArgs {
+    /// The port to listen on (127.0.0.1).
+    #[arg(long, default_value_t = 8089)]
+    pub port: u16,
+    /// A JSON file describing the backends; without it a demo set is served
+    /// (ok, slow, ratelimited, down, auth, stall, cut).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+}
+
+/// `baton profiles ...`
+#[derive(Debug, Subcommand)]
+pub enum ProfilesCommand {
+    /// List profiles with their kind, provider and model (or policy and members).
+    List,
+    /// Print a profile's JSON.
+    Show {
+        /// The profile's name.
+        name: String,
+    },
+    /// Check one profile, or all of them, including their members.
+    Validate {
+        /// The profile's name; all profiles when absent.
+        name: Option<String>,
+    },
+    /// Print the JSON Schema of the profile format.
+    Schema,
+    /// Copy profiles from llxprt-code (default ~/.llxprt/profiles).
+    ImportLlxprt {
+        /// The folder to import from.
+        dir: Option<std::path::PathBuf>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn set_is_repeatable_and_model_needs_provider() {
+        let cli =
+            Cli::try_parse_from(["baton", "--set", "a=1", "--set", "b=2", "-p", "x"]).unwrap();
+        assert_eq!(cli.run.set, vec!["a=1", "b=2"]);
+        assert!(Cli::try_parse_from(["baton", "--model", "m"]).is_err());
+        assert!(
+            Cli::try_parse_from(["baton", "--profile-load", "a", "--provider", "sim"]).is_err()
+        );
+    }
+}

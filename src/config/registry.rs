@@ -1,0 +1,442 @@
+//! The settings table: one row per key, and the types those rows use.
+//!
+//! Every consumer (`/set`, `--set`, profile validation, tab completion, the profile
+//! save filter, `docs/settings.md`) reads this one table, so adding a setting means
+//! adding one row here.
+
+use std::fmt;
+
+/// What values a setting accepts. `Display` reads as the end of "KEY must be ...".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingKind {
+    /// A whole number of 1 or more.
+    PositiveInt,
+    /// A whole number of 0 or more.
+    NonNegativeInt,
+    /// `true` or `false`.
+    Bool,
+    /// An `http://` or `https://` URL.
+    Url,
+    /// A file path (`~/` allowed; expanded where the file is read).
+    Path,
+    /// The name of an environment variable.
+    EnvVar,
+    /// Free text.
+    Text,
+    /// One of a fixed list of words (compared without regard to case, stored lowercase).
+    Choice(&'static [&'static str]),
+    /// llxprt's two-word switch (`enabled`/`disabled`); `true`/`false` are accepted and
+    /// stored as the words so llxprt reads the file back unchanged.
+    Toggle {
+        /// The word for on, e.g. `enabled`.
+        on: &'static str,
+        /// The word for off, e.g. `disabled`.
+        off: &'static str,
+    },
+    /// A number greater than 0 and at most 1.
+    Fraction,
+    /// A JSON object of header names to string values.
+    Headers,
+    /// Any JSON value (passed through to the provider as written).
+    Json,
+}
+
+impl fmt::Display for SettingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PositiveInt => f.write_str("a positive integer"),
+            Self::NonNegativeInt => f.write_str("an integer of 0 or more"),
+            Self::Bool => f.write_str("true or false"),
+            Self::Url => f.write_str("an http:// or https:// URL"),
+            Self::Path => f.write_str("a file path"),
+            Self::EnvVar => f.write_str("an environment variable name (letters, digits, _)"),
+            Self::Text => f.write_str("text"),
+            Self::Choice(words) => write!(f, "one of {}", words.join(", ")),
+            Self::Toggle { on, off } => write!(f, "{on} or {off} (or true/false)"),
+            Self::Fraction => f.write_str("a number greater than 0 and at most 1"),
+            Self::Headers => f.write_str("a JSON object of header names to string values"),
+            Self::Json => f.write_str("a JSON value"),
+        }
+    }
+}
+
+/// Where a setting takes effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// The load balancer: timeouts, retries, TPM, circuit breaker.
+    LoadBalancer,
+    /// One backend: where it is, how to authenticate, how to talk to it.
+    Backend,
+    /// The chat session (kept in profiles for llxprt compatibility).
+    Session,
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::LoadBalancer => "load balancer",
+            Self::Backend => "backend",
+            Self::Session => "session",
+        })
+    }
+}
+
+/// One row of the settings table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingSpec {
+    /// The key, exactly as written in `/set`, `--set` and profile files (llxprt's names).
+    pub key: &'static str,
+    /// The values it accepts.
+    pub kind: SettingKind,
+    /// The value used when unset, as text (`None`: unset means "off" or "not used").
+    pub default: Option<&'static str>,
+    /// One line for `/set KEY` and the docs.
+    pub help: &'static str,
+    /// A secret: never written to a profile file or shown in full.
+    pub protected: bool,
+    /// Where it takes effect.
+    pub scope: Scope,
+}
+
+impl SettingSpec {
+    /// The `/set KEY` help: key, meaning, accepted values, default and scope.
+    pub fn describe(&self) -> String {
+        let default = self.default.unwrap_or("unset");
+        let mut text = format!(
+            "{}: {}\n  value: {}\n  default: {}\n  applies to: {}",
+            self.key, self.help, self.kind, default, self.scope
+        );
+        if self.protected {
+            text.push_str("\n  protected: never saved to a profile");
+        }
+        text
+    }
+}
+
+const fn row(
+    key: &'static str,
+    kind: SettingKind,
+    default: Option<&'static str>,
+    scope: Scope,
+    help: &'static str,
+) -> SettingSpec {
+    SettingSpec {
+        key,
+        kind,
+        default,
+        help,
+        protected: false,
+        scope,
+    }
+}
+
+use Scope::{Backend, LoadBalancer, Session};
+use SettingKind::{
+    Bool, Choice, EnvVar, Fraction, Headers, Json, NonNegativeInt, Path, PositiveInt, Text, Toggle,
+    Url,
+};
+
+/// The table. Order is the order of `/set` completion, the docs and saved files.
+static REGISTRY: &[SettingSpec] = &[
+    // Load balancer (llxprt's names, baton's defaults; DESIGN.md "Settings registry").
+    row(
+        "timeout_ms",
+        PositiveInt,
+        Some("30000"),
+        LoadBalancer,
+        "Max wait in ms for the first streamed chunk of an attempt before failing over",
+    ),
+    row(
+        "stream_idle_timeout_ms",
+        PositiveInt,
+        Some("60000"),
+        LoadBalancer,
+        "Max gap in ms between chunks once an answer is streaming",
+    ),
+    row(
+        "tpm_threshold",
+        PositiveInt,
+        None,
+        LoadBalancer,
+        "Skip a backend whose tokens-per-minute is above 0 and below this",
+    ),
+    row(
+        "failover_retry_count",
+        NonNegativeInt,
+        Some("2"),
+        LoadBalancer,
+        "Attempts per backend before failing over (0 counts as 1, as in llxprt)",
+    ),
+    row(
+        "failover_retry_delay_ms",
+        NonNegativeInt,
+        Some("1000"),
+        LoadBalancer,
+        "Wait in ms between attempts on one backend (a Retry-After header wins, up to the cap)",
+    ),
+    row(
+        "retry_after_cap_ms",
+        NonNegativeInt,
+        Some("60000"),
+        LoadBalancer,
+        "Longest Retry-After in ms baton waits for; a longer one fails over instead",
+    ),
+    row(
+        "circuit_breaker_enabled",
+        Bool,
+        Some("true"),
+        LoadBalancer,
+        "Stop sending requests to a backend that keeps failing",
+    ),
+    row(
+        "circuit_breaker_failure_threshold",
+        PositiveInt,
+        Some("3"),
+        LoadBalancer,
+        "Failures within the window that open the breaker",
+    ),
+    row(
+        "circuit_breaker_failure_window_ms",
+        PositiveInt,
+        Some("60000"),
+        LoadBalancer,
+        "The window in ms in which failures are counted",
+    ),
+    row(
+        "circuit_breaker_recovery_timeout_ms",
+        PositiveInt,
+        Some("30000"),
+        LoadBalancer,
+        "Time in ms an open breaker waits before letting one probe request through",
+    ),
+    // Backend.
+    row(
+        "base-url",
+        Url,
+        None,
+        Backend,
+        "Base URL of the API, e.g. http://127.0.0.1:8080/v1 for an OpenAI-compatible server",
+    ),
+    SettingSpec {
+        key: "auth-key",
+        kind: Text,
+        default: None,
+        help: "The API key itself; kept in memory only, never saved (use auth-keyfile or auth-key-env)",
+        protected: true,
+        scope: Backend,
+    },
+    row(
+        "auth-keyfile",
+        Path,
+        None,
+        Backend,
+        "File holding the API key (~/ allowed)",
+    ),
+    row(
+        "auth-key-env",
+        EnvVar,
+        None,
+        Backend,
+        "Environment variable holding the API key (instead of the provider's usual one)",
+    ),
+    row(
+        "context-limit",
+        PositiveInt,
+        None,
+        Backend,
+        "Maximum tokens in the context window",
+    ),
+    row(
+        "streaming",
+        Toggle {
+            on: "enabled",
+            off: "disabled",
+        },
+        Some("enabled"),
+        Backend,
+        "Stream answers token by token, or ask for them whole",
+    ),
+    row(
+        "socket-timeout",
+        PositiveInt,
+        None,
+        Backend,
+        "Socket timeout in ms for the HTTP connection",
+    ),
+    row(
+        "socket-keepalive",
+        Bool,
+        Some("true"),
+        Backend,
+        "Keep TCP connections to the backend alive",
+    ),
+    row(
+        "socket-nodelay",
+        Bool,
+        Some("true"),
+        Backend,
+        "Set TCP_NODELAY on connections to the backend",
+    ),
+    row(
+        "custom-headers",
+        Headers,
+        None,
+        Backend,
+        "Extra HTTP headers as a JSON object; secret-looking ones (Authorization, *key*, *token*) are never saved",
+    ),
+    row(
+        "api-version",
+        Text,
+        None,
+        Backend,
+        "API version sent to the provider (Azure-style endpoints)",
+    ),
+    row(
+        "tool-format",
+        Text,
+        None,
+        Backend,
+        "Tool-call format override for the provider (llxprt; kept, not used by baton)",
+    ),
+    row(
+        "stream-options",
+        Json,
+        None,
+        Backend,
+        "Stream options for OpenAI-compatible APIs, e.g. {\"include_usage\":true}",
+    ),
+    // Session settings llxprt profiles commonly hold; kept so those profiles validate
+    // and round-trip.
+    row(
+        "compression-threshold",
+        Fraction,
+        None,
+        Session,
+        "Fraction of the context limit that triggers history compression (llxprt)",
+    ),
+    row(
+        "emojifilter",
+        Choice(&["allowed", "auto", "warn", "error"]),
+        None,
+        Session,
+        "Emoji filter mode (llxprt)",
+    ),
+    row(
+        "shell-replacement",
+        Bool,
+        None,
+        Session,
+        "Allow command substitution in shell commands (llxprt)",
+    ),
+    row(
+        "max-prompt-tokens",
+        PositiveInt,
+        None,
+        Session,
+        "Maximum tokens in any prompt sent to the model (llxprt)",
+    ),
+];
+
+/// Every setting, in table order.
+pub fn registry() -> &'static [SettingSpec] {
+    REGISTRY
+}
+
+/// The row for `key`, if there is one (exact match; keys are case-sensitive).
+pub fn spec(key: &str) -> Option<&'static SettingSpec> {
+    REGISTRY.iter().find(|s| s.key == key)
+}
+
+/// Every key, in table order (for completion and error messages).
+pub fn keys() -> impl Iterator<Item = &'static str> {
+    REGISTRY.iter().map(|s| s.key)
+}
+
+/// Position of `key` in the table, used to keep settings in a stable order.
+pub(crate) fn position(key: &str) -> Option<usize> {
+    REGISTRY.iter().position(|s| s.key == key)
+}
+
+/// The known key closest to `key`, when it is close enough to be a likely typo.
+pub fn suggest(key: &str) -> Option<&'static str> {
+    let wanted = key.to_ascii_lowercase().replace('-', "_");
+    REGISTRY
+        .iter()
+        .map(|s| {
+            let cand = s.key.to_ascii_lowercase().replace('-', "_");
+            (edit_distance(&wanted, &cand), s.key)
+        })
+        .filter(|(d, k)| *d <= (k.len() / 4).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance over chars; keys are short, so the simple table is fine.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = Vec::with_capacity(b.len() + 1);
+        cur.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            let best = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur.push(best);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique() {
+        let mut keys: Vec<_> = keys().collect();
+        let n = keys.len();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), n);
+    }
+
+    #[test]
+    fn defaults_parse_as_their_own_kind() {
+        for s in registry() {
+            if let Some(d) = s.default {
+                assert!(
+                    crate::config::parse_value(s.key, d).is_ok(),
+                    "default of {} does not parse",
+                    s.key
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn only_auth_key_is_protected() {
+        let protected: Vec<_> = registry()
+            .iter()
+            .filter(|s| s.protected)
+            .map(|s| s.key)
+            .collect();
+        assert_eq!(protected, vec!["auth-key"]);
+    }
+
+    #[test]
+    fn suggests_close_keys_only() {
+        assert_eq!(suggest("timout_ms"), Some("timeout_ms"));
+        assert_eq!(suggest("base_url"), Some("base-url"));
+        assert_eq!(suggest("zzzzzzzz"), None);
+    }
+
+    #[test]
+    fn describe_mentions_value_and_default() {
+        let text = spec("tpm_threshold").map(SettingSpec::describe);
+        let text = text.unwrap_or_default();
+        assert!(text.contains("a positive integer"), "{text}");
+        assert!(text.contains("default: unset"), "{text}");
+        assert!(text.contains("load balancer"), "{text}");
+    }
+}

@@ -1,0 +1,274 @@
+//! [`ProfileStore`]: the profiles folder, one `NAME.json` per profile.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::Value;
+
+use super::error::{ProfileError, Result};
+use super::format::{parse_profile, try_to_json, validate_name};
+use super::model::{Loaded, Profile, Resolved};
+
+/// The profiles folder (`Home::profiles_dir()`, or llxprt's for an import).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileStore {
+    dir: PathBuf,
+}
+
+/// Makes temp file names unique within the process; the pid makes them unique across
+/// processes sharing the folder.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl ProfileStore {
+    /// A store over `dir`. Nothing is created until the first save.
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file that holds profile `name` (the name is checked first).
+    pub fn path_of(&self, name: &str) -> Result<PathBuf> {
+        validate_name(name)?;
+        Ok(self.dir.join(format!("{name}.json")))
+    }
+
+    /// Profile names, sorted. A missing folder has none.
+    pub fn list(&self) -> Result<Vec<String>> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(ProfileError::io("list", &self.dir, e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| ProfileError::io("list", &self.dir, e))?;
+            let file_name = entry.file_name();
+            let Some(file_name) = file_name.to_str() else {
+                continue;
+            };
+            let Some(stem) = file_name.strip_suffix(".json") else {
+                continue;
+            };
+            // Temp files and other dot files start with '.', which validate_name refuses.
+            if validate_name(stem).is_ok() && entry.path().is_file() {
+                names.push(stem.to_string());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// True when profile `name` exists (false for invalid names).
+    pub fn exists(&self, name: &str) -> bool {
+        self.path_of(name).is_ok_and(|p| p.is_file())
+    }
+
+    /// Reads and checks profile `name`. Members of a load balancer are not loaded;
+    /// see [`ProfileStore::resolve`].
+    pub fn load(&self, name: &str) -> Result<Loaded> {
+        let path = self.path_of(name)?;
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(self.not_found(name)),
+            Err(e) => return Err(ProfileError::io("read", &path, e)),
+        };
+        let (profile, warnings) = parse_profile(&path, &text)?;
+        Ok(Loaded {
+            name: name.to_string(),
+            path,
+            profile,
+            warnings,
+        })
+    }
+
+    /// Writes profile `name`, replacing any existing one, and returns its path.
+    ///
+    /// Protected settings are left out. The text is checked by reading it back before
+    /// anything touches the disk, then written to a temp file in the same folder,
+    /// flushed to disk and renamed over the old file, so a crash leaves either the old
+    /// profile or the new one, never half of one.
+    pub fn save(&self, name: &str, profile: &Profile) -> Result<PathBuf> {
+        let path = self.path_of(name)?;
+        let text = try_to_json(profile)
+            .map_err(|e| ProfileError::io("write", &path, io::Error::other(e)))?;
+        // Refuses what could not be loaded again (a load balancer listing itself, no
+        // members, bad values set behind the registry's back).
+        parse_profile(&path, &text)?;
+        fs::create_dir_all(&self.dir).map_err(|e| ProfileError::io("create", &self.dir, e))?;
+        write_atomic(&self.dir, &path, text.as_bytes())?;
+        Ok(path)
+    }
+
+    /// Deletes profile `name`, unless a load-balancer profile lists it.
+    pub fn delete(&self, name: &str) -> Result<()> {
+        let path = self.path_of(name)?;
+        if !path.is_file() {
+            return Err(self.not_found(name));
+        }
+        let users = self.users_of(name)?;
+        if !users.is_empty() {
+            return Err(ProfileError::InUse {
+                name: name.to_string(),
+                users,
+            });
+        }
+        fs::remove_file(&path).map_err(|e| ProfileError::io("delete", &path, e))
+    }
+
+    /// Loads `name` and, for a load balancer, every member down to the model
+    /// profiles. Refuses missing members and cycles (`a -> b -> a`).
+    pub fn resolve(&self, name: &str) -> Result<Resolved> {
+        self.resolve_inner(name, &mut Vec::new())
+    }
+
+    fn resolve_inner(&self, name: &str, stack: &mut Vec<String>) -> Result<Resolved> {
+        if let Some(start) = stack.iter().position(|n| n == name) {
+            let mut chain = stack[start..].to_vec();
+            chain.push(name.to_string());
+            return Err(ProfileError::Cycle {
+                dir: self.dir.clone(),
+                chain,
+            });
+        }
+        let loaded = self.load(name)?;
+        match loaded.profile {
+            Profile::Model(profile) => Ok(Resolved::Model {
+                name: name.to_string(),
+                profile,
+            }),
+            Profile::LoadBalancer(profile) => {
+                stack.push(name.to_string());
+                let mut members = Vec::with_capacity(profile.profiles.len());
+                for member in &profile.profiles {
+                    match self.resolve_inner(member, stack) {
+                        Ok(resolved) => members.push(resolved),
+                        Err(ProfileError::NotFound {
+                            name: missing,
+                            dir,
+                            available,
+                        }) if missing == *member => {
+                            return Err(ProfileError::MissingMember {
+                                path: loaded.path,
+                                lb: name.to_string(),
+                                member: missing,
+                                dir,
+                                available,
+                            });
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                stack.pop();
+                Ok(Resolved::LoadBalancer {
+                    name: name.to_string(),
+                    profile,
+                    members,
+                })
+            }
+        }
+    }
+
+    /// Load-balancer profiles that list `name` as a member, sorted.
+    ///
+    /// A profile that fails to load is still checked by its raw `profiles` list, so a
+    /// broken load balancer cannot lose a member to `delete`.
+    pub fn users_of(&self, name: &str) -> Result<Vec<String>> {
+        let mut users = Vec::new();
+        for other in self.list()? {
+            if other == name {
+                continue;
+            }
+            let lists_it = match self.load(&other) {
+                Ok(loaded) => match loaded.profile {
+                    Profile::LoadBalancer(lb) => lb.profiles.iter().any(|p| p == name),
+                    Profile::Model(_) => false,
+                },
+                Err(_) => self.raw_lists(&other, name),
+            };
+            if lists_it {
+                users.push(other);
+            }
+        }
+        Ok(users)
+    }
+
+    fn raw_lists(&self, profile: &str, member: &str) -> bool {
+        let Ok(path) = self.path_of(profile) else {
+            return false;
+        };
+        let Ok(text) = fs::read_to_string(path) else {
+            return false;
+        };
+        let Ok(value) = serde_json::from_str::<Value>(&text) else {
+            return false;
+        };
+        value
+            .get("profiles")
+            .and_then(Value::as_array)
+            .is_some_and(|items| items.iter().any(|v| v.as_str() == Some(member)))
+    }
+
+    /// Loads every profile; load balancers are also resolved, so missing members and
+    /// cycles show up. For `baton profiles validate`.
+    pub fn validate_all(&self) -> Vec<(String, Result<Loaded>)> {
+        let names = match self.list() {
+            Ok(names) => names,
+            Err(e) => return vec![(self.dir.display().to_string(), Err(e))],
+        };
+        names
+            .into_iter()
+            .map(|name| {
+                let result = self.load(&name).and_then(|loaded| match loaded.profile {
+                    Profile::LoadBalancer(_) => self.resolve(&name).map(|_| loaded),
+                    Profile::Model(_) => Ok(loaded),
+                });
+                (name, result)
+            })
+            .collect()
+    }
+
+    fn not_found(&self, name: &str) -> ProfileError {
+        ProfileError::NotFound {
+            name: name.to_string(),
+            dir: self.dir.clone(),
+            available: self.list().unwrap_or_default(),
+        }
+    }
+}
+
+fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(
+        ".{file_name}.tmp-{}-{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = (|| -> io::Result<()> {
+        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        // Best effort: the temp file is ours and useless now; the real error matters more.
+        let _ = fs::remove_file(&tmp);
+        return Err(ProfileError::io("write", path, e));
+    }
+    // Make the rename itself durable. Not every platform can open a folder for
+    // syncing, and the data is already safe in the file, so failures are ignored.
+    #[cfg(unix)]
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}

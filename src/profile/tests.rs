@@ -1,0 +1,814 @@
+//! Tests over real files in temp folders.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pretty_assertions::assert_eq;
+use serde_json::json;
+
+use super::*;
+use crate::config::{LbSettings, Settings};
+
+const SEED_489: &str = r#"{
+  "name": "testlb489",
+  "type": "loadbalancer",
+  "policy": "failover",
+  "profiles": ["synthetic", "chutes", "groqgpt"],
+  "ephemeralSettings": {
+    "tpm_threshold": 500,
+    "timeout_ms": 30000,
+    "circuit_breaker_enabled": true,
+    "circuit_breaker_failure_threshold": 3,
+    "circuit_breaker_failure_window_ms": 60000,
+    "circuit_breaker_recovery_timeout_ms": 30000,
+    "failover_retry_count": 2,
+    "failover_retry_delay_ms": 1000
+  }
+}"#;
+
+const SEED_489_SCRIPT: &str = r#"{
+  "name": "testlb489",
+  "version": 1,
+  "type": "loadbalancer",
+  "policy": "failover",
+  "profiles": ["synthetic", "chutes", "groqgpt"],
+  "provider": "",
+  "model": "",
+  "modelParams": {},
+  "ephemeralSettings": {
+    "tpm_threshold": 500,
+    "timeout_ms": 30000,
+    "circuit_breaker_enabled": true,
+    "circuit_breaker_failure_threshold": 3,
+    "circuit_breaker_failure_window_ms": 60000,
+    "circuit_breaker_recovery_timeout_ms": 30000,
+    "failover_retry_count": 2,
+    "failover_retry_delay_ms": 1000
+  }
+}"#;
+
+/// llxprt's documented example model profile (dev-docs/profileandsettings.md).
+const LLXPRT_SYNTHETIC: &str = r#"{
+  "version": 1,
+  "provider": "openai",
+  "model": "hf:zai-org/GLM-4.6",
+  "modelParams": { "temperature": 1 },
+  "ephemeralSettings": {
+    "context-limit": 190000,
+    "base-url": "https://api.synthetic.new/openai/v1",
+    "shell-replacement": true,
+    "streaming": "disabled",
+    "auth-keyfile": "/Users/someone/.synthetic_key"
+  }
+}"#;
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    store: ProfileStore,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let store = ProfileStore::new(tmp.path().join("profiles"));
+        Self { _tmp: tmp, store }
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        fs::create_dir_all(self.store.dir()).unwrap_or_else(|e| panic!("mkdir: {e}"));
+        let path = self.store.dir().join(format!("{name}.json"));
+        fs::write(&path, text).unwrap_or_else(|e| panic!("write: {e}"));
+        path
+    }
+
+    fn model(&self, name: &str) {
+        let p = Profile::Model(ModelProfile::new("sim", format!("sim-{name}")));
+        self.store
+            .save(name, &p)
+            .unwrap_or_else(|e| panic!("save {name}: {e}"));
+    }
+
+    fn lb(&self, name: &str, members: &[&str]) {
+        // Written by hand: `save` would refuse some of the broken shapes tests need.
+        let list: Vec<String> = members.iter().map(|m| format!("\"{m}\"")).collect();
+        self.write(
+            name,
+            &format!(
+                r#"{{"version":1,"type":"loadbalancer","policy":"failover","profiles":[{}]}}"#,
+                list.join(",")
+            ),
+        );
+    }
+
+    fn load_err(&self, name: &str) -> String {
+        match self.store.load(name) {
+            Ok(l) => panic!("{name} loaded: {l:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn files(&self) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(self.store.dir())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+}
+
+fn parse_err(name: &str, text: &str) -> String {
+    let path = Path::new("/p").join(format!("{name}.json"));
+    match parse_profile(&path, text) {
+        Ok(p) => panic!("parsed: {p:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn parse_ok(name: &str, text: &str) -> (Profile, Vec<String>) {
+    let path = Path::new("/p").join(format!("{name}.json"));
+    parse_profile(&path, text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn assert_contains(msg: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(msg.contains(part), "{msg:?} does not contain {part:?}");
+    }
+}
+
+// ---- the seeds and llxprt's own files ----
+
+#[test]
+fn seed_testlb489_loads_as_written() {
+    for text in [SEED_489, SEED_489_SCRIPT] {
+        let (profile, warnings) = parse_ok("testlb489", text);
+        assert_eq!(warnings, Vec::<String>::new());
+        let Profile::LoadBalancer(lb) = profile else {
+            panic!("not a load balancer");
+        };
+        assert_eq!(lb.policy, Policy::Failover);
+        assert_eq!(lb.profiles, vec!["synthetic", "chutes", "groqgpt"]);
+        assert_eq!(lb.settings.len(), 8);
+        let s = LbSettings::from_settings(&lb.settings);
+        assert_eq!(s.tpm_threshold, Some(500));
+        assert_eq!(s.timeout, Duration::from_secs(30));
+        assert_eq!(s.retry_count, 2);
+        assert_eq!(s.retry_delay, Duration::from_secs(1));
+        assert_eq!(s.breaker.failure_threshold, 3);
+        assert_eq!(s.breaker.failure_window, Duration::from_secs(60));
+        assert_eq!(s.breaker.recovery_timeout, Duration::from_secs(30));
+    }
+}
+
+#[test]
+fn seed_testlb489_resolves_with_members() {
+    let f = Fixture::new();
+    f.write("testlb489", SEED_489);
+    for m in ["synthetic", "chutes", "groqgpt"] {
+        f.model(m);
+    }
+    let resolved = f
+        .store
+        .resolve("testlb489")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<_> = resolved.backends().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, vec!["synthetic", "chutes", "groqgpt"]);
+}
+
+#[test]
+fn llxprt_model_profile_loads() {
+    let (profile, warnings) = parse_ok("synthetic", LLXPRT_SYNTHETIC);
+    assert_eq!(warnings, Vec::<String>::new());
+    let Profile::Model(m) = profile else {
+        panic!("not a model profile");
+    };
+    assert_eq!(m.provider, "openai");
+    assert_eq!(m.model, "hf:zai-org/GLM-4.6");
+    assert_eq!(m.model_params.get("temperature"), Some(&json!(1)));
+    assert_eq!(m.settings.get_str("streaming"), Some("disabled"));
+    assert_eq!(m.settings.get_u64("context-limit"), Some(190_000));
+}
+
+#[test]
+fn unknown_fields_and_settings_are_warnings() {
+    let (profile, warnings) = parse_ok(
+        "x",
+        r#"{"provider":"openai","model":"m","auth":{"type":"oauth"},
+            "ephemeralSettings":{"reasoning.enabled":true,"base-url":"http://h"}}"#,
+    );
+    assert!(matches!(profile, Profile::Model(_)));
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert_contains(&warnings[0], &["`auth`", "ignored"]);
+    assert_contains(&warnings[1], &["'reasoning.enabled'", "kept"]);
+    // Unknown settings survive a save.
+    assert_contains(&to_json(&profile), &["\"reasoning.enabled\": true"]);
+}
+
+#[test]
+fn other_warnings() {
+    let (_, w) = parse_ok("real", r#"{"name":"other","provider":"acme","model":"m"}"#);
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert_contains(&w[0], &["'other'", "real.json"]);
+    assert_contains(&w[1], &["provider 'acme'", "openai, anthropic"]);
+    let (p, w) = parse_ok(
+        "lb",
+        r#"{"type":"loadbalancer","policy":"random","profiles":["a","b","a"],"provider":"openai"}"#,
+    );
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert_contains(&w[0], &["'a' twice"]);
+    assert_contains(&w[1], &["`provider` ignored"]);
+    let Profile::LoadBalancer(lb) = p else {
+        panic!("not an LB");
+    };
+    assert_eq!(lb.profiles, vec!["a", "b"]);
+}
+
+// ---- errors: each names the file, the field, the value and what is allowed ----
+
+#[test]
+fn error_bad_json_has_line_and_column() {
+    let msg = parse_err("x", "{\n  \"version\": 1\n  \"provider\": \"x\"\n}");
+    assert!(
+        msg.starts_with("/p/x.json:3:3: expected `,` or `}`"),
+        "{msg}"
+    );
+    let msg = parse_err("x", "");
+    assert!(msg.starts_with("/p/x.json:1:0: EOF"), "{msg}");
+}
+
+#[test]
+fn error_top_level_not_object() {
+    let msg = parse_err("x", "[1]");
+    assert_contains(&msg, &["/p/x.json", "(top level)", "a JSON object", "[1]"]);
+}
+
+#[test]
+fn error_version() {
+    let msg = parse_err("x", r#"{"version":2,"provider":"openai","model":"m"}"#);
+    assert_eq!(msg, "/p/x.json: `version` must be 1 (got 2)");
+    let msg = parse_err("x", r#"{"version":"1","provider":"openai","model":"m"}"#);
+    assert_eq!(msg, "/p/x.json: `version` must be 1 (got \"1\")");
+    // 1.0 is 1.
+    parse_ok("x", r#"{"version":1.0,"provider":"openai","model":"m"}"#);
+}
+
+#[test]
+fn error_type() {
+    let msg = parse_err("x", r#"{"type":"pool","provider":"openai","model":"m"}"#);
+    assert_contains(
+        &msg,
+        &["/p/x.json", "`type`", "\"loadbalancer\"", "(got \"pool\")"],
+    );
+}
+
+#[test]
+fn error_policy() {
+    let msg = parse_err(
+        "x",
+        r#"{"type":"loadbalancer","policy":"fastest","profiles":["a"]}"#,
+    );
+    assert_eq!(
+        msg,
+        "/p/x.json: `policy` must be one of failover, roundrobin, random (got \"fastest\")"
+    );
+    let msg = parse_err("x", r#"{"type":"loadbalancer","profiles":["a"]}"#);
+    assert_contains(
+        &msg,
+        &[
+            "/p/x.json",
+            "`policy` is required",
+            "failover, roundrobin, random",
+        ],
+    );
+}
+
+#[test]
+fn error_members() {
+    let msg = parse_err(
+        "x",
+        r#"{"type":"loadbalancer","policy":"failover","profiles":[]}"#,
+    );
+    assert_contains(&msg, &["/p/x.json", "`profiles`", "at least one", "empty"]);
+    let msg = parse_err("x", r#"{"type":"loadbalancer","policy":"failover"}"#);
+    assert_contains(&msg, &["/p/x.json", "`profiles` is required"]);
+    let msg = parse_err(
+        "x",
+        r#"{"type":"loadbalancer","policy":"failover","profiles":"a"}"#,
+    );
+    assert_contains(
+        &msg,
+        &["`profiles` must be a list of profile names (got \"a\")"],
+    );
+    let msg = parse_err(
+        "x",
+        r#"{"type":"loadbalancer","policy":"failover","profiles":["a","../b"]}"#,
+    );
+    assert_contains(&msg, &["/p/x.json", "`profiles[1]`", "no '/'", "\"../b\""]);
+    let msg = parse_err(
+        "x",
+        r#"{"type":"loadbalancer","policy":"failover","profiles":["a","x"]}"#,
+    );
+    assert_eq!(
+        msg,
+        "/p/x.json: load balancer 'x' lists itself in `profiles`"
+    );
+}
+
+#[test]
+fn error_model_fields() {
+    let msg = parse_err("x", r#"{"model":"m"}"#);
+    assert_contains(&msg, &["/p/x.json", "`provider` is required", "\"openai\""]);
+    let msg = parse_err("x", r#"{"provider":"openai","model":""}"#);
+    assert_contains(&msg, &["/p/x.json", "`model` is required"]);
+    let msg = parse_err("x", r#"{"provider":7,"model":"m"}"#);
+    assert_contains(&msg, &["`provider` must be text (got 7)"]);
+    // An LB file that forgot its type gets a hint.
+    let msg = parse_err("x", r#"{"policy":"failover","profiles":["a","b"]}"#);
+    assert_contains(
+        &msg,
+        &["`provider` is required", "\"type\": \"loadbalancer\""],
+    );
+}
+
+#[test]
+fn error_wrong_value_types() {
+    let msg = parse_err(
+        "x",
+        r#"{"provider":"openai","model":"m","ephemeralSettings":{"timeout_ms":"30000"}}"#,
+    );
+    assert_eq!(
+        msg,
+        "/p/x.json: `ephemeralSettings.timeout_ms`: timeout_ms must be a positive integer (got \"30000\")"
+    );
+    let msg = parse_err(
+        "x",
+        r#"{"type":"loadbalancer","policy":"failover","profiles":["a"],
+            "ephemeralSettings":{"circuit_breaker_enabled":"maybe"}}"#,
+    );
+    assert_contains(
+        &msg,
+        &[
+            "/p/x.json",
+            "circuit_breaker_enabled",
+            "true or false",
+            "\"maybe\"",
+        ],
+    );
+    let msg = parse_err(
+        "x",
+        r#"{"provider":"openai","model":"m","modelParams":{"temperature":"hot"}}"#,
+    );
+    assert_eq!(
+        msg,
+        "/p/x.json: `modelParams.temperature` must be a number from 0 to 2 (got \"hot\")"
+    );
+    let msg = parse_err(
+        "x",
+        r#"{"provider":"openai","model":"m","modelParams":{"max_tokens":0}}"#,
+    );
+    assert_contains(
+        &msg,
+        &["`modelParams.max_tokens` must be a positive integer (got 0)"],
+    );
+    let msg = parse_err("x", r#"{"provider":"openai","model":"m","modelParams":[]}"#);
+    assert_contains(&msg, &["`modelParams` must be a JSON object"]);
+    let msg = parse_err(
+        "x",
+        r#"{"provider":"openai","model":"m","ephemeralSettings":5}"#,
+    );
+    assert_contains(
+        &msg,
+        &["`ephemeralSettings` must be a JSON object", "(got 5)"],
+    );
+    let msg = parse_err("x", r#"{"provider":"openai","model":"m","poolName":3}"#);
+    assert_contains(&msg, &["`poolName`", "(got 3)"]);
+}
+
+#[test]
+fn error_not_found_lists_available() {
+    let f = Fixture::new();
+    let msg = f.load_err("ghost");
+    assert_eq!(
+        msg,
+        format!(
+            "profile 'ghost' not found: no profiles yet in {}",
+            f.store.dir().display()
+        )
+    );
+    f.model("b");
+    f.model("a");
+    let msg = f.load_err("ghost");
+    assert_eq!(
+        msg,
+        format!(
+            "profile 'ghost' not found in {}; available: a, b",
+            f.store.dir().display()
+        )
+    );
+}
+
+#[test]
+fn error_invalid_names() {
+    let f = Fixture::new();
+    let p = Profile::Model(ModelProfile::new("sim", "m"));
+    for (name, reason) in [
+        ("", "empty"),
+        ("a/b", "'/'"),
+        ("a\\b", "'\\'"),
+        (".hidden", "start with '.'"),
+    ] {
+        let msg = f
+            .store
+            .save(name, &p)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_contains(
+            &msg,
+            &["invalid profile name", &format!("'{name}'"), reason],
+        );
+        assert!(f.store.load(name).is_err());
+        assert!(!f.store.exists(name));
+    }
+}
+
+#[test]
+fn error_io_names_the_path() {
+    let f = Fixture::new();
+    // A folder where the file should be.
+    let path = f.store.dir().join("weird.json");
+    fs::create_dir_all(&path).unwrap_or_else(|e| panic!("{e}"));
+    let msg = f.load_err("weird");
+    assert_contains(&msg, &["cannot read", &path.display().to_string()]);
+    // The profiles "folder" is a file.
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = tmp.path().join("notadir");
+    fs::write(&file, "x").unwrap_or_else(|e| panic!("{e}"));
+    let store = ProfileStore::new(file.clone());
+    let msg = store
+        .list()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert_contains(&msg, &["cannot list", &file.display().to_string()]);
+    let msg = store
+        .save("a", &Profile::Model(ModelProfile::new("sim", "m")))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert_contains(&msg, &[&file.display().to_string()]);
+}
+
+// ---- resolve: members, nesting, cycles ----
+
+#[test]
+fn resolve_missing_member_names_lb_and_member() {
+    let f = Fixture::new();
+    f.model("a");
+    f.lb("pool", &["a", "ghost"]);
+    let msg = f
+        .store
+        .resolve("pool")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert_contains(
+        &msg,
+        &[
+            "pool.json",
+            "load balancer 'pool'",
+            "'ghost'",
+            "no ghost.json",
+            "available: a, pool",
+        ],
+    );
+}
+
+#[test]
+fn resolve_detects_cycles_through_nested_lbs() {
+    let f = Fixture::new();
+    f.model("leaf");
+    f.lb("top", &["leaf", "a"]);
+    f.lb("a", &["b"]);
+    f.lb("b", &["leaf", "a"]);
+    let msg = f
+        .store
+        .resolve("top")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        msg,
+        format!("profile cycle in {}: a -> b -> a", f.store.dir().display())
+    );
+    let Err(ProfileError::Cycle { chain, .. }) = f.store.resolve("b") else {
+        panic!("no cycle");
+    };
+    assert_eq!(chain, vec!["b", "a", "b"]);
+}
+
+#[test]
+fn resolve_allows_shared_members_and_nesting() {
+    let f = Fixture::new();
+    f.model("x");
+    f.model("y");
+    f.lb("left", &["x", "y"]);
+    f.lb("right", &["y"]);
+    f.lb("top", &["left", "right"]);
+    let resolved = f.store.resolve("top").unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<_> = resolved.backends().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, vec!["x", "y", "y"]);
+}
+
+// ---- save, load, list, delete ----
+
+#[test]
+fn round_trip_model_and_lb() {
+    let f = Fixture::new();
+    let mut m = ModelProfile::new("openai", "gpt-4o");
+    m.model_params.insert("temperature".into(), json!(0.7));
+    m.pool_name = Some("gpt".into());
+    assert!(
+        m.settings
+            .set("base-url", "https://api.openai.com/v1")
+            .is_ok()
+    );
+    assert!(m.settings.set("auth-keyfile", "~/.keys/openai").is_ok());
+    assert!(m.settings.set("context-limit", "128000").is_ok());
+    let model = Profile::Model(m);
+    f.store
+        .save("gpt", &model)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let loaded = f.store.load("gpt").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.profile, model);
+    assert_eq!(loaded.name, "gpt");
+    assert_eq!(loaded.path, f.store.dir().join("gpt.json"));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+
+    let mut lb = LbProfile::new(Policy::RoundRobin, vec!["gpt".into()]);
+    for (k, v) in [
+        ("tpm_threshold", "1000"),
+        ("timeout_ms", "30000"),
+        ("circuit_breaker_enabled", "true"),
+        ("circuit_breaker_failure_threshold", "5"),
+    ] {
+        assert!(lb.settings.set(k, v).is_ok());
+    }
+    let lb = Profile::LoadBalancer(lb);
+    f.store.save("lb", &lb).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(f.store.load("lb").map(|l| l.profile).ok(), Some(lb));
+}
+
+#[test]
+fn to_json_lb_format_is_llxprts() {
+    let mut lb = LbProfile::new(Policy::Failover, vec!["synthetic".into(), "chutes".into()]);
+    assert!(lb.settings.set("timeout_ms", "30000").is_ok());
+    assert!(lb.settings.set("tpm_threshold", "1000").is_ok());
+    let text = to_json(&Profile::LoadBalancer(lb));
+    assert_eq!(
+        text,
+        r#"{
+  "version": 1,
+  "type": "loadbalancer",
+  "policy": "failover",
+  "profiles": [
+    "synthetic",
+    "chutes"
+  ],
+  "provider": "",
+  "model": "",
+  "modelParams": {},
+  "ephemeralSettings": {
+    "timeout_ms": 30000,
+    "tpm_threshold": 1000
+  }
+}
+"#
+    );
+}
+
+#[test]
+fn raw_auth_key_loads_with_warning_and_is_never_saved() {
+    let f = Fixture::new();
+    f.write(
+        "leaky",
+        r#"{"version":1,"provider":"openai","model":"gpt-4o",
+            "ephemeralSettings":{"auth-key":"sk-SECRET","base-url":"https://h/v1",
+              "custom-headers":{"Authorization":"Bearer sk-HDR","X-Team":"t"}}}"#,
+    );
+    let loaded = f.store.load("leaky").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        loaded.warnings[0],
+        "profile leaky holds a raw auth-key; move it to auth-keyfile or auth-key-env — baton will not save it back"
+    );
+    assert_contains(&loaded.warnings[1], &["custom-headers.Authorization"]);
+    // Kept in memory for use.
+    assert_eq!(
+        loaded.profile.settings().get_str("auth-key"),
+        Some("sk-SECRET")
+    );
+    let text = to_json(&loaded.profile);
+    assert!(
+        !text.contains("SECRET") && !text.contains("sk-HDR"),
+        "{text}"
+    );
+    f.store
+        .save("leaky", &loaded.profile)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let on_disk = fs::read_to_string(&loaded.path).unwrap_or_default();
+    assert!(!on_disk.contains("auth-key\""), "{on_disk}");
+    assert!(
+        !on_disk.contains("SECRET") && !on_disk.contains("Authorization"),
+        "{on_disk}"
+    );
+    assert_contains(&on_disk, &["\"X-Team\": \"t\"", "https://h/v1"]);
+    assert!(
+        f.store
+            .load("leaky")
+            .map(|l| l.warnings.is_empty())
+            .unwrap_or(false)
+    );
+}
+
+#[test]
+fn save_is_atomic_and_leaves_no_temp_files() {
+    let f = Fixture::new();
+    f.model("a");
+    f.model("a");
+    f.model("b");
+    assert_eq!(f.files(), vec!["a.json", "b.json"]);
+    // A save that cannot be loaded back is refused before the disk is touched.
+    let before = fs::read_to_string(f.store.dir().join("a.json")).unwrap_or_default();
+    let bad = Profile::LoadBalancer(LbProfile::new(Policy::Failover, vec!["a".into()]));
+    let msg = f
+        .store
+        .save("a", &bad)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert_contains(&msg, &["lists itself"]);
+    let empty = Profile::LoadBalancer(LbProfile::new(Policy::Failover, vec![]));
+    assert!(f.store.save("a", &empty).is_err());
+    assert_eq!(
+        fs::read_to_string(f.store.dir().join("a.json")).unwrap_or_default(),
+        before
+    );
+    assert_eq!(f.files(), vec!["a.json", "b.json"]);
+}
+
+#[test]
+fn list_is_sorted_and_skips_other_files() {
+    let f = Fixture::new();
+    assert_eq!(f.store.list().ok(), Some(Vec::<String>::new()));
+    for n in ["zeta", "Alpha", "beta", "b-2"] {
+        f.model(n);
+    }
+    f.write(".hidden", "{}");
+    fs::write(f.store.dir().join("notes.txt"), "x").unwrap_or_else(|e| panic!("{e}"));
+    fs::write(f.store.dir().join(".a.json.tmp-1-2"), "x").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        f.store.list().ok(),
+        Some(vec![
+            "Alpha".into(),
+            "b-2".into(),
+            "beta".into(),
+            "zeta".into()
+        ])
+    );
+    assert!(f.store.exists("beta"));
+    assert!(!f.store.exists("gamma"));
+}
+
+#[test]
+fn delete_refuses_members_of_lbs() {
+    let f = Fixture::new();
+    f.model("a");
+    f.model("b");
+    f.lb("pool", &["a", "b"]);
+    f.lb("other", &["a"]);
+    // A broken LB still protects its members.
+    f.write(
+        "broken",
+        r#"{"type":"loadbalancer","policy":"nope","profiles":["b"]}"#,
+    );
+    assert_eq!(
+        f.store.users_of("a").ok(),
+        Some(vec!["other".into(), "pool".into()])
+    );
+    let msg = f
+        .store
+        .delete("a")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        msg,
+        "profile 'a' is used by load balancers 'other', 'pool'; remove it from them first"
+    );
+    let msg = f
+        .store
+        .delete("b")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        msg,
+        "profile 'b' is used by load balancers 'broken', 'pool'; remove it from them first"
+    );
+    assert!(f.store.exists("a"));
+    assert!(f.store.delete("other").is_ok());
+    assert!(f.store.delete("pool").is_ok());
+    let msg = f.store.delete("a").err();
+    assert!(msg.is_none(), "{msg:?}");
+    assert!(!f.store.exists("a"));
+    let msg = f
+        .store
+        .delete("a")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert_contains(&msg, &["profile 'a' not found"]);
+}
+
+#[test]
+fn validate_all_reports_each_profile() {
+    let f = Fixture::new();
+    f.model("good");
+    f.lb("dangling", &["good", "ghost"]);
+    f.write("bad", r#"{"version":3}"#);
+    let results = f.store.validate_all();
+    let summary: Vec<(String, bool)> = results
+        .iter()
+        .map(|(n, r)| (n.clone(), r.is_ok()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("bad".into(), false),
+            ("dangling".into(), false),
+            ("good".into(), true)
+        ]
+    );
+}
+
+// ---- import ----
+
+#[test]
+fn import_llxprt_copies_checks_and_strips() {
+    let f = Fixture::new();
+    let src = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let put = |name: &str, text: &str| {
+        fs::write(src.path().join(name), text).unwrap_or_else(|e| panic!("{e}"));
+    };
+    put("synthetic.json", LLXPRT_SYNTHETIC);
+    put("testlb489.json", SEED_489);
+    put(
+        "keyed.json",
+        r#"{"version":1,"provider":"anthropic","model":"claude","ephemeralSettings":{"auth-key":"sk-x"}}"#,
+    );
+    put("broken.json", "{ nope");
+    put("readme.md", "not a profile");
+    put("existing.json", LLXPRT_SYNTHETIC);
+    f.model("existing");
+    let before = fs::read_to_string(f.store.dir().join("existing.json")).unwrap_or_default();
+
+    let report = import_llxprt(src.path(), &f.store).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.imported, vec!["keyed", "synthetic", "testlb489"]);
+    assert_eq!(report.skipped_existing, vec!["existing"]);
+    assert_eq!(
+        report.stripped,
+        vec![("keyed".to_string(), vec!["auth-key".to_string()])]
+    );
+    assert_eq!(report.failed.len(), 1);
+    assert_eq!(report.failed[0].0, "broken");
+    assert_contains(&report.failed[0].1, &["broken.json:1:3"]);
+    assert_eq!(
+        fs::read_to_string(f.store.dir().join("existing.json")).unwrap_or_default(),
+        before
+    );
+    let keyed = fs::read_to_string(f.store.dir().join("keyed.json")).unwrap_or_default();
+    assert!(!keyed.contains("sk-x"), "{keyed}");
+    let lb = f.store.load("testlb489").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(lb.profile.settings().len(), 8);
+
+    let missing = import_llxprt(&src.path().join("nope"), &f.store);
+    assert!(missing.as_ref().is_err_and(is_missing_dir), "{missing:?}");
+}
+
+#[test]
+fn settings_from_profile_merge_with_session() {
+    // The session layer: profile settings, then `/set` on top.
+    let (profile, _) = parse_ok("testlb489", SEED_489);
+    let mut session = Settings::new();
+    assert!(session.set("timeout_ms", "5000").is_ok());
+    let merged = profile.settings().merged_with(&session);
+    assert_eq!(
+        LbSettings::from_settings(&merged).timeout,
+        Duration::from_secs(5)
+    );
+    assert_eq!(LbSettings::from_settings(&merged).tpm_threshold, Some(500));
+}
