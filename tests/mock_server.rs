@@ -1,4 +1,6 @@
 //! The mock server itself, over real TCP with reqwest.
+// Test helpers outside #[test] fns: a failed setup should panic loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 

@@ -228,7 +228,7 @@ impl Engine {
         let inner = Arc::clone(&self.inner);
         async_stream::stream! {
             let started = Instant::now();
-            let settings = inner.settings.clone();
+            let settings = inner.settings;
             let max_attempts = settings.retry_count.max(1);
             let mut reasons: Vec<BackendFailure> = Vec::new();
             let mut rejected_by: Option<usize> = None;

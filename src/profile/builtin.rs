@@ -52,6 +52,11 @@ pub fn ensure_builtin(store: &ProfileStore) -> Result<Vec<String>> {
     Ok(written)
 }
 
+/// True for the names of shipped profiles.
+pub fn is_builtin(name: &str) -> bool {
+    builtin_profiles().iter().any(|(n, _)| *n == name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,9 +101,4 @@ mod tests {
         assert_eq!(names, vec!["demo-down", "demo-flaky", "demo-fast"]);
         assert!(matches!(resolved, Resolved::LoadBalancer { .. }));
     }
-}
-
-/// True for the names of shipped profiles.
-pub fn is_builtin(name: &str) -> bool {
-    builtin_profiles().iter().any(|(n, _)| *n == name)
 }

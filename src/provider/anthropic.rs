@@ -1,1 +1,453 @@
-//! anthropic (being written).
+//! Anthropic Messages.
+//!
+//! `POST {base}/messages` with `x-api-key` and `anthropic-version`. System messages go
+//! to the top-level `system` field and `max_tokens` is required (the profile's, else
+//! 4096). The SSE stream is a sequence of typed events: `message_start` (input tokens),
+//! `content_block_delta` (`text_delta` text), `message_delta` (output tokens, stop
+//! reason), `message_stop` (the completion marker), `ping`, and `error`.
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::{Value, json};
+
+use super::http::{self, Answer, Endpoint, Flow, SseOrJson, WholeBody, WireParser};
+use super::sse::SseEvent;
+use super::{
+    BackendSpec, ChatRequest, EventStream, Provider, ProviderError, ProviderKind, Role,
+    StreamError, StreamEvent,
+};
+
+/// Where requests go when the profile sets no `base-url`.
+pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com/v1";
+
+/// The API version baton speaks.
+pub const API_VERSION: &str = "2023-06-01";
+
+/// `max_tokens` when the profile sets none (the API requires one).
+pub const DEFAULT_MAX_TOKENS: u64 = 4096;
+
+/// OpenAI-only parameters the Messages API rejects.
+const UNSUPPORTED_PARAMS: &[&str] = &[
+    "frequency_penalty",
+    "presence_penalty",
+    "seed",
+    "n",
+    "logprobs",
+    "stream",
+    "stream_options",
+];
+
+/// A backend speaking Anthropic Messages.
+#[derive(Debug)]
+pub struct AnthropicProvider {
+    endpoint: Endpoint,
+}
+
+impl AnthropicProvider {
+    /// Builds the backend.
+    pub fn new(spec: &BackendSpec, client: &reqwest::Client) -> Result<Self, ProviderError> {
+        Ok(Self {
+            endpoint: Endpoint::new(spec, DEFAULT_BASE_URL, client)?,
+        })
+    }
+
+    fn body(&self, request: &ChatRequest) -> Value {
+        let mut body = serde_json::Map::new();
+        for (key, value) in &self.endpoint.model_params {
+            if UNSUPPORTED_PARAMS.contains(&key.as_str()) {
+                continue;
+            }
+            let key = if key == "stop" { "stop_sequences" } else { key };
+            body.insert(key.to_owned(), value.clone());
+        }
+        if !body.get("max_tokens").is_some_and(Value::is_u64) {
+            body.insert("max_tokens".into(), json!(DEFAULT_MAX_TOKENS));
+        }
+        body.insert("model".into(), json!(self.endpoint.model));
+        let system: Vec<&str> = request
+            .messages
+            .iter()
+            .filter(|m| m.role == Role::System)
+            .map(|m| m.content.as_str())
+            .collect();
+        if !system.is_empty() {
+            body.insert("system".into(), json!(system.join("\n\n")));
+        }
+        let messages: Vec<Value> = request
+            .messages
+            .iter()
+            .filter(|m| m.role != Role::System)
+            .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
+            .collect();
+        body.insert("messages".into(), Value::Array(messages));
+        if request.stream {
+            body.insert("stream".into(), json!(true));
+        }
+        Value::Object(body)
+    }
+
+    fn auth(&self) -> Result<HeaderMap, ProviderError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HeaderName::from_static("anthropic-version"),
+            HeaderValue::from_static(API_VERSION),
+        );
+        if let Some(key) = &self.endpoint.api_key {
+            headers.insert(
+                HeaderName::from_static("x-api-key"),
+                http::key_header("anthropic", "", key)?,
+            );
+        }
+        Ok(headers)
+    }
+}
+
+impl Provider for AnthropicProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Anthropic
+    }
+
+    fn model(&self) -> &str {
+        &self.endpoint.model
+    }
+
+    fn stream(&self, request: ChatRequest) -> EventStream {
+        let url = self.endpoint.url("/messages");
+        let built = self
+            .auth()
+            .and_then(|auth| self.endpoint.post(&url, auth, &self.body(&request)));
+        let parser = AnthropicParser::new(http::prompt_chars(&request));
+        let timeout = self.endpoint.socket_timeout;
+        if request.stream {
+            http::run(built, url, timeout, SseOrJson::new(), parser)
+        } else {
+            http::run(built, url, timeout, WholeBody::default(), parser)
+        }
+    }
+}
+
+/// Turns Messages events (or one whole message) into events.
+#[derive(Debug)]
+pub(crate) struct AnthropicParser {
+    answer: Answer,
+    stop_reason: Option<String>,
+}
+
+impl AnthropicParser {
+    pub(crate) fn new(prompt_chars: usize) -> Self {
+        Self {
+            answer: Answer::new(prompt_chars),
+            stop_reason: None,
+        }
+    }
+}
+
+/// An `error` event or body as [`ProviderError::Http`], with the status the error type
+/// stands for, so the engine classifies it like the HTTP answer it replaces.
+fn api_error(value: &Value) -> ProviderError {
+    let kind = value
+        .pointer("/error/type")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let status = match kind {
+        "overloaded_error" => 529,
+        "rate_limit_error" => 429,
+        _ => 500,
+    };
+    let message = value
+        .pointer("/error/message")
+        .and_then(Value::as_str)
+        .filter(|m| !m.is_empty())
+        .unwrap_or(if kind.is_empty() { "error" } else { kind });
+    ProviderError::Http {
+        status,
+        message: http::truncate_message(message),
+        retry_after: None,
+    }
+}
+
+fn is_error(value: &Value) -> bool {
+    value.get("type").and_then(Value::as_str) == Some("error")
+        || value.get("error").is_some_and(Value::is_object)
+}
+
+impl WireParser<SseEvent> for AnthropicParser {
+    fn frame(
+        &mut self,
+        frame: SseEvent,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<Flow, ProviderError> {
+        if frame.data.trim().is_empty() {
+            return Ok(Flow::More);
+        }
+        let value = http::json_frame(&frame.data)?;
+        // The JSON's own `type` names the event; the SSE `event:` line is a fallback.
+        let kind = value
+            .get("type")
+            .and_then(Value::as_str)
+            .or(frame.event.as_deref())
+            .unwrap_or("");
+        match kind {
+            "message_start" => {
+                self.answer.usage_from(
+                    value.pointer("/message/usage"),
+                    "input_tokens",
+                    "output_tokens",
+                );
+            }
+            "content_block_delta"
+                if value.pointer("/delta/type").and_then(Value::as_str) == Some("text_delta") =>
+            {
+                if let Some(text) = value.pointer("/delta/text").and_then(Value::as_str) {
+                    self.answer.text(text, out);
+                }
+            }
+            "message_delta" => {
+                if let Some(reason) = value.pointer("/delta/stop_reason").and_then(Value::as_str) {
+                    self.stop_reason = Some(reason.to_owned());
+                }
+                self.answer
+                    .usage_from(value.get("usage"), "input_tokens", "output_tokens");
+            }
+            "message_stop" => {
+                self.answer.complete(self.stop_reason.as_deref());
+                return Ok(Flow::Done);
+            }
+            "error" => return Err(api_error(&value)),
+            // ping, content_block_start/stop, thinking blocks: nothing to show.
+            _ => {}
+        }
+        Ok(Flow::More)
+    }
+
+    fn end(&mut self) -> Result<Vec<StreamEvent>, ProviderError> {
+        self.answer.end()
+    }
+}
+
+impl WireParser<Value> for AnthropicParser {
+    fn frame(&mut self, value: Value, out: &mut Vec<StreamEvent>) -> Result<Flow, ProviderError> {
+        if is_error(&value) {
+            return Err(api_error(&value));
+        }
+        let Some(blocks) = value.get("content").and_then(Value::as_array) else {
+            return Err(StreamError::Malformed {
+                detail: format!(
+                    "the message has no content: {}",
+                    super::excerpt(&value.to_string())
+                ),
+            }
+            .into());
+        };
+        for block in blocks {
+            if block.get("type").and_then(Value::as_str) == Some("text") {
+                if let Some(text) = block.get("text").and_then(Value::as_str) {
+                    self.answer.text(text, out);
+                }
+            }
+        }
+        self.answer
+            .usage_from(value.get("usage"), "input_tokens", "output_tokens");
+        self.answer
+            .complete(value.get("stop_reason").and_then(Value::as_str));
+        Ok(Flow::Done)
+    }
+
+    fn end(&mut self) -> Result<Vec<StreamEvent>, ProviderError> {
+        self.answer.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::http::testing::{collect, decode, ok_response, serve_once, text};
+    use crate::provider::sse::SseDecoder;
+    use crate::provider::{ApiKey, ErrorClass, Message, Usage, http_client};
+    use pretty_assertions::assert_eq;
+
+    fn sse(frames: &[(&str, &str)]) -> String {
+        frames
+            .iter()
+            .map(|(event, data)| format!("event: {event}\ndata: {data}\n\n"))
+            .collect()
+    }
+
+    const START: (&str, &str) = (
+        "message_start",
+        r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-x","stop_reason":null,"usage":{"input_tokens":25,"output_tokens":1}}}"#,
+    );
+    const BLOCK: (&str, &str) = (
+        "content_block_start",
+        r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+    );
+    const PING: (&str, &str) = ("ping", r#"{"type": "ping"}"#);
+    const D1: (&str, &str) = (
+        "content_block_delta",
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}"#,
+    );
+    const D2: (&str, &str) = (
+        "content_block_delta",
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"!"}}"#,
+    );
+    const BLOCK_STOP: (&str, &str) = (
+        "content_block_stop",
+        r#"{"type":"content_block_stop","index":0}"#,
+    );
+    const DELTA: (&str, &str) = (
+        "message_delta",
+        r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":15}}"#,
+    );
+    const STOP: (&str, &str) = ("message_stop", r#"{"type":"message_stop"}"#);
+
+    #[tokio::test]
+    async fn full_stream() {
+        let body = sse(&[START, BLOCK, PING, D1, D2, BLOCK_STOP, DELTA, STOP]);
+        let (events, err) = decode(&[&body], SseDecoder::new(), AnthropicParser::new(4)).await;
+        assert_eq!(err, None);
+        assert_eq!(
+            events,
+            vec![
+                StreamEvent::Delta("Hello".into()),
+                StreamEvent::Delta("!".into()),
+                StreamEvent::Usage(Usage {
+                    input_tokens: 25,
+                    output_tokens: 15,
+                    estimated: false
+                }),
+                StreamEvent::Finished {
+                    reason: Some("end_turn".into())
+                },
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn no_message_stop_is_truncated() {
+        let body = sse(&[START, BLOCK, D1, D2, BLOCK_STOP, DELTA]);
+        let (events, err) = decode(&[&body], SseDecoder::new(), AnthropicParser::new(4)).await;
+        assert_eq!(text(&events), "Hello!");
+        assert_eq!(err, Some(ProviderError::Stream(StreamError::Truncated)));
+    }
+
+    #[tokio::test]
+    async fn empty_message_is_empty() {
+        let body = sse(&[START, BLOCK, BLOCK_STOP, DELTA, STOP]);
+        let (_, err) = decode(&[&body], SseDecoder::new(), AnthropicParser::new(4)).await;
+        assert_eq!(err, Some(ProviderError::Empty));
+    }
+
+    #[tokio::test]
+    async fn error_events_map_to_statuses() {
+        let cases = [
+            ("overloaded_error", 529, ErrorClass::Transient),
+            ("rate_limit_error", 429, ErrorClass::Transient),
+            ("api_error", 500, ErrorClass::Transient),
+            ("something_new", 500, ErrorClass::Transient),
+        ];
+        for (kind, status, class) in cases {
+            let data =
+                format!(r#"{{"type":"error","error":{{"type":"{kind}","message":"Overloaded"}}}}"#);
+            let body = sse(&[START, D1, ("error", &data)]);
+            let (events, err) = decode(&[&body], SseDecoder::new(), AnthropicParser::new(4)).await;
+            assert_eq!(text(&events), "Hello");
+            let err = err.unwrap();
+            assert_eq!(
+                err,
+                ProviderError::Http {
+                    status,
+                    message: "Overloaded".into(),
+                    retry_after: None
+                }
+            );
+            assert_eq!(err.class(), class);
+        }
+    }
+
+    #[tokio::test]
+    async fn whole_message() {
+        let body = r#"{"id":"msg_2","type":"message","role":"assistant","content":[{"type":"text","text":"Hi"},{"type":"text","text":" you"}],"stop_reason":"max_tokens","usage":{"input_tokens":3,"output_tokens":2}}"#;
+        let (events, err) = decode(&[body], WholeBody::default(), AnthropicParser::new(4)).await;
+        assert_eq!(err, None);
+        assert_eq!(text(&events), "Hi you");
+        assert_eq!(
+            events[2..],
+            [
+                StreamEvent::Usage(Usage {
+                    input_tokens: 3,
+                    output_tokens: 2,
+                    estimated: false
+                }),
+                StreamEvent::Finished {
+                    reason: Some("max_tokens".into())
+                },
+            ]
+        );
+        let err_body =
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        let (_, err) = decode(&[err_body], WholeBody::default(), AnthropicParser::new(4)).await;
+        assert!(matches!(err, Some(ProviderError::Http { status: 529, .. })));
+    }
+
+    #[tokio::test]
+    async fn end_to_end_over_tcp() {
+        let body = sse(&[START, BLOCK, D1, D2, DELTA, STOP]);
+        let (base, server) = serve_once(ok_response("text/event-stream", &body)).await;
+        let mut params = serde_json::Map::new();
+        params.insert("temperature".into(), json!(0.5));
+        params.insert("seed".into(), json!(7));
+        let spec = BackendSpec {
+            name: "claude".into(),
+            provider: "anthropic".into(),
+            model: "claude-x".into(),
+            base_url: Some(format!("{base}/v1/")),
+            api_key: Some(ApiKey::new("sk-ant-test")),
+            model_params: params,
+            socket_timeout: None,
+            headers: Vec::new(),
+        };
+        let provider = AnthropicProvider::new(&spec, &http_client().unwrap()).unwrap();
+        let request = ChatRequest {
+            messages: vec![
+                Message {
+                    role: Role::System,
+                    content: "rule one".into(),
+                },
+                Message::user("hi"),
+                Message {
+                    role: Role::Assistant,
+                    content: "hello".into(),
+                },
+                Message::user("again"),
+            ],
+            stream: true,
+        };
+        let (events, err) = collect(provider.stream(request)).await;
+        assert_eq!(err, None);
+        assert_eq!(text(&events), "Hello!");
+        let seen = server.await.unwrap();
+        assert!(seen.starts_with("POST /v1/messages HTTP/1.1"), "{seen}");
+        let lower = seen.to_ascii_lowercase();
+        assert!(
+            lower.contains("x-api-key: sk-ant-test")
+                && lower.contains("anthropic-version: 2023-06-01"),
+            "{seen}"
+        );
+        let sent: Value =
+            serde_json::from_str(&seen[seen.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+        assert_eq!(
+            sent,
+            json!({
+                "model": "claude-x",
+                "max_tokens": 4096,
+                "temperature": 0.5,
+                "system": "rule one",
+                "messages": [
+                    {"role": "user", "content": "hi"},
+                    {"role": "assistant", "content": "hello"},
+                    {"role": "user", "content": "again"},
+                ],
+                "stream": true,
+            })
+        );
+    }
+}

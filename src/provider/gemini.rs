@@ -1,1 +1,457 @@
-//! gemini (being written).
+//! Google Gemini `generateContent`.
+//!
+//! Streaming: `POST {base}/models/{model}:streamGenerateContent?alt=sse` with the key
+//! in `x-goog-api-key`. Every SSE event is a whole `GenerateContentResponse`:
+//! `candidates[0].content.parts[*].text`, a `finishReason` on the last one (the
+//! completion marker: Gemini sends no `[DONE]`), and `usageMetadata` whose last value
+//! counts. `--no-stream` uses `:generateContent`, which answers one such object.
+//!
+//! Roles: `assistant` becomes `model`; system messages go to `systemInstruction`.
+//! Profile parameters (OpenAI naming) go to `generationConfig` in Gemini's camelCase.
+
+use reqwest::header::{HeaderMap, HeaderName};
+use serde_json::{Value, json};
+
+use super::http::{self, Answer, Endpoint, Flow, SseOrJson, WholeBody, WireParser};
+use super::sse::SseEvent;
+use super::{
+    BackendSpec, ChatRequest, EventStream, Provider, ProviderError, ProviderKind, Role, StreamEvent,
+};
+
+/// Where requests go when the profile sets no `base-url`.
+pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1beta";
+
+/// Parameters that are not generation settings, or make no sense here.
+const SKIPPED_PARAMS: &[&str] = &["stream", "stream_options", "n", "logprobs"];
+
+/// A backend speaking Gemini.
+#[derive(Debug)]
+pub struct GeminiProvider {
+    endpoint: Endpoint,
+}
+
+impl GeminiProvider {
+    /// Builds the backend.
+    pub fn new(spec: &BackendSpec, client: &reqwest::Client) -> Result<Self, ProviderError> {
+        Ok(Self {
+            endpoint: Endpoint::new(spec, DEFAULT_BASE_URL, client)?,
+        })
+    }
+
+    fn path(&self, stream: bool) -> String {
+        // Profiles copied from Google's docs sometimes say `models/gemini-...`.
+        let model = self.endpoint.model.trim();
+        let model = model.strip_prefix("models/").unwrap_or(model);
+        if stream {
+            format!("/models/{model}:streamGenerateContent?alt=sse")
+        } else {
+            format!("/models/{model}:generateContent")
+        }
+    }
+
+    fn body(&self, request: &ChatRequest) -> Value {
+        let mut body = serde_json::Map::new();
+        let contents: Vec<Value> = request
+            .messages
+            .iter()
+            .filter(|m| m.role != Role::System)
+            .map(|m| {
+                let role = if m.role == Role::Assistant {
+                    "model"
+                } else {
+                    "user"
+                };
+                json!({"role": role, "parts": [{"text": m.content}]})
+            })
+            .collect();
+        body.insert("contents".into(), Value::Array(contents));
+        let system: Vec<&str> = request
+            .messages
+            .iter()
+            .filter(|m| m.role == Role::System)
+            .map(|m| m.content.as_str())
+            .collect();
+        if !system.is_empty() {
+            body.insert(
+                "systemInstruction".into(),
+                json!({"parts": [{"text": system.join("\n\n")}]}),
+            );
+        }
+        let mut config = serde_json::Map::new();
+        for (key, value) in &self.endpoint.model_params {
+            match key.as_str() {
+                k if SKIPPED_PARAMS.contains(&k) => {}
+                "safetySettings" | "safety_settings" => {
+                    body.insert("safetySettings".into(), value.clone());
+                }
+                "max_tokens" | "max_output_tokens" | "maxOutputTokens" => {
+                    config.insert("maxOutputTokens".into(), value.clone());
+                }
+                "stop" | "stop_sequences" | "stopSequences" => {
+                    let stops = match value {
+                        Value::String(_) => json!([value]),
+                        _ => value.clone(),
+                    };
+                    config.insert("stopSequences".into(), stops);
+                }
+                other => {
+                    config.insert(camel_case(other), value.clone());
+                }
+            }
+        }
+        if !config.is_empty() {
+            body.insert("generationConfig".into(), Value::Object(config));
+        }
+        Value::Object(body)
+    }
+
+    fn auth(&self) -> Result<HeaderMap, ProviderError> {
+        let mut headers = HeaderMap::new();
+        if let Some(key) = &self.endpoint.api_key {
+            headers.insert(
+                HeaderName::from_static("x-goog-api-key"),
+                http::key_header("gemini", "", key)?,
+            );
+        }
+        Ok(headers)
+    }
+}
+
+/// `top_p` → `topP`; names already in camelCase are kept.
+fn camel_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = !out.is_empty();
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl Provider for GeminiProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Gemini
+    }
+
+    fn model(&self) -> &str {
+        &self.endpoint.model
+    }
+
+    fn stream(&self, request: ChatRequest) -> EventStream {
+        let url = self.endpoint.url(&self.path(request.stream));
+        let built = self
+            .auth()
+            .and_then(|auth| self.endpoint.post(&url, auth, &self.body(&request)));
+        let parser = GeminiParser::new(http::prompt_chars(&request));
+        let timeout = self.endpoint.socket_timeout;
+        if request.stream {
+            http::run(built, url, timeout, SseOrJson::new(), parser)
+        } else {
+            http::run(built, url, timeout, WholeBody::default(), parser)
+        }
+    }
+}
+
+/// Turns `GenerateContentResponse` objects into events.
+#[derive(Debug)]
+pub(crate) struct GeminiParser {
+    answer: Answer,
+}
+
+impl GeminiParser {
+    pub(crate) fn new(prompt_chars: usize) -> Self {
+        Self {
+            answer: Answer::new(prompt_chars),
+        }
+    }
+
+    fn response(&mut self, value: &Value, out: &mut Vec<StreamEvent>) -> Result<(), ProviderError> {
+        if value.get("error").is_some_and(Value::is_object) {
+            return Err(http::error_in_body(value, 500));
+        }
+        let candidate = value.pointer("/candidates/0");
+        if candidate.is_none() {
+            if let Some(reason) = value
+                .pointer("/promptFeedback/blockReason")
+                .and_then(Value::as_str)
+            {
+                // A blocked prompt is blocked on every retry: a request error.
+                return Err(ProviderError::Http {
+                    status: 400,
+                    message: format!("the prompt was blocked ({reason})"),
+                    retry_after: None,
+                });
+            }
+        }
+        if let Some(candidate) = candidate {
+            let parts = candidate
+                .pointer("/content/parts")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            for part in parts {
+                // Thought summaries are not part of the answer.
+                if part.get("thought").and_then(Value::as_bool) == Some(true) {
+                    continue;
+                }
+                if let Some(text) = part.get("text").and_then(Value::as_str) {
+                    self.answer.text(text, out);
+                }
+            }
+            if let Some(reason) = candidate.get("finishReason").and_then(Value::as_str) {
+                self.answer.complete(Some(reason));
+            }
+        }
+        self.answer.usage_from(
+            value.get("usageMetadata"),
+            "promptTokenCount",
+            "candidatesTokenCount",
+        );
+        Ok(())
+    }
+}
+
+impl WireParser<SseEvent> for GeminiParser {
+    fn frame(
+        &mut self,
+        frame: SseEvent,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<Flow, ProviderError> {
+        if frame.data.trim().is_empty() {
+            return Ok(Flow::More);
+        }
+        let value = http::json_frame(&frame.data)?;
+        self.response(&value, out)?;
+        Ok(Flow::More)
+    }
+
+    fn end(&mut self) -> Result<Vec<StreamEvent>, ProviderError> {
+        self.answer.end()
+    }
+}
+
+impl WireParser<Value> for GeminiParser {
+    fn frame(&mut self, value: Value, out: &mut Vec<StreamEvent>) -> Result<Flow, ProviderError> {
+        // Without `alt=sse` a streamed answer is one JSON array of responses.
+        match value.as_array() {
+            Some(responses) => {
+                for response in responses {
+                    self.response(response, out)?;
+                }
+            }
+            None => self.response(&value, out)?,
+        }
+        self.answer.complete(None);
+        Ok(Flow::Done)
+    }
+
+    fn end(&mut self) -> Result<Vec<StreamEvent>, ProviderError> {
+        self.answer.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::http::testing::{collect, decode, ok_response, serve_once, text};
+    use crate::provider::sse::SseDecoder;
+    use crate::provider::{ApiKey, ErrorClass, Message, StreamError, Usage, http_client};
+    use pretty_assertions::assert_eq;
+
+    fn sse(frames: &[&str]) -> String {
+        frames
+            .iter()
+            .map(|f| format!("data: {f}\r\n\r\n"))
+            .collect()
+    }
+
+    const C1: &str = r#"{"candidates":[{"content":{"parts":[{"text":"Bonjour"}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":9,"totalTokenCount":9},"modelVersion":"gemini-2.0-flash"}"#;
+    const C2: &str = r#"{"candidates":[{"content":{"parts":[{"text":" le"},{"text":" monde"}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":2}}"#;
+    const LAST: &str = r#"{"candidates":[{"content":{"parts":[{"text":"."}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":4,"totalTokenCount":13}}"#;
+
+    #[tokio::test]
+    async fn stream_keeps_the_last_usage() {
+        let body = sse(&[C1, C2, LAST]);
+        let (events, err) = decode(&[&body], SseDecoder::new(), GeminiParser::new(4)).await;
+        assert_eq!(err, None);
+        assert_eq!(
+            events,
+            vec![
+                StreamEvent::Delta("Bonjour".into()),
+                StreamEvent::Delta(" le".into()),
+                StreamEvent::Delta(" monde".into()),
+                StreamEvent::Delta(".".into()),
+                StreamEvent::Usage(Usage {
+                    input_tokens: 9,
+                    output_tokens: 4,
+                    estimated: false
+                }),
+                StreamEvent::Finished {
+                    reason: Some("STOP".into())
+                },
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn no_finish_reason_is_truncated() {
+        let body = sse(&[C1, C2]);
+        let (events, err) = decode(&[&body], SseDecoder::new(), GeminiParser::new(4)).await;
+        assert_eq!(text(&events), "Bonjour le monde");
+        assert_eq!(err, Some(ProviderError::Stream(StreamError::Truncated)));
+    }
+
+    #[tokio::test]
+    async fn finish_without_text_is_empty() {
+        let body = sse(&[
+            r#"{"candidates":[{"content":{"parts":[],"role":"model"},"finishReason":"SAFETY"}]}"#,
+        ]);
+        let (_, err) = decode(&[&body], SseDecoder::new(), GeminiParser::new(4)).await;
+        assert_eq!(err, Some(ProviderError::Empty));
+    }
+
+    #[tokio::test]
+    async fn errors_and_blocked_prompts() {
+        let body = sse(&[
+            C1,
+            r#"{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}"#,
+        ]);
+        let (_, err) = decode(&[&body], SseDecoder::new(), GeminiParser::new(4)).await;
+        assert_eq!(
+            err,
+            Some(ProviderError::Http {
+                status: 503,
+                message: "The model is overloaded.".into(),
+                retry_after: None
+            })
+        );
+
+        let body = sse(&[
+            r#"{"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":3}}"#,
+        ]);
+        let (_, err) = decode(&[&body], SseDecoder::new(), GeminiParser::new(4)).await;
+        assert_eq!(
+            err.as_ref().map(ProviderError::class),
+            Some(ErrorClass::Request),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn whole_answer_and_thoughts() {
+        let body = r#"{"candidates":[{"content":{"parts":[{"text":"hmm","thought":true},{"text":"42"}],"role":"model"},"finishReason":"STOP"}]}"#;
+        let (events, err) = decode(&[body], WholeBody::default(), GeminiParser::new(4)).await;
+        assert_eq!(err, None);
+        assert_eq!(text(&events), "42");
+        assert!(matches!(
+            events[1],
+            StreamEvent::Usage(Usage {
+                estimated: true,
+                ..
+            })
+        ));
+    }
+
+    #[tokio::test]
+    async fn json_array_answer() {
+        let body = format!("[{C1},\n{LAST}]");
+        let (events, err) = decode(
+            &[&body[..40], &body[40..]],
+            SseOrJson::new(),
+            GeminiParser::new(4),
+        )
+        .await;
+        assert_eq!(err, None);
+        assert_eq!(text(&events), "Bonjour.");
+        assert_eq!(
+            events.last(),
+            Some(&StreamEvent::Finished {
+                reason: Some("STOP".into())
+            })
+        );
+    }
+
+    #[test]
+    fn camel_case_names() {
+        assert_eq!(camel_case("top_p"), "topP");
+        assert_eq!(camel_case("presence_penalty"), "presencePenalty");
+        assert_eq!(camel_case("topK"), "topK");
+        assert_eq!(camel_case("_x"), "x");
+    }
+
+    #[tokio::test]
+    async fn end_to_end_over_tcp() {
+        let body = sse(&[C1, LAST]);
+        let (base, server) = serve_once(ok_response("text/event-stream", &body)).await;
+        let mut params = serde_json::Map::new();
+        params.insert("temperature".into(), json!(0.3));
+        params.insert("max_tokens".into(), json!(100));
+        params.insert("top_p".into(), json!(0.9));
+        params.insert("stop".into(), json!("END"));
+        let spec = BackendSpec {
+            name: "gem".into(),
+            provider: "google".into(),
+            model: "models/gemini-2.0-flash".into(),
+            base_url: Some(format!("{base}/v1beta")),
+            api_key: Some(ApiKey::new("AIza-test")),
+            model_params: params,
+            socket_timeout: None,
+            headers: Vec::new(),
+        };
+        let provider = GeminiProvider::new(&spec, &http_client().unwrap()).unwrap();
+        let request = ChatRequest {
+            messages: vec![
+                Message {
+                    role: Role::System,
+                    content: "sys".into(),
+                },
+                Message::user("hi"),
+                Message {
+                    role: Role::Assistant,
+                    content: "yo".into(),
+                },
+                Message::user("more"),
+            ],
+            stream: true,
+        };
+        let (events, err) = collect(provider.stream(request)).await;
+        assert_eq!(err, None);
+        assert_eq!(text(&events), "Bonjour.");
+        let seen = server.await.unwrap();
+        assert!(
+            seen.starts_with(
+                "POST /v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse HTTP/1.1"
+            ),
+            "{seen}"
+        );
+        assert!(
+            seen.to_ascii_lowercase()
+                .contains("x-goog-api-key: aiza-test"),
+            "{seen}"
+        );
+        assert!(
+            !seen.contains("key="),
+            "the key must not be in the URL: {seen}"
+        );
+        let sent: Value =
+            serde_json::from_str(&seen[seen.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+        assert_eq!(
+            sent,
+            json!({
+                "contents": [
+                    {"role": "user", "parts": [{"text": "hi"}]},
+                    {"role": "model", "parts": [{"text": "yo"}]},
+                    {"role": "user", "parts": [{"text": "more"}]},
+                ],
+                "systemInstruction": {"parts": [{"text": "sys"}]},
+                "generationConfig": {"temperature": 0.3, "maxOutputTokens": 100, "topP": 0.9, "stopSequences": ["END"]},
+            })
+        );
+    }
+}

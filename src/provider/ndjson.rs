@@ -1,1 +1,172 @@
-//! ndjson (being written).
+//! Incremental newline-delimited JSON framing (Ollama's `/api/chat`).
+//!
+//! Like [`super::sse`], the decoder keeps only the unfinished line between chunks and
+//! finds line ends with `memchr`, so a chunk may split anywhere. Blank lines are
+//! skipped, a `\r` before the `\n` is dropped, and the last line may lack its newline
+//! (a non-streamed answer is one JSON object, often without one).
+
+use memchr::memchr;
+
+use super::StreamError;
+
+/// A line longer than this is treated as malformed rather than buffered forever.
+const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Turns body chunks into JSON values, one per line.
+#[derive(Debug, Default)]
+pub struct NdjsonDecoder {
+    line: Vec<u8>,
+}
+
+impl NdjsonDecoder {
+    /// A decoder at the start of a body.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds one chunk; returns the values of the lines it completed.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<serde_json::Value>, StreamError> {
+        let mut out = Vec::new();
+        let mut rest = chunk;
+        while let Some(end) = memchr(b'\n', rest) {
+            if self.line.is_empty() {
+                parse_line(&rest[..end], &mut out)?;
+            } else {
+                self.line.extend_from_slice(&rest[..end]);
+                let line = std::mem::take(&mut self.line);
+                parse_line(&line, &mut out)?;
+            }
+            rest = &rest[end + 1..];
+        }
+        if self.line.len() + rest.len() > MAX_LINE_BYTES {
+            return Err(StreamError::Malformed {
+                detail: format!("a JSON line is longer than {MAX_LINE_BYTES} bytes"),
+            });
+        }
+        self.line.extend_from_slice(rest);
+        Ok(out)
+    }
+
+    /// Ends the body: parses a last line that had no newline.
+    pub fn finish(self) -> Result<Vec<serde_json::Value>, StreamError> {
+        let mut out = Vec::new();
+        parse_line(&self.line, &mut out)?;
+        Ok(out)
+    }
+}
+
+fn parse_line(line: &[u8], out: &mut Vec<serde_json::Value>) -> Result<(), StreamError> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let value = serde_json::from_slice(line).map_err(|err| StreamError::Malformed {
+        detail: format!(
+            "invalid JSON line ({err}): {}",
+            super::excerpt(&String::from_utf8_lossy(line))
+        ),
+    })?;
+    out.push(value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    fn whole(input: &[u8]) -> Result<Vec<Value>, StreamError> {
+        let mut d = NdjsonDecoder::new();
+        let mut out = d.push(input)?;
+        out.extend(d.finish()?);
+        Ok(out)
+    }
+
+    fn split(input: &[u8], cuts: &[usize]) -> Result<Vec<Value>, StreamError> {
+        let mut d = NdjsonDecoder::new();
+        let mut out = Vec::new();
+        let mut start = 0;
+        for &cut in cuts {
+            out.extend(d.push(&input[start..cut])?);
+            start = cut;
+        }
+        out.extend(d.push(&input[start..])?);
+        out.extend(d.finish()?);
+        Ok(out)
+    }
+
+    #[test]
+    fn lines_blank_lines_and_crlf() {
+        let got = whole(b"{\"a\":1}\r\n\n  \r\n{\"b\":\"\xc3\xa9\"}\n").unwrap();
+        assert_eq!(got, vec![json!({"a": 1}), json!({"b": "\u{e9}"})]);
+    }
+
+    #[test]
+    fn last_line_without_newline() {
+        let mut d = NdjsonDecoder::new();
+        assert_eq!(d.push(b"{\"done\":").unwrap(), Vec::<Value>::new());
+        assert_eq!(d.push(b"true}").unwrap(), Vec::<Value>::new());
+        assert_eq!(d.finish().unwrap(), vec![json!({"done": true})]);
+    }
+
+    #[test]
+    fn malformed_json_names_an_excerpt() {
+        let err = whole(b"{\"ok\":1}\n{not json at all}\n").unwrap_err();
+        match err {
+            StreamError::Malformed { detail } => assert!(detail.contains("{not json"), "{detail}"),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(
+            whole(b"{\"cut\": tr"),
+            Err(StreamError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn long_garbage_excerpt_is_short() {
+        let line = format!("{}\n", "x".repeat(10_000));
+        let Err(StreamError::Malformed { detail }) = whole(line.as_bytes()) else {
+            panic!("expected malformed");
+        };
+        assert!(detail.len() < 300, "{}", detail.len());
+    }
+
+    fn gen_value() -> impl Strategy<Value = Value> {
+        (
+            "[a-z \u{e9}\u{1F600}\"\\\\]{0,10}",
+            any::<bool>(),
+            any::<u32>(),
+        )
+            .prop_map(|(text, done, n)| json!({"message": {"content": text}, "done": done, "n": n}))
+    }
+
+    proptest! {
+        #[test]
+        fn any_split_yields_the_same_values(
+            values in proptest::collection::vec(gen_value(), 0..6),
+            crlf in any::<bool>(),
+            blank_every in 0usize..3,
+            trailing_newline in any::<bool>(),
+            raw_cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+        ) {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let mut text = String::new();
+            for (i, v) in values.iter().enumerate() {
+                if blank_every > 0 && i % blank_every == 0 {
+                    text.push_str(eol);
+                }
+                text.push_str(&v.to_string());
+                if i + 1 < values.len() || trailing_newline {
+                    text.push_str(eol);
+                }
+            }
+            let input = text.into_bytes();
+            prop_assert_eq!(whole(&input).unwrap(), values.clone());
+            let mut cuts: Vec<usize> = raw_cuts.iter().map(|i| i.index(input.len() + 1)).collect();
+            cuts.sort_unstable();
+            prop_assert_eq!(split(&input, &cuts).unwrap(), values);
+        }
+    }
+}

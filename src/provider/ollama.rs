@@ -1,1 +1,288 @@
-//! ollama (being written).
+//! Ollama `/api/chat`.
+//!
+//! `POST {base}/api/chat`; the answer is newline-delimited JSON, one object per line:
+//! `{"message":{"content":..},"done":false}` while streaming, then a last object with
+//! `done: true`, `done_reason`, `prompt_eval_count` and `eval_count`. A non-streamed
+//! answer is that last object alone, so both modes share one decoder and parser.
+//! Sampling parameters go into `options` (`max_tokens` becomes `num_predict`).
+
+use reqwest::header::{AUTHORIZATION, HeaderMap};
+use serde_json::{Value, json};
+
+use super::http::{self, Answer, Endpoint, Flow, WireParser};
+use super::ndjson::NdjsonDecoder;
+use super::{
+    BackendSpec, ChatRequest, EventStream, Provider, ProviderError, ProviderKind, StreamEvent,
+};
+
+/// Where requests go when the profile sets no `base-url`.
+pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:11434";
+
+/// Parameters that belong at the top level of the request rather than in `options`.
+const TOP_LEVEL_PARAMS: &[&str] = &["keep_alive", "format", "think"];
+
+/// A backend speaking Ollama's chat API.
+#[derive(Debug)]
+pub struct OllamaProvider {
+    endpoint: Endpoint,
+}
+
+impl OllamaProvider {
+    /// Builds the backend.
+    pub fn new(spec: &BackendSpec, client: &reqwest::Client) -> Result<Self, ProviderError> {
+        Ok(Self {
+            endpoint: Endpoint::new(spec, DEFAULT_BASE_URL, client)?,
+        })
+    }
+
+    fn body(&self, request: &ChatRequest) -> Value {
+        let mut body = serde_json::Map::new();
+        let mut options = serde_json::Map::new();
+        for (key, value) in &self.endpoint.model_params {
+            match key.as_str() {
+                "stream" | "stream_options" => {}
+                k if TOP_LEVEL_PARAMS.contains(&k) => {
+                    body.insert(key.clone(), value.clone());
+                }
+                "max_tokens" => {
+                    options.insert("num_predict".into(), value.clone());
+                }
+                _ => {
+                    options.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        body.insert("model".into(), json!(self.endpoint.model));
+        let messages: Vec<Value> = request
+            .messages
+            .iter()
+            .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
+            .collect();
+        body.insert("messages".into(), Value::Array(messages));
+        body.insert("stream".into(), json!(request.stream));
+        if !options.is_empty() {
+            body.insert("options".into(), Value::Object(options));
+        }
+        Value::Object(body)
+    }
+
+    fn auth(&self) -> Result<HeaderMap, ProviderError> {
+        // Ollama needs no key, but one behind an authenticating proxy may.
+        let mut headers = HeaderMap::new();
+        if let Some(key) = &self.endpoint.api_key {
+            headers.insert(AUTHORIZATION, http::key_header("ollama", "Bearer ", key)?);
+        }
+        Ok(headers)
+    }
+}
+
+impl Provider for OllamaProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Ollama
+    }
+
+    fn model(&self) -> &str {
+        &self.endpoint.model
+    }
+
+    fn stream(&self, request: ChatRequest) -> EventStream {
+        let url = self.endpoint.url("/api/chat");
+        let built = self
+            .auth()
+            .and_then(|auth| self.endpoint.post(&url, auth, &self.body(&request)));
+        let parser = OllamaParser::new(http::prompt_chars(&request));
+        http::run(
+            built,
+            url,
+            self.endpoint.socket_timeout,
+            NdjsonDecoder::new(),
+            parser,
+        )
+    }
+}
+
+/// Turns `/api/chat` lines into events.
+#[derive(Debug)]
+pub(crate) struct OllamaParser {
+    answer: Answer,
+}
+
+impl OllamaParser {
+    pub(crate) fn new(prompt_chars: usize) -> Self {
+        Self {
+            answer: Answer::new(prompt_chars),
+        }
+    }
+}
+
+/// An `{"error": ".."}` line: a missing model is a request error (404), anything else
+/// is treated as the server failing (500, transient).
+fn line_error(value: &Value) -> Option<ProviderError> {
+    let error = value.get("error").filter(|e| !e.is_null())?;
+    let message = http::json_error_message(value)
+        .map(str::to_owned)
+        .unwrap_or_else(|| error.to_string());
+    let status = if message.to_ascii_lowercase().contains("not found") {
+        404
+    } else {
+        500
+    };
+    Some(ProviderError::Http {
+        status,
+        message: http::truncate_message(&message),
+        retry_after: None,
+    })
+}
+
+impl WireParser<Value> for OllamaParser {
+    fn frame(&mut self, value: Value, out: &mut Vec<StreamEvent>) -> Result<Flow, ProviderError> {
+        if let Some(err) = line_error(&value) {
+            return Err(err);
+        }
+        if let Some(text) = value.pointer("/message/content").and_then(Value::as_str) {
+            self.answer.text(text, out);
+        }
+        if value.get("done").and_then(Value::as_bool) == Some(true) {
+            self.answer
+                .usage_from(Some(&value), "prompt_eval_count", "eval_count");
+            self.answer
+                .complete(value.get("done_reason").and_then(Value::as_str));
+            return Ok(Flow::Done);
+        }
+        Ok(Flow::More)
+    }
+
+    fn end(&mut self) -> Result<Vec<StreamEvent>, ProviderError> {
+        self.answer.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::http::testing::{collect, decode, ok_response, serve_once, text};
+    use crate::provider::{ErrorClass, Message, StreamError, Usage, http_client};
+    use pretty_assertions::assert_eq;
+
+    const L1: &str = "{\"model\":\"llama3.2\",\"created_at\":\"2025-01-01T00:00:00Z\",\"message\":{\"role\":\"assistant\",\"content\":\"The\"},\"done\":false}\n";
+    const L2: &str = "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\" sky\"},\"done\":false}\n";
+    const DONE: &str = "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,\"done_reason\":\"stop\",\"total_duration\":1,\"prompt_eval_count\":26,\"eval_count\":2}\n";
+
+    #[tokio::test]
+    async fn stream_lines() {
+        let (events, err) = decode(
+            &[L1, &L2[..10], &L2[10..], DONE],
+            NdjsonDecoder::new(),
+            OllamaParser::new(4),
+        )
+        .await;
+        assert_eq!(err, None);
+        assert_eq!(
+            events,
+            vec![
+                StreamEvent::Delta("The".into()),
+                StreamEvent::Delta(" sky".into()),
+                StreamEvent::Usage(Usage {
+                    input_tokens: 26,
+                    output_tokens: 2,
+                    estimated: false
+                }),
+                StreamEvent::Finished {
+                    reason: Some("stop".into())
+                },
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_done_is_truncated_and_empty_is_empty() {
+        let (events, err) = decode(&[L1, L2], NdjsonDecoder::new(), OllamaParser::new(4)).await;
+        assert_eq!(text(&events), "The sky");
+        assert_eq!(err, Some(ProviderError::Stream(StreamError::Truncated)));
+        let (_, err) = decode(&[DONE], NdjsonDecoder::new(), OllamaParser::new(4)).await;
+        assert_eq!(err, Some(ProviderError::Empty));
+    }
+
+    #[tokio::test]
+    async fn error_lines() {
+        let (_, err) = decode(
+            &["{\"error\":\"model 'nope' not found, try pulling it first\"}\n"],
+            NdjsonDecoder::new(),
+            OllamaParser::new(4),
+        )
+        .await;
+        let err = err.unwrap();
+        assert!(
+            matches!(err, ProviderError::Http { status: 404, .. }),
+            "{err:?}"
+        );
+        assert_eq!(err.class(), ErrorClass::Request);
+        let (_, err) = decode(
+            &[
+                L1,
+                "{\"error\":\"an unknown error was encountered while running the model\"}\n",
+            ],
+            NdjsonDecoder::new(),
+            OllamaParser::new(4),
+        )
+        .await;
+        assert_eq!(err.map(|e| e.class()), Some(ErrorClass::Transient));
+    }
+
+    #[tokio::test]
+    async fn missing_counts_are_estimated() {
+        let done = "{\"message\":{\"content\":\"abcd\"},\"done\":true}";
+        let (events, err) = decode(&[done], NdjsonDecoder::new(), OllamaParser::new(8)).await;
+        assert_eq!(err, None);
+        assert_eq!(
+            events[1],
+            StreamEvent::Usage(Usage {
+                input_tokens: 2,
+                output_tokens: 1,
+                estimated: true
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn end_to_end_over_tcp() {
+        let body = format!("{L1}{L2}{DONE}");
+        let (base, server) = serve_once(ok_response("application/x-ndjson", &body)).await;
+        let mut params = serde_json::Map::new();
+        params.insert("max_tokens".into(), json!(64));
+        params.insert("temperature".into(), json!(0.1));
+        params.insert("keep_alive".into(), json!("5m"));
+        let spec = BackendSpec {
+            name: "local".into(),
+            provider: "ollama".into(),
+            model: "llama3.2".into(),
+            base_url: Some(base),
+            api_key: None,
+            model_params: params,
+            socket_timeout: Some(std::time::Duration::from_secs(5)),
+            headers: Vec::new(),
+        };
+        let provider = OllamaProvider::new(&spec, &http_client().unwrap()).unwrap();
+        let request = ChatRequest {
+            messages: vec![Message::user("why blue?")],
+            stream: true,
+        };
+        let (events, err) = collect(provider.stream(request)).await;
+        assert_eq!(err, None);
+        assert_eq!(text(&events), "The sky");
+        let seen = server.await.unwrap();
+        assert!(seen.starts_with("POST /api/chat HTTP/1.1"), "{seen}");
+        let sent: Value =
+            serde_json::from_str(&seen[seen.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+        assert_eq!(
+            sent,
+            json!({
+                "model": "llama3.2",
+                "messages": [{"role": "user", "content": "why blue?"}],
+                "stream": true,
+                "keep_alive": "5m",
+                "options": {"num_predict": 64, "temperature": 0.1},
+            })
+        );
+    }
+}

@@ -2,7 +2,8 @@
 //! written into it, the real binary, and the mock server on a runtime of its own
 //! (so a test can block on the child process while the server keeps serving).
 
-#![allow(dead_code)]
+// Test scaffolding: a failure to set up should panic loudly.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 
