@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Compares `baton --prompt` with `curl -N` on the same local stream: a 200-token
-# answer from `baton mock`, paced 1 ms a token like a fast real provider.
+# answer from `baton mock`, paced 1 ms a token like a fast real provider (the target
+# row), and the same answer unpaced, which shows baton's fixed overhead (start-up,
+# runtime, profile resolution) in milliseconds.
 # Targets (issue 3): median wall time of baton <= 1.15x curl's, peak RSS <= 15 MB,
 # `baton --version` under 5 ms. Prints a table; exits 1 when a target is missed.
 set -euo pipefail
@@ -18,7 +20,10 @@ trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat > "$work/mock.json" <<'EOF'
-{"backends": {"bench": {"behavior": {"kind": "answer", "tokens": 200, "token_delay_ms": 1}}}}
+{"backends": {
+  "bench": {"behavior": {"kind": "answer", "tokens": 200, "token_delay_ms": 1}},
+  "burst": {"behavior": {"kind": "answer", "tokens": 200, "token_delay_ms": 0}}
+}}
 EOF
 "$BIN" mock --port "$port" --config "$work/mock.json" >/dev/null 2>&1 &
 mock_pid=$!
@@ -34,6 +39,9 @@ export BATON_HOME="$work/home"
 
 run_curl() { curl -sN -X POST "$url/chat/completions" -H 'content-type: application/json' -d "$body" >/dev/null; }
 run_baton() { "$BIN" --provider openai --model bench --base-url "$url" --prompt "$prompt" >/dev/null; }
+burst_url="http://127.0.0.1:$port/burst/v1"
+run_curl_burst() { curl -sN -X POST "$burst_url/chat/completions" -H 'content-type: application/json' -d "$body" >/dev/null; }
+run_baton_burst() { "$BIN" --provider openai --model bench --base-url "$burst_url" --prompt "$prompt" >/dev/null; }
 
 # Sanity: both must really stream the answer.
 run_baton || { echo "baton failed against the mock" >&2; exit 1; }
@@ -47,6 +55,8 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 run_curl; run_baton  # warm caches
 curl_med=$(for _ in $(seq "$RUNS"); do time_us run_curl; done | median)
 baton_med=$(for _ in $(seq "$RUNS"); do time_us run_baton; done | median)
+curl_burst=$(for _ in $(seq "$RUNS"); do time_us run_curl_burst; done | median)
+baton_burst=$(for _ in $(seq "$RUNS"); do time_us run_baton_burst; done | median)
 
 rss_kb=$(for _ in 1 2 3; do /usr/bin/time -f %M "$BIN" --provider openai --model bench --base-url "$url" --prompt "$prompt" 2>&1 >/dev/null | tail -1; done | sort -n | tail -1)
 curl_rss_kb=$(/usr/bin/time -f %M curl -sN -X POST "$url/chat/completions" -H 'content-type: application/json' -d "$body" 2>&1 >/dev/null | tail -1)
@@ -61,6 +71,7 @@ r1=$(ok "$ratio <= 1.15"); r2=$(ok "$rss_kb <= 15360"); r3=$(ok "$version_us < 5
 
 printf '%-28s %12s %12s %10s %8s\n' "measure ($RUNS runs)" "baton" "curl -N" "target" "result"
 printf '%-28s %10.1fms %10.1fms %10s %8s\n' "median wall time" "$(awk -v v="$baton_med" 'BEGIN{print v/1000}')" "$(awk -v v="$curl_med" 'BEGIN{print v/1000}')" "<=1.15x" "$r1 ($ratio x)"
+printf '%-28s %10.1fms %10.1fms %10s %8s\n' "same, unpaced (overhead)" "$(awk -v v="$baton_burst" 'BEGIN{print v/1000}')" "$(awk -v v="$curl_burst" 'BEGIN{print v/1000}')" "info" "$(awk -v b="$baton_burst" -v c="$curl_burst" 'BEGIN{printf "%+.1f", (b-c)/1000}')ms"
 printf '%-28s %10.1fMB %10.1fMB %10s %8s\n' "peak RSS" "$(awk -v v="$rss_kb" 'BEGIN{print v/1024}')" "$(awk -v v="$curl_rss_kb" 'BEGIN{print v/1024}')" "<=15MB" "$r2"
 printf '%-28s %10.2fms %12s %10s %8s\n' "baton --version" "$(awk -v v="$version_us" 'BEGIN{print v/1000}')" "-" "<5ms" "$r3"
 

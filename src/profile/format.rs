@@ -27,9 +27,6 @@ const KNOWN_FIELDS: &[&str] = &[
     "poolName",
 ];
 
-/// Providers baton speaks; others load with a warning (the engine refuses them later).
-pub const KNOWN_PROVIDERS: &[&str] = &["openai", "anthropic", "gemini", "ollama", "sim"];
-
 /// Checks that `name` can be a profile file name.
 pub fn validate_name(name: &str) -> Result<()> {
     let reason = if name.trim().is_empty() {
@@ -156,10 +153,12 @@ fn parse_model(
             lb_hint
         },
     )?;
-    if !KNOWN_PROVIDERS.contains(&provider.as_str()) {
+    // Unknown providers load with a warning (the engine refuses them when used), so
+    // a profile for a provider a newer baton speaks still lists and validates.
+    if crate::provider::lookup(&provider).is_none() {
         warnings.push(format!(
             "provider '{provider}' is not one baton speaks ({}); this profile will fail when used",
-            KNOWN_PROVIDERS.join(", ")
+            crate::provider::known_providers().join(", ")
         ));
     }
     for ignored in ["policy", "profiles"] {

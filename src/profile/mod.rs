@@ -24,7 +24,7 @@ mod store;
 
 pub use builtin::{DEFAULT_PROFILE, builtin_profiles, ensure_builtin, is_builtin};
 pub use error::{ProfileError, Result};
-pub use format::{KNOWN_PROVIDERS, parse_profile, to_json, validate_name};
+pub use format::{parse_profile, to_json, validate_name};
 pub use llxprt::{ImportReport, default_llxprt_dir, import_llxprt, is_missing_dir};
 pub use model::{LbProfile, Loaded, ModelProfile, Policy, Profile, Resolved, UnknownPolicy};
 pub use schema::schema_json;

@@ -124,10 +124,18 @@ impl ProfileStore {
     /// Loads `name` and, for a load balancer, every member down to the model
     /// profiles. Refuses missing members and cycles (`a -> b -> a`).
     pub fn resolve(&self, name: &str) -> Result<Resolved> {
-        self.resolve_inner(name, &mut Vec::new())
+        self.resolve_inner(name, &mut Vec::new(), &mut Vec::new())
     }
 
-    fn resolve_inner(&self, name: &str, stack: &mut Vec<String>) -> Result<Resolved> {
+    /// Like [`resolve`](Self::resolve), also returning the warnings of every file
+    /// read on the way (a raw key, unknown settings), each prefixed with its file.
+    pub fn resolve_with_warnings(&self, name: &str) -> Result<(Resolved, Vec<String>)> {
+        let mut warnings = Vec::new();
+        let resolved = self.resolve_inner(name, &mut Vec::new(), &mut warnings)?;
+        Ok((resolved, warnings))
+    }
+
+    fn resolve_inner(&self, name: &str, stack: &mut Vec<String>, warnings: &mut Vec<String>) -> Result<Resolved> {
         if let Some(start) = stack.iter().position(|n| n == name) {
             let mut chain = stack[start..].to_vec();
             chain.push(name.to_string());
@@ -137,6 +145,7 @@ impl ProfileStore {
             });
         }
         let loaded = self.load(name)?;
+        warnings.extend(loaded.warnings.iter().map(|w| format!("{}: {w}", loaded.path.display())));
         match loaded.profile {
             Profile::Model(profile) => Ok(Resolved::Model {
                 name: name.to_string(),
@@ -146,7 +155,7 @@ impl ProfileStore {
                 stack.push(name.to_string());
                 let mut members = Vec::with_capacity(profile.profiles.len());
                 for member in &profile.profiles {
-                    match self.resolve_inner(member, stack) {
+                    match self.resolve_inner(member, stack, warnings) {
                         Ok(resolved) => members.push(resolved),
                         Err(ProfileError::NotFound {
                             name: missing,
