@@ -139,8 +139,9 @@ fn resolve_target(args: &RunArgs, home: &Home) -> Result<Resolved, Failure> {
     if !store.dir().exists() || (profile::is_builtin(name) && !store.exists(name)) {
         profile::ensure_builtin(&store).map_err(|e| Failure::error(e.to_string()))?;
     }
-    let (resolved, warnings) =
-        store.resolve_with_warnings(name).map_err(|e| Failure::error(e.to_string()))?;
+    let (resolved, warnings) = store
+        .resolve_with_warnings(name)
+        .map_err(|e| Failure::error(e.to_string()))?;
     for warning in warnings {
         tracing::warn!("{warning}");
     }

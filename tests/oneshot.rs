@@ -430,7 +430,10 @@ fn ctrl_c_stops_cleanly_with_130() {
 
 #[test]
 fn a_profile_holding_a_raw_key_works_and_warns_without_printing_the_key() {
-    let mock = Mock::start(MockConfig::default().with_backend("a", BackendConfig::new(answer("keyed")).with_key("sk-raw-42")));
+    let mock = Mock::start(MockConfig::default().with_backend(
+        "a",
+        BackendConfig::new(answer("keyed")).with_key("sk-raw-42"),
+    ));
     let home = Home::new();
     home.profile(
         "raw",
@@ -439,10 +442,17 @@ fn a_profile_holding_a_raw_key_works_and_warns_without_printing_the_key() {
             mock.base_url("a")
         ),
     );
-    let out = home.baton().args(["--profile-load", "raw", "--prompt", "hi"]).output().unwrap();
+    let out = home
+        .baton()
+        .args(["--profile-load", "raw", "--prompt", "hi"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "keyed\n");
     let err = text(&out.stderr);
-    assert!(err.contains("warning") && err.contains("raw auth-key"), "{err}");
+    assert!(
+        err.contains("warning") && err.contains("raw auth-key"),
+        "{err}"
+    );
     assert!(!err.contains("sk-raw-42"), "{err}");
 }

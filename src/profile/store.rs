@@ -135,7 +135,12 @@ impl ProfileStore {
         Ok((resolved, warnings))
     }
 
-    fn resolve_inner(&self, name: &str, stack: &mut Vec<String>, warnings: &mut Vec<String>) -> Result<Resolved> {
+    fn resolve_inner(
+        &self,
+        name: &str,
+        stack: &mut Vec<String>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Resolved> {
         if let Some(start) = stack.iter().position(|n| n == name) {
             let mut chain = stack[start..].to_vec();
             chain.push(name.to_string());
@@ -145,7 +150,12 @@ impl ProfileStore {
             });
         }
         let loaded = self.load(name)?;
-        warnings.extend(loaded.warnings.iter().map(|w| format!("{}: {w}", loaded.path.display())));
+        warnings.extend(
+            loaded
+                .warnings
+                .iter()
+                .map(|w| format!("{}: {w}", loaded.path.display())),
+        );
         match loaded.profile {
             Profile::Model(profile) => Ok(Resolved::Model {
                 name: name.to_string(),

@@ -213,7 +213,10 @@ fn other_warnings() {
     let (_, w) = parse_ok("real", r#"{"name":"other","provider":"acme","model":"m"}"#);
     assert_eq!(w.len(), 2, "{w:?}");
     assert_contains(&w[0], &["'other'", "real.json"]);
-    assert_contains(&w[1], &["provider 'acme'", "openai, groq, openrouter, anthropic"]);
+    assert_contains(
+        &w[1],
+        &["provider 'acme'", "openai, groq, openrouter, anthropic"],
+    );
     let (p, w) = parse_ok(
         "lb",
         r#"{"type":"loadbalancer","policy":"random","profiles":["a","b","a"],"provider":"openai"}"#,
