@@ -21,6 +21,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Profiles(cmd)) => baton::cli::profiles::run(cmd, &home).into(),
         Some(Command::Settings) => baton::cli::profiles::print_settings().into(),
+        Some(Command::State(cmd)) => baton::cli::state::run(cmd, &home).into(),
         Some(Command::Mock(args)) => match runtime() {
             Ok(rt) => rt.block_on(baton::cli::mock::run(args)).into(),
             Err(exit) => exit.into(),

@@ -155,6 +155,15 @@ pub fn prepare(args: &RunArgs, home: &Home) -> Result<(engine::Engine, ChatReque
     let resolved = resolve_target(args, home)?;
     let engine =
         engine::build_engine(&resolved, &overrides).map_err(|e| Failure::error(e.to_string()))?;
+    // Load balancers remember breakers, TPM and metrics between runs.
+    if matches!(
+        resolved,
+        Resolved::LoadBalancer { .. } | Resolved::Pool { .. }
+    ) {
+        if let Some(warning) = engine.persist_in(&home.state_dir()) {
+            tracing::warn!("{warning}");
+        }
+    }
     let request = ChatRequest {
         messages: vec![Message::user(prompt)],
         stream: !args.no_stream,
@@ -176,18 +185,18 @@ pub async fn run(args: RunArgs, home: &Home) -> Exit {
         OutputFormat::Json => Box::new(JsonOutput::new(io::stdout())),
     };
     let mut events = Box::pin(engine.run(request));
-    loop {
+    let exit = loop {
         tokio::select! {
             event = events.next() => {
-                let Some(event) = event else { return Exit::Error };
+                let Some(event) = event else { break Exit::Error };
                 match out.event(&event) {
-                    Ok(Some(exit)) => return exit,
+                    Ok(Some(exit)) => break exit,
                     Ok(None) => {}
                     // The reader went away (`| head`): stop quietly.
-                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Exit::Complete,
+                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break Exit::Complete,
                     Err(e) => {
                         eprintln!("baton: cannot write the answer: {e}");
-                        return Exit::Error;
+                        break Exit::Error;
                     }
                 }
             }
@@ -198,7 +207,11 @@ pub async fn run(args: RunArgs, home: &Home) -> Exit {
                 return Exit::Interrupted;
             }
         }
+    };
+    if args.stats {
+        eprint!("\n{}", engine.stats_lb());
     }
+    exit
 }
 
 /// The exit code and message for an exhausted run.

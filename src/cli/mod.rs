@@ -2,6 +2,7 @@
 
 pub mod mock;
 pub mod profiles;
+pub mod state;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -14,6 +15,8 @@ Examples:
   baton --provider openai --model llama --base-url http://127.0.0.1:8080/v1 --prompt \"hi\"
   baton --profile-load work --set timeout_ms=5000 --output-format json --prompt \"hi\"
   BATON_DEBUG=baton:* baton --profile-load work --prompt \"hi\"   show failover decisions
+  baton --profile-load work --stats --prompt \"hi\"                 metrics and breakers after the answer
+  baton mock --port 8089                           a local fault-injecting server to test profiles
   baton profiles list
 
 Exit codes: 0 answer complete, 1 error, 2 usage error,
@@ -69,6 +72,10 @@ pub struct RunArgs {
     #[arg(long = "no-stream")]
     pub no_stream: bool,
 
+    /// Print the `/stats lb` block (per-backend metrics and breaker states) to stderr after the answer.
+    #[arg(long)]
+    pub stats: bool,
+
     /// `text` streams the answer; `json` prints one object with the answer and its provenance.
     #[arg(long = "output-format", value_enum, default_value_t = OutputFormat::Text)]
     pub output_format: OutputFormat,
@@ -94,6 +101,24 @@ pub enum Command {
     Settings,
     /// Run a local fault-injecting LLM server to try profiles offline.
     Mock(MockArgs),
+    /// Show or reset the saved breaker, TPM and metrics state of load-balancer profiles.
+    #[command(subcommand)]
+    State(StateCommand),
+}
+
+/// `baton state ...`
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Print the `/stats lb` block of one profile, or of every profile with saved state.
+    Show {
+        /// The load-balancer profile.
+        name: Option<String>,
+    },
+    /// Forget the saved state of one profile, or of all of them.
+    Reset {
+        /// The load-balancer profile.
+        name: Option<String>,
+    },
 }
 
 /// `baton mock ...`

@@ -1,13 +1,14 @@
 //! Making an engine from a resolved profile: each model profile becomes a live
 //! [`Backend`], the top profile's settings become the engine's.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
+use super::policy::{PoolLabel, Route, Router};
 use super::{Backend, Engine};
 use crate::config::{LbSettings, Settings};
 use crate::profile::{ModelProfile, Policy, Resolved};
@@ -23,43 +24,96 @@ pub enum BuildError {
 
 /// Builds the engine for `resolved`, with `overrides` (`--set`, `/set`) on top of
 /// the profile's own settings. Backend-level overrides (`base-url`, keys, ...) apply
-/// to every backend.
+/// to every backend. Nested load balancers keep their own policy; their own
+/// load-balancer settings give way to the top profile's.
 pub fn build_engine(resolved: &Resolved, overrides: &Settings) -> Result<Engine, BuildError> {
     let client = provider::http_client()?;
-    let (name, policy, top_settings) = match resolved {
-        Resolved::Model { name, profile } => {
-            (name.clone(), Policy::Failover, profile.settings.clone())
-        }
-        Resolved::LoadBalancer { name, profile, .. } => {
-            (name.clone(), profile.policy, profile.settings.clone())
-        }
+    let top_settings = match resolved {
+        Resolved::Model { profile, .. } => profile.settings.clone(),
+        Resolved::LoadBalancer { profile, .. } => profile.settings.clone(),
+        Resolved::Pool {
+            pinned, members, ..
+        } => members
+            .iter()
+            .find(|(name, _)| name == pinned)
+            .map(|(_, profile)| profile.settings.clone())
+            .unwrap_or_default(),
     };
-    let lb_settings = LbSettings::from_settings(&top_settings.merged_with(overrides));
-    let mut leaves = Vec::new();
-    collect_leaves(resolved, &mut leaves, &mut HashSet::new());
-    let backends = leaves
-        .into_iter()
-        .map(|(name, profile)| make_backend(name, profile, overrides, &client))
-        .collect();
-    Ok(Engine::new(name, policy, lb_settings, backends))
+    let mut lb_settings = LbSettings::from_settings(&top_settings.merged_with(overrides));
+    // A lone backend has nowhere to fail over to: a breaker would only refuse
+    // prompts it might still answer.
+    if matches!(resolved, Resolved::Model { .. }) {
+        lb_settings.breaker.enabled = false;
+    }
+    let mut tree = Tree {
+        overrides,
+        client: &client,
+        backends: Vec::new(),
+        index: HashMap::new(),
+        pools: Vec::new(),
+    };
+    let route = tree.route(resolved);
+    Ok(Engine::with_route(
+        resolved.name(),
+        lb_settings,
+        tree.backends,
+        route,
+        tree.pools,
+    ))
 }
 
-/// Model profiles in the order an LB tree lists them; a profile listed twice
-/// (directly and through a nested LB) is offered once.
-fn collect_leaves<'a>(
-    resolved: &'a Resolved,
-    out: &mut Vec<(&'a str, &'a ModelProfile)>,
-    seen: &mut HashSet<&'a str>,
-) {
-    match resolved {
-        Resolved::Model { name, profile } => {
-            if seen.insert(name.as_str()) {
-                out.push((name.as_str(), profile));
-            }
+/// Collects backends (each once, by name) while building the route tree.
+struct Tree<'a> {
+    overrides: &'a Settings,
+    client: &'a reqwest::Client,
+    backends: Vec<Backend>,
+    index: HashMap<String, usize>,
+    pools: Vec<PoolLabel>,
+}
+
+impl Tree<'_> {
+    fn backend(&mut self, name: &str, profile: &ModelProfile) -> Route {
+        if let Some(&i) = self.index.get(name) {
+            return Route::Backend(i);
         }
-        Resolved::LoadBalancer { members, .. } => {
-            for member in members {
-                collect_leaves(member, out, seen);
+        let i = self.backends.len();
+        self.backends
+            .push(make_backend(name, profile, self.overrides, self.client));
+        self.index.insert(name.to_string(), i);
+        Route::Backend(i)
+    }
+
+    fn route(&mut self, resolved: &Resolved) -> Route {
+        match resolved {
+            Resolved::Model { name, profile } => self.backend(name, profile),
+            Resolved::LoadBalancer {
+                profile, members, ..
+            } => {
+                let children: Vec<Route> = members.iter().map(|m| self.route(m)).collect();
+                Route::Group {
+                    router: Box::new(Router::new(profile.policy, children.len())),
+                    children,
+                    pool: None,
+                }
+            }
+            Resolved::Pool {
+                key,
+                pinned,
+                members,
+            } => {
+                let children: Vec<Route> = members
+                    .iter()
+                    .map(|(name, profile)| self.backend(name, profile))
+                    .collect();
+                self.pools.push(PoolLabel {
+                    key: key.clone(),
+                    pinned: pinned.clone(),
+                });
+                Route::Group {
+                    router: Box::new(Router::new(Policy::Random, children.len())),
+                    children,
+                    pool: Some(self.pools.len() - 1),
+                }
             }
         }
     }

@@ -15,24 +15,35 @@
 //!
 //! All timing goes through `tokio::time`, so tests run under a paused clock.
 
+mod breaker;
 mod build;
+pub mod clock;
+mod metrics;
 mod policy;
+mod run;
+pub mod state;
+mod stats;
+mod tpm;
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use serde::Serialize;
-use tokio::time::Instant;
 
+pub use breaker::{Admission, BreakerState, CircuitBreaker};
 pub use build::{BuildError, build_engine};
-pub use policy::Router;
+pub use clock::now_ms;
+pub use metrics::BackendMetrics;
+pub use policy::{PoolLabel, Route, Router, Slot};
+pub use state::StateError;
+pub use stats::{BackendHealth, LbHealth};
+pub use tpm::TpmTracker;
 
 use crate::config::LbSettings;
 use crate::profile::Policy;
-use crate::provider::{
-    ChatRequest, ErrorClass, EventStream, Provider, ProviderError, StreamEvent, Usage,
-};
+use crate::provider::{ChatRequest, ErrorClass, Provider, ProviderError, Usage};
 
 /// One backend the engine can hand a prompt to: a model profile made live.
 #[derive(Debug, Clone)]
@@ -174,38 +185,139 @@ struct Inner {
     profile: String,
     backends: Vec<Backend>,
     settings: LbSettings,
-    router: Router,
+    route: Route,
+    pools: Vec<PoolLabel>,
+    /// Breakers, TPM and metrics per backend; shared by every run of this engine.
+    health: Mutex<LbHealth>,
+    /// The last reason each backend gave up, for "circuit breaker open" messages.
+    last_failures: Mutex<HashMap<String, String>>,
+    /// Where health is persisted after each prompt (load-balancer profiles only).
+    state_dir: Mutex<Option<PathBuf>>,
 }
 
-/// How one attempt ended before any text was shown.
-enum Failure {
-    Error(ProviderError),
-    Timeout { elapsed: Duration },
+/// Locks a mutex, recovering the data if a panic poisoned it: health counters
+/// are still meaningful after a panicked prompt.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// How the part of an attempt after the first chunk ended.
-enum Tail {
-    Complete,
-    Broken(String),
+impl Inner {
+    fn health(&self) -> MutexGuard<'_, LbHealth> {
+        lock(&self.health)
+    }
+
+    fn last_failure(&self, backend: &str) -> Option<String> {
+        lock(&self.last_failures).get(backend).cloned()
+    }
+
+    fn record_success(&self, backend: &str, latency_ms: u64, tokens: u64) {
+        let now = now_ms();
+        if let Some(h) = self.health().get_mut(backend) {
+            h.metrics.record_success(latency_ms, tokens);
+            h.tpm.record(tokens, now);
+            if self.settings.breaker.enabled {
+                h.breaker
+                    .record_success(backend, now, &self.settings.breaker);
+            }
+        }
+    }
+
+    fn record_attempt_failure(&self, backend: &str, timeout: bool) {
+        if let Some(h) = self.health().get_mut(backend) {
+            h.metrics.record_failure(timeout);
+        }
+    }
+
+    /// A backend gave up on the prompt; the breaker counts it unless the request
+    /// itself was at fault.
+    fn record_give_up(&self, backend: &str, reason: &str, counts: bool) {
+        lock(&self.last_failures).insert(backend.to_string(), reason.to_string());
+        if counts && self.settings.breaker.enabled {
+            if let Some(h) = self.health().get_mut(backend) {
+                h.breaker
+                    .record_failure(backend, now_ms(), &self.settings.breaker);
+            }
+        }
+    }
+
+    fn save_state(&self) {
+        let Some(dir) = lock(&self.state_dir).clone() else {
+            return;
+        };
+        let health = self.health();
+        if let Err(e) = state::save(
+            &dir,
+            &self.profile,
+            &health,
+            now_ms(),
+            &self.settings.breaker,
+        ) {
+            // The answer matters more than the bookkeeping: warn and go on.
+            tracing::warn!("{e}");
+        }
+    }
 }
 
 impl Engine {
-    /// An engine over `backends` with the given policy and settings.
+    /// An engine over `backends`, offered in the order `policy` gives.
     pub fn new(
         profile: impl Into<String>,
         policy: Policy,
         settings: LbSettings,
         backends: Vec<Backend>,
     ) -> Self {
-        let router = Router::new(policy, backends.len());
+        let route = Route::flat(policy, backends.len());
+        Self::with_route(profile, settings, backends, route, Vec::new())
+    }
+
+    /// An engine over a routing tree (nested load balancers, pools).
+    pub fn with_route(
+        profile: impl Into<String>,
+        settings: LbSettings,
+        backends: Vec<Backend>,
+        route: Route,
+        pools: Vec<PoolLabel>,
+    ) -> Self {
+        let names: Vec<&str> = backends.iter().map(|b| b.name.as_str()).collect();
+        let health = Mutex::new(LbHealth::new(names));
         Self {
             inner: Arc::new(Inner {
                 profile: profile.into(),
                 backends,
                 settings,
-                router,
+                route,
+                pools,
+                health,
+                last_failures: Mutex::new(HashMap::new()),
+                state_dir: Mutex::new(None),
             }),
         }
+    }
+
+    /// Restores breakers, TPM and metrics saved by earlier runs from `dir`
+    /// (`~/.baton/state`) and saves them there after each prompt, so consecutive
+    /// one-shot runs see an open breaker. Returns a warning for a corrupt file,
+    /// which is then ignored.
+    pub fn persist_in(&self, dir: &Path) -> Option<String> {
+        let names: Vec<&str> = self
+            .inner
+            .backends
+            .iter()
+            .map(|b| b.name.as_str())
+            .collect();
+        let (health, warning) = state::load(dir, &self.inner.profile, &names);
+        *self.inner.health() = health;
+        *lock(&self.inner.state_dir) = Some(dir.to_path_buf());
+        warning
+    }
+
+    /// The `/stats lb` block (seed 004's layout).
+    pub fn stats_lb(&self) -> String {
+        self.inner.health().render_stats(
+            &self.inner.profile,
+            now_ms(),
+            &self.inner.settings.breaker,
+        )
     }
 
     /// The profile this engine serves.
@@ -225,221 +337,7 @@ impl Engine {
 
     /// Answers one request. Dropping the stream cancels the request in flight.
     pub fn run(&self, request: ChatRequest) -> impl Stream<Item = EngineEvent> + Send + 'static {
-        let inner = Arc::clone(&self.inner);
-        async_stream::stream! {
-            let started = Instant::now();
-            let settings = inner.settings;
-            let max_attempts = settings.retry_count.max(1);
-            let mut reasons: Vec<BackendFailure> = Vec::new();
-            let mut rejected_by: Option<usize> = None;
-            let mut attempts_total = 0u32;
-            let mut failovers = 0u32;
-
-            let order = inner.router.order();
-            if inner.router.policy() == Policy::RoundRobin {
-                if let Some(first) = order.first() {
-                    tracing::debug!(target: "baton::lb", "[LB:roundrobin] Selected sub-profile: {}", inner.backends[*first].name);
-                }
-            }
-            for index in order {
-                let backend = &inner.backends[index];
-                if let Some(rejecter) = rejected_by {
-                    let other = &inner.backends[rejecter];
-                    if backend.same_target(other) {
-                        let why = format!("same provider, URL and model as {}, which rejected the request", other.name);
-                        yield EngineEvent::Skipped { backend: backend.name.clone(), why: why.clone() };
-                        reasons.push(BackendFailure { backend: backend.name.clone(), class: ErrorClass::Request, reason: why });
-                        continue;
-                    }
-                }
-                let provider = match &backend.provider {
-                    Ok(p) => Arc::clone(p),
-                    Err(err) => {
-                        attempts_total += 1;
-                        yield EngineEvent::AttemptStarted { backend: backend.name.clone(), attempt: 1, of: max_attempts };
-                        tracing::debug!(target: "baton::lb", "[LB:failover] Trying backend: {} (attempt 1/{})", backend.name, max_attempts);
-                        tracing::debug!(target: "baton::lb", "[LB:failover] {} failed: {}", backend.name, err);
-                        yield EngineEvent::AttemptFailed { backend: backend.name.clone(), class: err.class(), detail: err.to_string(), will_retry: false };
-                        reasons.push(BackendFailure { backend: backend.name.clone(), class: err.class(), reason: err.to_string() });
-                        failovers += 1;
-                        continue;
-                    }
-                };
-                let mut attempt = 1;
-                loop {
-                    attempts_total += 1;
-                    yield EngineEvent::AttemptStarted { backend: backend.name.clone(), attempt, of: max_attempts };
-                    tracing::debug!(target: "baton::lb", "[LB:failover] Trying backend: {} (attempt {}/{})", backend.name, attempt, max_attempts);
-                    let mut req = request.clone();
-                    req.stream = req.stream && backend.streaming;
-                    let prompt_chars: usize = req.messages.iter().map(|m| m.content.chars().count()).sum();
-                    let attempt_start = Instant::now();
-                    let mut stream = provider.stream(req);
-
-                    // Until the first text arrives nothing is shown, so any failure
-                    // here can still go to another attempt or backend.
-                    let first = tokio::time::timeout(settings.timeout, first_chunk(&mut stream)).await;
-                    let failure = match first {
-                        Ok(Ok(head)) => {
-                            let first_chunk_ms = millis(attempt_start.elapsed());
-                            let mut answer_chars = 0usize;
-                            let mut usage = head.usage;
-                            let mut finished = head.finished;
-                            for text in head.deltas {
-                                answer_chars += text.chars().count();
-                                yield EngineEvent::Delta { text };
-                            }
-                            let mut tail = if finished { Tail::Complete } else { Tail::Broken(String::new()) };
-                            while !finished {
-                                match tokio::time::timeout(settings.stream_idle_timeout, stream.next()).await {
-                                    Ok(Some(Ok(StreamEvent::Delta(text)))) => {
-                                        answer_chars += text.chars().count();
-                                        yield EngineEvent::Delta { text };
-                                    }
-                                    Ok(Some(Ok(StreamEvent::Usage(u)))) => usage = Some(u),
-                                    Ok(Some(Ok(StreamEvent::Finished { .. }))) => {
-                                        finished = true;
-                                        tail = Tail::Complete;
-                                    }
-                                    Ok(Some(Err(err))) => {
-                                        tail = Tail::Broken(err.to_string());
-                                        break;
-                                    }
-                                    Ok(None) => {
-                                        tail = Tail::Broken("the stream ended before the answer was complete".into());
-                                        break;
-                                    }
-                                    Err(_) => {
-                                        tail = Tail::Broken(format!(
-                                            "no data for {}ms (stream_idle_timeout_ms)",
-                                            millis(settings.stream_idle_timeout)
-                                        ));
-                                        break;
-                                    }
-                                }
-                            }
-                            if matches!(tail, Tail::Complete) {
-                                // Drain what the provider sends after its finish marker
-                                // (OpenAI's usage chunk follows finish_reason).
-                                while let Ok(Some(Ok(event))) =
-                                    tokio::time::timeout(settings.stream_idle_timeout, stream.next()).await
-                                {
-                                    if let StreamEvent::Usage(u) = event {
-                                        usage = Some(u);
-                                    }
-                                }
-                            }
-                            let usage = usage.unwrap_or_else(|| Usage::estimate(prompt_chars, answer_chars));
-                            let provenance = Provenance {
-                                backend: backend.name.clone(),
-                                provider: backend.provider_name.clone(),
-                                model: backend.model.clone(),
-                                attempts: attempts_total,
-                                failovers,
-                                latency_ms: millis(started.elapsed()),
-                                first_chunk_ms,
-                                usage,
-                            };
-                            match tail {
-                                Tail::Complete => {
-                                    tracing::debug!(target: "baton::lb", "[LB:failover] Success on backend: {}", backend.name);
-                                    yield EngineEvent::Usage { usage };
-                                    yield EngineEvent::Done { provenance };
-                                }
-                                Tail::Broken(reason) => {
-                                    tracing::debug!(target: "baton::lb", "[LB:failover] {} interrupted mid-answer: {}", backend.name, reason);
-                                    yield EngineEvent::Interrupted { provenance, reason };
-                                }
-                            }
-                            return;
-                        }
-                        Ok(Err(err)) => Failure::Error(err),
-                        Err(_) => Failure::Timeout { elapsed: attempt_start.elapsed() },
-                    };
-                    drop(stream);
-
-                    match failure {
-                        Failure::Timeout { elapsed } => {
-                            let limit = millis(settings.timeout);
-                            tracing::debug!(target: "baton::lb", "[LB:timeout] {}: Request exceeded {}ms", backend.name, limit);
-                            tracing::debug!(target: "baton::lb", "[LB:failover] {}: Backend timeout ({}ms > {}ms), failing over", backend.name, millis(elapsed), limit);
-                            let reason = format!("no answer within {limit}ms (timeout_ms)");
-                            yield EngineEvent::AttemptFailed { backend: backend.name.clone(), class: ErrorClass::Transient, detail: reason.clone(), will_retry: false };
-                            reasons.push(BackendFailure { backend: backend.name.clone(), class: ErrorClass::Transient, reason });
-                            break;
-                        }
-                        Failure::Error(err) => {
-                            let class = err.class();
-                            let wait = match class {
-                                ErrorClass::Transient if attempt < max_attempts => retry_wait(&err, &settings),
-                                _ => None,
-                            };
-                            yield EngineEvent::AttemptFailed { backend: backend.name.clone(), class, detail: err.to_string(), will_retry: wait.is_some() };
-                            if let Some(wait) = wait {
-                                tracing::debug!(target: "baton::lb", "[LB:failover] {} attempt {}/{} failed: {}; retrying in {}ms", backend.name, attempt, max_attempts, err, millis(wait));
-                                tokio::time::sleep(wait).await;
-                                attempt += 1;
-                                continue;
-                            }
-                            match class {
-                                ErrorClass::Transient => tracing::debug!(target: "baton::lb", "[LB:failover] {} failed after {} attempts: {}", backend.name, attempt, err),
-                                ErrorClass::Auth | ErrorClass::Request => tracing::debug!(target: "baton::lb", "[LB:failover] {} failed: {}", backend.name, err),
-                            }
-                            if class == ErrorClass::Request {
-                                rejected_by = Some(index);
-                            }
-                            reasons.push(BackendFailure { backend: backend.name.clone(), class, reason: err.to_string() });
-                            break;
-                        }
-                    }
-                }
-                failovers += 1;
-            }
-            yield EngineEvent::Exhausted { reasons };
-        }
-    }
-}
-
-/// How long to wait before retrying a transient error on the same backend, or
-/// `None` when the provider asks for longer than the cap (fail over instead).
-fn retry_wait(err: &ProviderError, settings: &LbSettings) -> Option<Duration> {
-    match err.retry_after() {
-        Some(asked) if asked > settings.retry_after_cap => None,
-        Some(asked) => Some(asked),
-        None => Some(settings.retry_delay),
-    }
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// What arrived up to and including the first text.
-struct Head {
-    deltas: Vec<String>,
-    usage: Option<Usage>,
-    finished: bool,
-}
-
-/// Reads until the first non-empty text (or a complete answer), so the timeout
-/// covers exactly "time to first chunk".
-async fn first_chunk(stream: &mut EventStream) -> Result<Head, ProviderError> {
-    let mut usage = None;
-    loop {
-        match stream.next().await {
-            Some(Ok(StreamEvent::Delta(text))) if !text.is_empty() => {
-                return Ok(Head {
-                    deltas: vec![text],
-                    usage,
-                    finished: false,
-                });
-            }
-            Some(Ok(StreamEvent::Delta(_))) => {}
-            Some(Ok(StreamEvent::Usage(u))) => usage = Some(u),
-            // Finished before any text: an empty answer is a transient failure.
-            Some(Ok(StreamEvent::Finished { .. })) | None => return Err(ProviderError::Empty),
-            Some(Err(err)) => return Err(err),
-        }
+        run::run(Arc::clone(&self.inner), request)
     }
 }
 

@@ -1,5 +1,11 @@
 //! Policies: the order in which backends are offered a request.
+//!
+//! A profile becomes a [`Route`] tree: backends at the leaves, and a group for each
+//! load balancer (ordered by its policy) or pool (seed 000: shuffled each turn).
+//! [`Route::order`] flattens the tree for one prompt; a backend reachable twice is
+//! offered once, at its first place.
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -75,9 +81,148 @@ impl Router {
     }
 }
 
+/// A pool's name and the member that was asked for, for the "no active member" error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolLabel {
+    /// The pool key (`poolName ?? name`).
+    pub key: String,
+    /// The member that was named.
+    pub pinned: String,
+}
+
+/// One place in the order for a prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    /// Index of the backend.
+    pub backend: usize,
+    /// Index of the pool it was reached through, if any.
+    pub pool: Option<usize>,
+}
+
+/// The routing tree of a profile.
+#[derive(Debug)]
+pub enum Route {
+    /// One backend, by index.
+    Backend(usize),
+    /// Members ordered by a policy: a load balancer, or a pool when `pool` is set.
+    Group {
+        /// Orders the children (boxed: a seeded RNG is large).
+        router: Box<Router>,
+        /// The members.
+        children: Vec<Route>,
+        /// Set for pools: index into the engine's pool labels.
+        pool: Option<usize>,
+    },
+}
+
+impl Route {
+    /// A flat group over backends `0..len` (a plain load balancer).
+    pub fn flat(policy: Policy, len: usize) -> Self {
+        Route::Group {
+            router: Box::new(Router::new(policy, len)),
+            children: (0..len).map(Route::Backend).collect(),
+            pool: None,
+        }
+    }
+
+    /// The order for the next prompt.
+    pub fn order(&self) -> Vec<Slot> {
+        let mut out = Vec::new();
+        self.collect(&mut out, &mut HashSet::new(), None);
+        out
+    }
+
+    fn collect(&self, out: &mut Vec<Slot>, seen: &mut HashSet<usize>, pool: Option<usize>) {
+        match self {
+            Route::Backend(backend) => {
+                if seen.insert(*backend) {
+                    out.push(Slot {
+                        backend: *backend,
+                        pool,
+                    });
+                }
+            }
+            Route::Group {
+                router,
+                children,
+                pool: own,
+            } => {
+                for index in router.order() {
+                    if let Some(child) = children.get(index) {
+                        child.collect(out, seen, own.or(pool));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The policy at the top of the tree.
+    pub fn policy(&self) -> Policy {
+        match self {
+            Route::Backend(_) => Policy::Failover,
+            Route::Group { router, .. } => router.policy(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn backends(order: &[Slot]) -> Vec<usize> {
+        order.iter().map(|s| s.backend).collect()
+    }
+
+    #[test]
+    fn nested_groups_flatten_in_order_and_offer_a_backend_once() {
+        // lb(failover: 0, inner(failover: 1, 0), 2)
+        let inner = Route::Group {
+            router: Box::new(Router::new(Policy::Failover, 2)),
+            children: vec![Route::Backend(1), Route::Backend(0)],
+            pool: None,
+        };
+        let top = Route::Group {
+            router: Box::new(Router::new(Policy::Failover, 3)),
+            children: vec![Route::Backend(0), inner, Route::Backend(2)],
+            pool: None,
+        };
+        assert_eq!(backends(&top.order()), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn pool_members_carry_their_pool_and_are_shuffled_each_turn() {
+        let pool = Route::Group {
+            router: Box::new(Router::with_rng(
+                Policy::Random,
+                3,
+                StdRng::seed_from_u64(9),
+            )),
+            children: vec![Route::Backend(1), Route::Backend(2), Route::Backend(3)],
+            pool: Some(0),
+        };
+        let top = Route::Group {
+            router: Box::new(Router::new(Policy::Failover, 2)),
+            children: vec![Route::Backend(0), pool],
+            pool: None,
+        };
+        let mut seen = HashSet::new();
+        for _ in 0..20 {
+            let order = top.order();
+            assert_eq!(
+                order[0],
+                Slot {
+                    backend: 0,
+                    pool: None
+                }
+            );
+            assert!(order[1..].iter().all(|s| s.pool == Some(0)));
+            let mut members = backends(&order[1..]);
+            seen.insert(members.clone());
+            members.sort_unstable();
+            assert_eq!(members, vec![1, 2, 3]);
+        }
+        assert!(seen.len() > 1, "the pool order changes between turns");
+    }
 
     #[test]
     fn failover_keeps_listed_order() {

@@ -6,8 +6,12 @@ use std::sync::Mutex;
 use futures_util::StreamExt;
 use pretty_assertions::assert_eq;
 
+use std::time::Duration;
+
+use tokio::time::Instant;
+
 use super::*;
-use crate::provider::{Message, ProviderKind, StreamError};
+use crate::provider::{EventStream, Message, ProviderKind, StreamError, StreamEvent};
 
 /// What a scripted backend does on one request.
 #[derive(Debug, Clone)]

@@ -175,6 +175,17 @@ pub enum Resolved {
         /// Its members, resolved.
         members: Vec<Resolved>,
     },
+    /// A pool (seed 000): model profiles sharing one pool key (`poolName`, or the
+    /// name of a profile without one). Any member named stands for the whole pool,
+    /// whose members are shuffled for each prompt.
+    Pool {
+        /// The pool key.
+        key: String,
+        /// The member that was named (by an LB profile or `--profile-load`).
+        pinned: String,
+        /// Every member, sorted by name.
+        members: Vec<(String, ModelProfile)>,
+    },
 }
 
 impl Resolved {
@@ -182,6 +193,7 @@ impl Resolved {
     pub fn name(&self) -> &str {
         match self {
             Self::Model { name, .. } | Self::LoadBalancer { name, .. } => name,
+            Self::Pool { pinned, .. } => pinned,
         }
     }
 
@@ -199,6 +211,13 @@ impl Resolved {
                 for m in members {
                     m.collect_backends(out);
                 }
+            }
+            Self::Pool { members, .. } => {
+                out.extend(
+                    members
+                        .iter()
+                        .map(|(name, profile)| (name.as_str(), profile)),
+                );
             }
         }
     }

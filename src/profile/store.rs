@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::error::{ProfileError, Result};
 use super::format::{parse_profile, try_to_json, validate_name};
-use super::model::{Loaded, Profile, Resolved};
+use super::model::{Loaded, ModelProfile, Profile, Resolved};
 
 /// The profiles folder (`Home::profiles_dir()`, or llxprt's for an import).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,10 +157,7 @@ impl ProfileStore {
                 .map(|w| format!("{}: {w}", loaded.path.display())),
         );
         match loaded.profile {
-            Profile::Model(profile) => Ok(Resolved::Model {
-                name: name.to_string(),
-                profile,
-            }),
+            Profile::Model(profile) => self.pool_of(name, profile, warnings),
             Profile::LoadBalancer(profile) => {
                 stack.push(name.to_string());
                 let mut members = Vec::with_capacity(profile.profiles.len());
@@ -191,6 +188,58 @@ impl ProfileStore {
                 })
             }
         }
+    }
+
+    /// A model profile alone, or the pool it belongs to (seed 000): the pool key is
+    /// `poolName`, else the profile's own name, so a solo profile whose name equals
+    /// another's `poolName` joins that pool.
+    fn pool_of(
+        &self,
+        name: &str,
+        profile: ModelProfile,
+        warnings: &mut Vec<String>,
+    ) -> Result<Resolved> {
+        let key = profile
+            .pool_name
+            .clone()
+            .unwrap_or_else(|| name.to_string());
+        let mut members = Vec::new();
+        for other in self.list()? {
+            if other == name {
+                continue;
+            }
+            // A sibling that fails to load is left out of the pool, with a warning,
+            // rather than taking the pinned profile down with it.
+            match self.load(&other) {
+                Ok(Loaded {
+                    profile: Profile::Model(m),
+                    ..
+                }) => {
+                    let other_key = m.pool_name.as_deref().unwrap_or(&other);
+                    if other_key == key {
+                        members.push((other, m));
+                    }
+                }
+                Ok(_) => {}
+                Err(e) if profile.pool_name.is_some() => {
+                    warnings.push(format!("pool '{key}': skipping {other}: {e}"));
+                }
+                Err(_) => {}
+            }
+        }
+        if members.is_empty() {
+            return Ok(Resolved::Model {
+                name: name.to_string(),
+                profile,
+            });
+        }
+        members.push((name.to_string(), profile));
+        members.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Resolved::Pool {
+            key,
+            pinned: name.to_string(),
+            members,
+        })
     }
 
     /// Load-balancer profiles that list `name` as a member, sorted.

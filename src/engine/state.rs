@@ -1,0 +1,547 @@
+//! Engine state on disk: one `<profile>.json` per load-balancer profile in
+//! `Home::state_dir()` (`~/.baton/state/`), so consecutive one-shot runs see an open
+//! breaker, recent TPM and the counters of `/stats lb`.
+//!
+//! ```json
+//! {"version":1,"profile":"testlb489","saved_at_ms":1765500000000,
+//!  "backends":{"synthetic":{"breaker":{..},"tpm":{..},"metrics":{..}}}}
+//! ```
+//!
+//! Loading never fails: the state only makes routing smarter, so a missing file starts
+//! fresh silently and an unreadable or corrupt one starts fresh with a warning naming
+//! the file. Backends the profile no longer lists are dropped; new ones start fresh.
+//! Saving writes a temp file in the same folder and renames it over the old one, so a
+//! crash or a concurrent reader sees the old state or the new, never half of one.
+
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
+
+use super::stats::{BackendHealth, LbHealth};
+use crate::config::BreakerSettings;
+
+/// The file format's version.
+pub const STATE_VERSION: u64 = 1;
+
+/// Why engine state could not be saved or reset.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Reading, writing or deleting a file or folder failed.
+    #[error("cannot {action} engine state {}: {source}", .path.display())]
+    Io {
+        /// What was being done (`write`, `delete`, `create`, `list`).
+        action: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The state could not be turned into JSON.
+    #[error("cannot encode engine state for {}: {source}", .path.display())]
+    Encode {
+        /// The file it was meant for.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The profile name cannot name a state file.
+    #[error("invalid profile name '{name}' for engine state in {}: {reason}", .dir.display())]
+    InvalidName {
+        /// The name.
+        name: String,
+        /// The state folder.
+        dir: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+/// The file as written: backends in listed order.
+#[derive(Serialize)]
+struct StateFileOut<'a> {
+    version: u64,
+    profile: &'a str,
+    saved_at_ms: u64,
+    backends: InOrder<'a>,
+}
+
+/// Serialises the backends as a JSON object in listed order.
+struct InOrder<'a>(&'a LbHealth);
+
+impl Serialize for InOrder<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, health) in self.0.iter() {
+            map.serialize_entry(name, health)?;
+        }
+        map.end()
+    }
+}
+
+/// The file as read (the version is checked before this shape is; `saved_at_ms` is
+/// informational and not read back).
+#[derive(Deserialize)]
+struct StateFileIn {
+    profile: String,
+    backends: BTreeMap<String, BackendHealth>,
+}
+
+/// The state file of `profile` in `dir`, if the name can name one.
+pub fn path_of(dir: &Path, profile: &str) -> Result<PathBuf, StateError> {
+    let reason = if profile.trim().is_empty() {
+        Some("a name cannot be empty")
+    } else if profile.contains('/') || profile.contains('\\') {
+        Some("a name cannot contain '/' or '\\'")
+    } else if profile.starts_with('.') {
+        Some("a name cannot start with '.'")
+    } else if profile.chars().any(char::is_control) {
+        Some("a name cannot contain control characters")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(StateError::InvalidName {
+            name: profile.to_string(),
+            dir: dir.to_path_buf(),
+            reason,
+        }),
+        None => Ok(dir.join(format!("{profile}.json"))),
+    }
+}
+
+/// Loads the state of `profile` for its current `backends` (listed order). Never
+/// fails: see the module docs. The warning, if any, names the file.
+///
+/// A probe marked in flight is released: the process that sent it has ended, so the
+/// next run may probe again.
+pub fn load(dir: &Path, profile: &str, backends: &[&str]) -> (LbHealth, Option<String>) {
+    let mut health = LbHealth::new(backends.iter().copied());
+    let path = match path_of(dir, profile) {
+        Ok(path) => path,
+        Err(e) => return (health, Some(format!("not loading engine state: {e}"))),
+    };
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return (health, None),
+        Err(e) => {
+            let warning = format!(
+                "ignoring unreadable engine state in {}: {e}",
+                path.display()
+            );
+            return (health, Some(warning));
+        }
+    };
+    let file = match parse(&text, profile) {
+        Ok(file) => file,
+        Err(reason) => {
+            let warning = format!(
+                "ignoring corrupt engine state in {}: {reason}",
+                path.display()
+            );
+            return (health, Some(warning));
+        }
+    };
+    for (name, mut saved) in file.backends {
+        if let Some(slot) = health.get_mut(&name) {
+            saved.breaker.release_probe();
+            *slot = saved;
+        }
+    }
+    (health, None)
+}
+
+fn parse(text: &str, profile: &str) -> Result<StateFileIn, String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    // The version first, so a newer format is reported as such, not as a shape error.
+    match value.get("version").map(Value::as_u64) {
+        Some(Some(STATE_VERSION)) => {}
+        Some(Some(other)) => return Err(format!("unsupported version {other}")),
+        Some(None) => return Err("version is not a number".into()),
+        None => return Err("no version".into()),
+    }
+    let file: StateFileIn = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    if file.profile != profile {
+        return Err(format!("written for profile '{}'", file.profile));
+    }
+    Ok(file)
+}
+
+/// Saves `health` as the state of `profile`, pruned to the windows at `now_ms`.
+/// Creates `dir` if needed; the write is atomic (temp file + rename).
+pub fn save(
+    dir: &Path,
+    profile: &str,
+    health: &LbHealth,
+    now_ms: u64,
+    s: &BreakerSettings,
+) -> Result<(), StateError> {
+    let path = path_of(dir, profile)?;
+    let mut pruned = health.clone();
+    pruned.prune(now_ms, s);
+    let file = StateFileOut {
+        version: STATE_VERSION,
+        profile,
+        saved_at_ms: now_ms,
+        backends: InOrder(&pruned),
+    };
+    let mut text = serde_json::to_string_pretty(&file).map_err(|source| StateError::Encode {
+        path: path.clone(),
+        source,
+    })?;
+    text.push('\n');
+    fs::create_dir_all(dir).map_err(|source| StateError::Io {
+        action: "create",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    write_atomic(dir, &path, text.as_bytes()).map_err(|source| StateError::Io {
+        action: "write",
+        path,
+        source,
+    })
+}
+
+/// Deletes the state of `profile`, or of every profile when `None`, and returns the
+/// profiles whose state was deleted (none when there was nothing to delete).
+pub fn reset(dir: &Path, profile: Option<&str>) -> Result<Vec<String>, StateError> {
+    let names = match profile {
+        Some(name) => {
+            path_of(dir, name)?;
+            vec![name.to_string()]
+        }
+        None => list(dir),
+    };
+    let mut removed = Vec::new();
+    for name in names {
+        let path = path_of(dir, &name)?;
+        match fs::remove_file(&path) {
+            Ok(()) => removed.push(name),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(StateError::Io {
+                    action: "delete",
+                    path,
+                    source,
+                });
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// Profiles that have saved state, sorted. A missing or unreadable folder has none.
+pub fn list(dir: &Path) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().is_file())
+        .filter_map(|entry| {
+            let file_name = entry.file_name().into_string().ok()?;
+            let stem = file_name.strip_suffix(".json")?;
+            // Temp files start with '.', which path_of refuses.
+            path_of(dir, stem).ok()?;
+            Some(stem.to_string())
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Makes temp file names unique within the process; the pid makes them unique across
+/// processes sharing the folder.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `bytes` to `path` atomically: a temp file in `dir` (the same folder, so the
+/// rename cannot cross file systems), flushed to disk, then renamed over `path`.
+///
+/// The same approach as `ProfileStore::save` (`profile/store.rs`), returning a plain
+/// `io::Error` so any module can wrap it in its own error type.
+pub(crate) fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(
+        ".{file_name}.tmp-{}-{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = (|| -> io::Result<()> {
+        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        // Best effort: the temp file is ours and useless now; the real error matters more.
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    // Make the rename itself durable. Not every platform can open a folder for
+    // syncing, and the data is already safe in the file, so failures are ignored.
+    #[cfg(unix)]
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::breaker::tests::settings;
+    use crate::engine::breaker::{Admission, BreakerState};
+    use pretty_assertions::assert_eq;
+
+    const NOW: u64 = 1_765_500_000_000;
+
+    fn sample(s: &BreakerSettings) -> LbHealth {
+        let mut lb = LbHealth::new(["synthetic", "chutes"]);
+        let syn = lb.get_mut("synthetic").unwrap();
+        syn.metrics.record_failure(false);
+        syn.metrics.record_failure(false);
+        syn.breaker.record_failure("synthetic", NOW - 10, s);
+        syn.breaker.record_failure("synthetic", NOW, s);
+        let chutes = lb.get_mut("chutes").unwrap();
+        chutes.metrics.record_success(900, 250);
+        chutes.tpm.record(250, NOW);
+        lb
+    }
+
+    fn dir_entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn round_trip_keeps_an_open_breaker() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
+        let s = settings(2, 60_000, 30_000);
+        let lb = sample(&s);
+        save(&dir, "testlb489", &lb, NOW, &s).unwrap();
+        // No temp file left behind, only the state file.
+        assert_eq!(dir_entries(&dir), vec!["testlb489.json"]);
+
+        let (loaded, warning) = load(&dir, "testlb489", &["synthetic", "chutes"]);
+        assert_eq!(warning, None);
+        assert_eq!(loaded, lb);
+        let syn = loaded.get("synthetic").unwrap();
+        assert_eq!(syn.breaker.state(NOW + 1, &s), BreakerState::Open);
+        assert!(!syn.breaker.would_admit(NOW + 1, &s));
+        assert_eq!(list(&dir), vec!["testlb489"]);
+    }
+
+    #[test]
+    fn file_layout() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = settings(2, 60_000, 30_000);
+        save(tmp.path(), "p", &sample(&s), NOW, &s).unwrap();
+        let text = fs::read_to_string(tmp.path().join("p.json")).unwrap();
+        assert!(text.ends_with("}\n"));
+        let value: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "version": 1,
+                "profile": "p",
+                "saved_at_ms": NOW,
+                "backends": {
+                    "synthetic": {
+                        "breaker": {"state": "open", "failures": [NOW - 10, NOW],
+                                    "opened_at_ms": NOW, "probe_in_flight": false},
+                        "tpm": {"buckets": []},
+                        "metrics": {"requests": 2, "successes": 0, "failures": 2,
+                                    "timeouts": 0, "tokens": 0, "latency_total_ms": 0}
+                    },
+                    "chutes": {
+                        "breaker": {"state": "closed", "failures": [],
+                                    "opened_at_ms": null, "probe_in_flight": false},
+                        "tpm": {"buckets": [[NOW / 60_000, 250]]},
+                        "metrics": {"requests": 1, "successes": 1, "failures": 0,
+                                    "timeouts": 0, "tokens": 250, "latency_total_ms": 900}
+                    }
+                }
+            })
+        );
+        // Listed order, not alphabetical.
+        let syn = text.find("\"synthetic\"").unwrap();
+        let chutes = text.find("\"chutes\"").unwrap();
+        assert!(syn < chutes);
+    }
+
+    #[test]
+    fn save_prunes_windows() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = settings(2, 60_000, 30_000);
+        let lb = sample(&s);
+        let later = NOW + 10 * 60_000;
+        save(tmp.path(), "p", &lb, later, &s).unwrap();
+        let (loaded, _) = load(tmp.path(), "p", &["synthetic", "chutes"]);
+        let syn = loaded.get("synthetic").unwrap();
+        assert_eq!(syn.breaker.failures().len(), 0);
+        // Still open: pruning forgets old failures, not the state they caused.
+        assert_eq!(syn.breaker.state(later, &s), BreakerState::Open);
+        assert!(loaded.get("chutes").unwrap().tpm.is_empty());
+        assert_eq!(loaded.get("chutes").unwrap().metrics.tokens, 250);
+    }
+
+    #[test]
+    fn missing_file_is_fresh_without_warning() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (lb, warning) = load(&tmp.path().join("nope"), "p", &["a", "b"]);
+        assert_eq!(lb, LbHealth::new(["a", "b"]));
+        assert_eq!(warning, None);
+        assert!(list(&tmp.path().join("nope")).is_empty());
+    }
+
+    #[test]
+    fn corrupt_files_are_fresh_with_a_warning_naming_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("p.json");
+        let cases = [
+            ("{not json", "key must be a string"),
+            (
+                r#"{"version":2,"profile":"p","saved_at_ms":0,"backends":{}}"#,
+                "unsupported version 2",
+            ),
+            (r#"{"profile":"p"}"#, "no version"),
+            (
+                r#"{"version":1,"profile":"p","saved_at_ms":0,"backends":{"a":{"metrics":{"requests":"x"}}}}"#,
+                "invalid type",
+            ),
+            (
+                r#"{"version":1,"profile":"q","saved_at_ms":0,"backends":{}}"#,
+                "written for profile 'q'",
+            ),
+        ];
+        for (text, reason) in cases {
+            fs::write(&path, text).unwrap();
+            let (lb, warning) = load(tmp.path(), "p", &["a"]);
+            assert_eq!(lb, LbHealth::new(["a"]), "{text}");
+            let warning = warning.unwrap();
+            let prefix = format!("ignoring corrupt engine state in {}: ", path.display());
+            assert!(warning.starts_with(&prefix), "{warning}");
+            assert!(warning.contains(reason), "{warning}");
+        }
+    }
+
+    #[test]
+    fn backends_follow_the_current_profile() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = settings(2, 60_000, 30_000);
+        let lb = sample(&s);
+        save(tmp.path(), "p", &lb, NOW, &s).unwrap();
+        // chutes left the profile, groqgpt joined it.
+        let (loaded, warning) = load(tmp.path(), "p", &["groqgpt", "synthetic"]);
+        assert_eq!(warning, None);
+        assert_eq!(
+            loaded.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            vec!["groqgpt", "synthetic"]
+        );
+        assert_eq!(loaded.get("groqgpt"), Some(&BackendHealth::default()));
+        assert_eq!(loaded.get("synthetic"), lb.get("synthetic"));
+    }
+
+    #[test]
+    fn a_probe_in_flight_is_released_on_load() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = settings(2, 60_000, 30_000);
+        let mut lb = sample(&s);
+        let syn = lb.get_mut("synthetic").unwrap();
+        assert_eq!(
+            syn.breaker.admit("synthetic", NOW + 30_000, &s),
+            Admission::Probe
+        );
+        save(tmp.path(), "p", &lb, NOW + 30_000, &s).unwrap();
+        let (mut loaded, _) = load(tmp.path(), "p", &["synthetic"]);
+        let syn = loaded.get_mut("synthetic").unwrap();
+        assert_eq!(syn.breaker.state(NOW + 30_001, &s), BreakerState::HalfOpen);
+        assert_eq!(
+            syn.breaker.admit("synthetic", NOW + 30_001, &s),
+            Admission::Probe
+        );
+    }
+
+    #[test]
+    fn reset_one_or_all() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = settings(2, 60_000, 30_000);
+        for name in ["a", "b", "c"] {
+            save(tmp.path(), name, &LbHealth::new(["x"]), NOW, &s).unwrap();
+        }
+        fs::write(tmp.path().join("notes.txt"), "keep").unwrap();
+        assert_eq!(list(tmp.path()), vec!["a", "b", "c"]);
+        assert_eq!(reset(tmp.path(), Some("b")).unwrap(), vec!["b"]);
+        assert_eq!(reset(tmp.path(), Some("b")).unwrap(), Vec::<String>::new());
+        assert_eq!(reset(tmp.path(), None).unwrap(), vec!["a", "c"]);
+        assert_eq!(dir_entries(tmp.path()), vec!["notes.txt"]);
+        assert_eq!(
+            reset(&tmp.path().join("nope"), None).unwrap(),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = settings(2, 60_000, 30_000);
+        let lb = LbHealth::new(["x"]);
+        for name in ["../evil", "a\\b", ".hidden", ""] {
+            let err = save(tmp.path(), name, &lb, NOW, &s).unwrap_err();
+            assert!(matches!(err, StateError::InvalidName { .. }), "{name}");
+            assert!(err.to_string().contains(&tmp.path().display().to_string()));
+            assert!(reset(tmp.path(), Some(name)).is_err());
+            let (fresh, warning) = load(tmp.path(), name, &["x"]);
+            assert_eq!(fresh, lb);
+            assert!(warning.is_some());
+        }
+        assert!(dir_entries(tmp.path()).is_empty());
+    }
+
+    #[test]
+    fn write_errors_name_the_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A file where the folder should be.
+        let blocker = tmp.path().join("state");
+        fs::write(&blocker, "").unwrap();
+        let s = settings(2, 60_000, 30_000);
+        let err = save(&blocker, "p", &LbHealth::new(["x"]), NOW, &s).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "cannot create engine state {}: ",
+                blocker.display()
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn save_replaces_the_previous_state() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = settings(2, 60_000, 30_000);
+        save(tmp.path(), "p", &sample(&s), NOW, &s).unwrap();
+        let fresh = LbHealth::new(["synthetic", "chutes"]);
+        save(tmp.path(), "p", &fresh, NOW, &s).unwrap();
+        assert_eq!(
+            load(tmp.path(), "p", &["synthetic", "chutes"]),
+            (fresh, None)
+        );
+        assert_eq!(dir_entries(tmp.path()), vec!["p.json"]);
+    }
+}

@@ -1,0 +1,362 @@
+//! [`LbHealth`]: the breaker, TPM and counters of every backend of one
+//! load-balancer profile, and the `/stats lb` report over them.
+//!
+//! The report's layout is seed 004's, byte for byte:
+//!
+//! ```text
+//! Load Balancer Statistics
+//! Profile: testlb489
+//! Total Requests: 12
+//!
+//! Backend Metrics:
+//!   synthetic
+//!     Requests: 8
+//!     Success Rate: 75.0%
+//!     Avg Latency: 1456ms
+//!     Tokens: 3200
+//!     TPM: 640
+//!
+//!   groqgpt
+//!     Requests: 0
+//!     Success Rate: N/A
+//!     Avg Latency: N/A
+//!     Tokens: 0
+//!     TPM: 0
+//!
+//! Circuit Breaker States:
+//!   synthetic: open
+//!   groqgpt: closed
+//! ```
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use super::breaker::CircuitBreaker;
+use super::metrics::BackendMetrics;
+use super::tpm::TpmTracker;
+use crate::config::BreakerSettings;
+
+/// Everything the engine remembers about one backend.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BackendHealth {
+    /// Its circuit breaker.
+    pub breaker: CircuitBreaker,
+    /// Its tokens per minute.
+    pub tpm: TpmTracker,
+    /// Its counters.
+    pub metrics: BackendMetrics,
+}
+
+impl BackendHealth {
+    /// Drops breaker failures and TPM buckets that have left their windows.
+    pub fn prune(&mut self, now_ms: u64, s: &BreakerSettings) {
+        self.breaker.prune(now_ms, s);
+        self.tpm.prune(now_ms);
+    }
+}
+
+/// The health of every backend of a load-balancer profile, in listed order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LbHealth {
+    /// A `Vec` rather than a map: the listed order is the order shown, and profiles
+    /// have a handful of backends.
+    backends: Vec<(String, BackendHealth)>,
+}
+
+impl LbHealth {
+    /// Fresh health for `names`, in that order. A name listed twice is one backend.
+    pub fn new<I, S>(names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut backends: Vec<(String, BackendHealth)> = Vec::new();
+        for name in names {
+            let name = name.into();
+            if !backends.iter().any(|(n, _)| *n == name) {
+                backends.push((name, BackendHealth::default()));
+            }
+        }
+        Self { backends }
+    }
+
+    /// The health of backend `name`.
+    pub fn get(&self, name: &str) -> Option<&BackendHealth> {
+        self.backends
+            .iter()
+            .find_map(|(n, h)| (n == name).then_some(h))
+    }
+
+    /// The health of backend `name`, to record into.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut BackendHealth> {
+        self.backends
+            .iter_mut()
+            .find_map(|(n, h)| (n == name).then_some(h))
+    }
+
+    /// Backends and their health, in listed order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &BackendHealth)> {
+        self.backends.iter().map(|(n, h)| (n.as_str(), h))
+    }
+
+    /// How many backends are tracked.
+    pub fn len(&self) -> usize {
+        self.backends.len()
+    }
+
+    /// True when no backend is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.backends.is_empty()
+    }
+
+    /// Requests over all backends ("Total Requests").
+    pub fn total_requests(&self) -> u64 {
+        self.backends
+            .iter()
+            .fold(0, |sum, (_, h)| sum.saturating_add(h.metrics.requests))
+    }
+
+    /// Prunes every backend (see [`BackendHealth::prune`]).
+    pub fn prune(&mut self, now_ms: u64, s: &BreakerSettings) {
+        for (_, health) in &mut self.backends {
+            health.prune(now_ms, s);
+        }
+    }
+
+    /// The `/stats lb` report for profile `profile` at `now_ms` (see the module docs).
+    /// Ends with a newline; no line has trailing spaces.
+    pub fn render_stats(&self, profile: &str, now_ms: u64, s: &BreakerSettings) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = write!(
+            out,
+            "Load Balancer Statistics\nProfile: {profile}\nTotal Requests: {}\n\nBackend Metrics:\n",
+            self.total_requests()
+        );
+        for (i, (name, health)) in self.backends.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            let m = &health.metrics;
+            let rate = m
+                .success_rate()
+                .map_or_else(|| "N/A".to_string(), |r| format!("{:.1}%", r * 100.0));
+            let latency = m
+                .avg_latency_ms()
+                .map_or_else(|| "N/A".to_string(), |ms| format!("{ms}ms"));
+            let _ = write!(
+                out,
+                "  {name}\n    Requests: {}\n    Success Rate: {rate}\n    Avg Latency: {latency}\n    Tokens: {}\n    TPM: {}\n",
+                m.requests,
+                m.tokens,
+                health.tpm.tpm(now_ms)
+            );
+        }
+        out.push_str("\nCircuit Breaker States:\n");
+        for (name, health) in &self.backends {
+            let _ = writeln!(out, "  {name}: {}", health.breaker.state(now_ms, s));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::breaker::tests::settings;
+    use crate::engine::breaker::{Admission, BreakerState};
+    use pretty_assertions::assert_eq;
+
+    const MINUTE: u64 = 60_000;
+
+    /// Seed 004 scenario 5, built through the recording API: synthetic answered six
+    /// of eight attempts over five minutes then failed twice (threshold 2, as in
+    /// scenario 2); chutes answered four over two minutes; groqgpt was never used.
+    fn seed_004(now: u64, s: &BreakerSettings) -> LbHealth {
+        let mut lb = LbHealth::new(["synthetic", "chutes", "groqgpt"]);
+        let syn = lb.get_mut("synthetic").unwrap();
+        let answers = [
+            (4, 1200, 500),
+            (3, 1500, 500),
+            (2, 1700, 600),
+            (1, 1400, 600),
+            (0, 1436, 500),
+            (0, 1500, 500),
+        ];
+        for (minutes_ago, latency, tokens) in answers {
+            let at = now - minutes_ago * MINUTE;
+            syn.metrics.record_success(latency, tokens);
+            syn.tpm.record(tokens, at);
+            syn.breaker.record_success("synthetic", at, s);
+        }
+        for _ in 0..2 {
+            syn.metrics.record_failure(true);
+            syn.breaker.record_failure("synthetic", now, s);
+        }
+        let chutes = lb.get_mut("chutes").unwrap();
+        for (minutes_ago, latency, tokens) in [(1, 900, 400), (1, 1000, 500), (0, 1020, 450)] {
+            chutes.metrics.record_success(latency, tokens);
+            chutes.tpm.record(tokens, now - minutes_ago * MINUTE);
+        }
+        chutes.metrics.record_success(1000, 450);
+        chutes.tpm.record(450, now);
+        lb
+    }
+
+    #[test]
+    fn renders_seed_004_scenario_5_exactly() {
+        let s = settings(2, 60_000, 30_000);
+        // Mid-minute, so "minutes ago" stay inside their minute.
+        let now = 1_700_000_000_000 / MINUTE * MINUTE + 30_000;
+        let lb = seed_004(now, &s);
+        assert_eq!(lb.total_requests(), 12);
+        let expected = "\
+Load Balancer Statistics
+Profile: testlb489
+Total Requests: 12
+
+Backend Metrics:
+  synthetic
+    Requests: 8
+    Success Rate: 75.0%
+    Avg Latency: 1456ms
+    Tokens: 3200
+    TPM: 640
+
+  chutes
+    Requests: 4
+    Success Rate: 100.0%
+    Avg Latency: 980ms
+    Tokens: 1800
+    TPM: 900
+
+  groqgpt
+    Requests: 0
+    Success Rate: N/A
+    Avg Latency: N/A
+    Tokens: 0
+    TPM: 0
+
+Circuit Breaker States:
+  synthetic: open
+  chutes: closed
+  groqgpt: closed
+";
+        assert_eq!(lb.render_stats("testlb489", now, &s), expected);
+    }
+
+    #[test]
+    fn renders_unused_backends_and_half_open() {
+        let s = settings(1, 60_000, 10_000);
+        let mut lb = LbHealth::new(["a", "b"]);
+        let a = lb.get_mut("a").unwrap();
+        a.metrics.record_failure(false);
+        a.breaker.record_failure("a", 0, &s);
+        a.breaker.admit("a", 10_000, &s);
+        let expected = "\
+Load Balancer Statistics
+Profile: p
+Total Requests: 1
+
+Backend Metrics:
+  a
+    Requests: 1
+    Success Rate: 0.0%
+    Avg Latency: N/A
+    Tokens: 0
+    TPM: 0
+
+  b
+    Requests: 0
+    Success Rate: N/A
+    Avg Latency: N/A
+    Tokens: 0
+    TPM: 0
+
+Circuit Breaker States:
+  a: half-open
+  b: closed
+";
+        let text = lb.render_stats("p", 10_000, &s);
+        assert_eq!(text, expected);
+        assert!(text.lines().all(|l| l == l.trim_end()));
+    }
+
+    #[test]
+    fn tpm_shown_decays_with_time() {
+        let s = settings(2, 60_000, 30_000);
+        let now = 1_700_000_000_000 / MINUTE * MINUTE + 30_000;
+        let lb = seed_004(now, &s);
+        let later = lb.render_stats("testlb489", now + 10 * MINUTE, &s);
+        assert!(later.contains("    Tokens: 3200\n    TPM: 0\n"));
+    }
+
+    #[test]
+    fn names_keep_listed_order_and_duplicates_merge() {
+        let lb = LbHealth::new(["b", "a", "b"]);
+        assert_eq!(
+            lb.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            vec!["b", "a"]
+        );
+        assert_eq!(lb.len(), 2);
+        assert!(lb.get("c").is_none());
+        assert!(LbHealth::new(Vec::<String>::new()).is_empty());
+    }
+
+    /// Simulates 1,000,000 requests over about eleven simulated hours through a
+    /// backend's breaker, TPM and counters, with failure bursts that open the breaker
+    /// again and again, and checks after every step that memory stays bounded.
+    #[test]
+    fn tpm_and_breaker_stay_bounded_over_a_million_requests() {
+        let s = settings(3, 60_000, 30_000);
+        let mut health = BackendHealth::default();
+        // A small LCG: deterministic, no dependency.
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            seed >> 33
+        };
+        let start = 1_765_500_000_000;
+        let mut now = start;
+        let (mut probes, mut opened) = (0u64, 0u64);
+        for i in 0..1_000_000u64 {
+            now += 20 + next() % 60;
+            // Every tenth simulated minute the backend is down for a minute.
+            let down = (now - start) / MINUTE % 10 == 0;
+            match health.breaker.admit("b", now, &s) {
+                Admission::Rejected => {}
+                admission @ (Admission::Allowed | Admission::Probe) => {
+                    if admission == Admission::Probe {
+                        probes += 1;
+                    }
+                    if down || next() % 100 == 0 {
+                        health.metrics.record_failure(i % 2 == 0);
+                        let was_open = health.breaker.state(now, &s) == BreakerState::Open;
+                        health.breaker.record_failure("b", now, &s);
+                        if !was_open && health.breaker.state(now, &s) == BreakerState::Open {
+                            opened += 1;
+                        }
+                    } else {
+                        let tokens = 50 + next() % 500;
+                        health.metrics.record_success(200 + next() % 2000, tokens);
+                        health.tpm.record(tokens, now);
+                        health.breaker.record_success("b", now, &s);
+                    }
+                }
+            }
+            assert!(health.tpm.bucket_count() <= 6, "step {i}");
+            assert!(health.breaker.failures().len() <= 3, "step {i}");
+        }
+        assert!(now - start > 10 * 60 * MINUTE, "simulated hours");
+        assert!(
+            opened > 50 && probes > 50,
+            "opened {opened}, probes {probes}"
+        );
+        assert!(health.metrics.requests > 500_000);
+        assert!(health.tpm.tpm(now) > 0);
+    }
+}
