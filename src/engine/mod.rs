@@ -37,6 +37,7 @@ pub use build::{BuildError, build_engine};
 pub use clock::now_ms;
 pub use metrics::BackendMetrics;
 pub use policy::{PoolLabel, Route, Router, Slot};
+pub use run::Verdict;
 pub use state::StateError;
 pub use stats::{BackendHealth, LbHealth};
 pub use tpm::TpmTracker;
@@ -309,6 +310,19 @@ impl Engine {
         *self.inner.health() = health;
         *lock(&self.inner.state_dir) = Some(dir.to_path_buf());
         warning
+    }
+
+    /// Makes one routing decision as a prompt would (policy order, breakers, TPM)
+    /// without sending anything: each backend with its verdict. Advances a
+    /// round-robin rotation like a real prompt. The routing benchmark measures this.
+    pub fn decide(&self) -> Vec<(usize, Verdict)> {
+        let order = self.inner.route.order();
+        let verdicts = run::plan(&self.inner, &order, now_ms());
+        order
+            .iter()
+            .map(|slot| slot.backend)
+            .zip(verdicts)
+            .collect()
     }
 
     /// The `/stats lb` block (seed 004's layout).

@@ -17,7 +17,7 @@ use crate::provider::{ChatRequest, ErrorClass, EventStream, ProviderError, Strea
 
 /// What the plan says about a backend before any attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verdict {
+pub enum Verdict {
     /// Worth a try.
     Go,
     /// Its circuit breaker is open.
@@ -30,7 +30,7 @@ enum Verdict {
 ///
 /// TPM only demotes: when every backend the breakers allow is below the
 /// threshold, they are used in order rather than failing the prompt.
-fn plan(inner: &Inner, order: &[Slot], now: u64) -> Vec<Verdict> {
+pub(super) fn plan(inner: &Inner, order: &[Slot], now: u64) -> Vec<Verdict> {
     let settings = &inner.settings;
     let health = inner.health();
     let mut verdicts: Vec<Verdict> = order
