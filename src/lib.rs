@@ -9,11 +9,14 @@
 //!   SSE/NDJSON framing, usage extraction and error classification.
 //! - [`engine`]: hands a prompt to backends and fails over; emits [`engine::EngineEvent`]s.
 //! - [`oneshot`]: the non-interactive consumer of the engine's events.
+//! - [`session`]: one chat's state; [`command`]: slash commands, pure over it.
+//! - [`tui`]: the interactive chat (ratatui), the other consumer of engine events.
 //! - [`mock`]: a local fault-injecting server speaking every wire format.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod command;
 pub mod config;
 pub mod engine;
 pub mod home;
@@ -22,3 +25,5 @@ pub mod mock;
 pub mod oneshot;
 pub mod profile;
 pub mod provider;
+pub mod session;
+pub mod tui;

@@ -1,5 +1,6 @@
 //! The `baton` binary: parse the command line, set up diagnostics, hand over.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -10,7 +11,13 @@ use baton::oneshot::{self, Exit};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    baton::logging::init_stderr();
+    // No prompt and a terminal on stdin: the chat, which logs to a file instead
+    // of writing over its own screen.
+    let interactive =
+        cli.command.is_none() && cli.run.prompt.is_none() && std::io::stdin().is_terminal();
+    if !interactive {
+        baton::logging::init_stderr();
+    }
     let home = match Home::from_env() {
         Ok(home) => home,
         Err(e) => {
@@ -24,6 +31,10 @@ fn main() -> ExitCode {
         Some(Command::State(cmd)) => baton::cli::state::run(cmd, &home).into(),
         Some(Command::Mock(args)) => match runtime() {
             Ok(rt) => rt.block_on(baton::cli::mock::run(args)).into(),
+            Err(exit) => exit.into(),
+        },
+        None if interactive => match runtime() {
+            Ok(rt) => rt.block_on(baton::tui::run(cli.run, &home)).into(),
             Err(exit) => exit.into(),
         },
         None => match runtime() {

@@ -103,7 +103,8 @@ fn read_prompt(arg: Option<String>) -> Result<String, Failure> {
 }
 
 /// Finds what to talk to: `--provider` directly, else a profile (default `demo`).
-fn resolve_target(args: &RunArgs, home: &Home) -> Result<Resolved, Failure> {
+/// Shared with the interactive chat.
+pub fn resolve_target(args: &RunArgs, home: &Home) -> Result<Resolved, Failure> {
     if let Some(provider) = &args.provider {
         let model = match (&args.model, provider.as_str()) {
             (Some(m), _) => m.clone(),
@@ -212,6 +213,11 @@ pub async fn run(args: RunArgs, home: &Home) -> Exit {
         eprint!("\n{}", engine.stats_lb());
     }
     exit
+}
+
+/// The message for an exhausted run: each backend and its last reason.
+pub fn exhausted_message(reasons: &[BackendFailure]) -> String {
+    exhausted(reasons).1
 }
 
 /// The exit code and message for an exhausted run.

@@ -28,18 +28,8 @@ pub enum BuildError {
 /// load-balancer settings give way to the top profile's.
 pub fn build_engine(resolved: &Resolved, overrides: &Settings) -> Result<Engine, BuildError> {
     let client = provider::http_client()?;
-    let top_settings = match resolved {
-        Resolved::Model { profile, .. } => profile.settings.clone(),
-        Resolved::LoadBalancer { profile, .. } => profile.settings.clone(),
-        Resolved::Pool {
-            pinned, members, ..
-        } => members
-            .iter()
-            .find(|(name, _)| name == pinned)
-            .map(|(_, profile)| profile.settings.clone())
-            .unwrap_or_default(),
-    };
-    let mut lb_settings = LbSettings::from_settings(&top_settings.merged_with(overrides));
+    let mut lb_settings =
+        LbSettings::from_settings(&resolved.top_settings().merged_with(overrides));
     // A lone backend has nowhere to fail over to: a breaker would only refuse
     // prompts it might still answer.
     if matches!(resolved, Resolved::Model { .. }) {

@@ -325,6 +325,24 @@ impl Engine {
             .collect()
     }
 
+    /// Each backend's breaker state and current TPM, in listed order: the status
+    /// bar's health summary.
+    pub fn health_summary(&self) -> Vec<(String, BreakerState, u64)> {
+        let now = now_ms();
+        let breaker = &self.inner.settings.breaker;
+        self.inner
+            .health()
+            .iter()
+            .map(|(name, h)| {
+                (
+                    name.to_string(),
+                    h.breaker.state(now, breaker),
+                    h.tpm.tpm(now),
+                )
+            })
+            .collect()
+    }
+
     /// The `/stats lb` block (seed 004's layout).
     pub fn stats_lb(&self) -> String {
         self.inner.health().render_stats(

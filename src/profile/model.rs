@@ -197,6 +197,73 @@ impl Resolved {
         }
     }
 
+    /// The settings that govern the whole target: a load balancer's or a model
+    /// profile's own, or for a pool those of the member that was named.
+    pub fn top_settings(&self) -> &Settings {
+        match self {
+            Self::Model { profile, .. } => &profile.settings,
+            Self::LoadBalancer { profile, .. } => &profile.settings,
+            Self::Pool {
+                pinned, members, ..
+            } => members
+                .iter()
+                .find(|(name, _)| name == pinned)
+                .map_or(&members[0].1.settings, |(_, p)| &p.settings),
+        }
+    }
+
+    /// Mutable [`top_settings`](Self::top_settings).
+    pub fn top_settings_mut(&mut self) -> &mut Settings {
+        match self {
+            Self::Model { profile, .. } => &mut profile.settings,
+            Self::LoadBalancer { profile, .. } => &mut profile.settings,
+            Self::Pool {
+                pinned, members, ..
+            } => {
+                let at = members
+                    .iter()
+                    .position(|(name, _)| name == pinned)
+                    .unwrap_or(0);
+                &mut members[at].1.settings
+            }
+        }
+    }
+
+    /// The one model profile behind the target: a model profile, or the member of
+    /// a pool that was named. `None` for a load balancer.
+    pub fn model_profile(&self) -> Option<&ModelProfile> {
+        match self {
+            Self::Model { profile, .. } => Some(profile),
+            Self::LoadBalancer { .. } => None,
+            Self::Pool {
+                pinned, members, ..
+            } => members
+                .iter()
+                .find(|(name, _)| name == pinned)
+                .map(|(_, p)| p),
+        }
+    }
+
+    /// A one-line description: `openai / gpt-4o`, `load balancer (failover) over a, b`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Model { profile, .. } => format!("{} / {}", profile.provider, profile.model),
+            Self::LoadBalancer { profile, .. } => format!(
+                "load balancer ({}) over {}",
+                profile.policy,
+                profile.profiles.join(", ")
+            ),
+            Self::Pool { key, members, .. } => format!(
+                "pool '{key}' of {}",
+                members
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
     /// Every model profile reachable from here, depth first in listed order.
     pub fn backends(&self) -> Vec<(&str, &ModelProfile)> {
         let mut out = Vec::new();

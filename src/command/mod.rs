@@ -1,0 +1,349 @@
+//! Slash commands: pure functions over a [`Session`].
+//!
+//! [`execute`] takes the typed line (`/set timeout_ms 5000`) and returns a
+//! [`CommandOutput`]: text to show inline (an error or not) and, for the few
+//! commands that act on the UI itself (`/retry`, `/clear`, `/quit`), an [`Action`].
+//! Nothing here touches the terminal, so every command is unit-tested without a UI.
+//! [`complete`] does Tab completion of command names, setting keys and profile
+//! names; [`SlashCommand`]'s order is the order `/help` and the popup show.
+//! Every user-facing string lives in [`strings`].
+
+mod profile;
+mod set;
+mod stats;
+pub mod strings;
+mod target;
+
+pub use stats::{BackendRow, LbStatsView, lb_stats_view, render_lb_stats};
+
+use crate::session::Session;
+
+/// Every slash command, in the order they are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlashCommand {
+    /// `/set`: view and change settings.
+    Set,
+    /// `/profile`: save, load, list, show and delete profiles.
+    Profile,
+    /// `/provider`: show or switch the provider.
+    Provider,
+    /// `/model`: show or switch the model.
+    Model,
+    /// `/stats`: session totals, or `/stats lb`.
+    Stats,
+    /// `/retry`: send the last prompt again (after an interruption, to the next backend).
+    Retry,
+    /// `/clear`: forget the conversation.
+    Clear,
+    /// `/help`: list commands.
+    Help,
+    /// `/quit`: leave.
+    Quit,
+}
+
+impl SlashCommand {
+    /// Every command, in display order.
+    pub const ALL: [SlashCommand; 9] = [
+        Self::Set,
+        Self::Profile,
+        Self::Provider,
+        Self::Model,
+        Self::Stats,
+        Self::Retry,
+        Self::Clear,
+        Self::Help,
+        Self::Quit,
+    ];
+
+    /// The name typed after `/`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Set => "set",
+            Self::Profile => "profile",
+            Self::Provider => "provider",
+            Self::Model => "model",
+            Self::Stats => "stats",
+            Self::Retry => "retry",
+            Self::Clear => "clear",
+            Self::Help => "help",
+            Self::Quit => "quit",
+        }
+    }
+
+    /// One line for the popup and `/help`.
+    pub fn description(self) -> &'static str {
+        strings::description(self)
+    }
+
+    /// The usage line for `/help`.
+    pub fn usage(self) -> &'static str {
+        strings::usage(self)
+    }
+
+    /// The command named `name` (without `/`); `exit` is accepted for `/quit`.
+    pub fn from_name(name: &str) -> Option<SlashCommand> {
+        if name == "exit" {
+            return Some(Self::Quit);
+        }
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// Commands whose name starts with `prefix` (without `/`).
+    pub fn matching(prefix: &str) -> Vec<SlashCommand> {
+        Self::ALL
+            .into_iter()
+            .filter(|c| c.name().starts_with(prefix))
+            .collect()
+    }
+}
+
+/// Something a command asks the UI to do beyond showing text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Send the last prompt again (to the next backend after an interruption).
+    Retry,
+    /// Clear the transcript (the session's conversation is already cleared).
+    Clear,
+    /// Leave the chat.
+    Quit,
+}
+
+/// What a command returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutput {
+    /// Text to show inline (may be several lines; empty for none).
+    pub text: String,
+    /// True when the command failed; the UI shows the text as an error.
+    pub is_error: bool,
+    /// What the UI should do besides showing the text.
+    pub action: Option<Action>,
+}
+
+impl CommandOutput {
+    /// Plain output.
+    pub fn info(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            is_error: false,
+            action: None,
+        }
+    }
+
+    /// An error, shown inline.
+    pub fn error(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            is_error: true,
+            action: None,
+        }
+    }
+
+    /// An action for the UI, with no text.
+    pub fn action(action: Action) -> Self {
+        Self {
+            text: String::new(),
+            is_error: false,
+            action: Some(action),
+        }
+    }
+}
+
+/// True when `line` is a slash command rather than a prompt.
+pub fn is_command(line: &str) -> bool {
+    line.trim_start().starts_with('/')
+}
+
+/// Splits the first whitespace-separated word off `s`, returning it and the rest
+/// (trimmed at the start), so values can keep their inner spaces.
+pub(crate) fn split_word(s: &str) -> (&str, &str) {
+    let s = s.trim_start();
+    match s.find(char::is_whitespace) {
+        Some(i) => (&s[..i], s[i..].trim_start()),
+        None => (s, ""),
+    }
+}
+
+/// Runs one slash command line against `session`.
+pub fn execute(session: &mut Session, line: &str) -> CommandOutput {
+    let line = line.trim();
+    let Some(body) = line.strip_prefix('/') else {
+        return CommandOutput::error(strings::not_a_command(line));
+    };
+    let (name, args) = split_word(body);
+    let Some(command) = SlashCommand::from_name(name) else {
+        return CommandOutput::error(strings::unknown_command(name));
+    };
+    match command {
+        SlashCommand::Set => set::execute(session, args),
+        SlashCommand::Profile => profile::execute(session, args),
+        SlashCommand::Provider => target::provider(session, args),
+        SlashCommand::Model => target::model(session, args),
+        SlashCommand::Stats => stats::execute(session, args, std::time::Instant::now()),
+        SlashCommand::Retry => CommandOutput::action(Action::Retry),
+        SlashCommand::Clear => {
+            session.clear_messages();
+            CommandOutput {
+                text: strings::CLEARED.to_string(),
+                is_error: false,
+                action: Some(Action::Clear),
+            }
+        }
+        SlashCommand::Help => CommandOutput::info(help_text()),
+        SlashCommand::Quit => CommandOutput::action(Action::Quit),
+    }
+}
+
+/// `/help`: every command with its usage and description, then the keys.
+pub fn help_text() -> String {
+    let mut out = String::from(strings::HELP_HEADER);
+    for c in SlashCommand::ALL {
+        out.push_str(&format!("\n  {:<46} {}", c.usage(), c.description()));
+    }
+    out.push('\n');
+    out.push_str(strings::HELP_KEYS);
+    out
+}
+
+/// Tab completion of `input`: the completed input, or `None` when nothing fits.
+/// Completes command names, `/set` keys, `/profile` subcommands and profile names.
+pub fn complete(session: &Session, input: &str) -> Option<String> {
+    let body = input.strip_prefix('/')?;
+    let words: Vec<&str> = body.split(' ').collect();
+    let (last, before) = words.split_last()?;
+    let candidates: Vec<String> = match before {
+        [] => SlashCommand::ALL
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect(),
+        ["set"] => std::iter::once("unset")
+            .chain(std::iter::once("modelparam"))
+            .chain(crate::config::keys())
+            .map(str::to_string)
+            .collect(),
+        ["set", "unset"] => session
+            .settings()
+            .iter()
+            .map(|(k, _)| k.to_string())
+            .collect(),
+        ["profile"] => profile::SUBCOMMANDS.iter().map(|s| s.to_string()).collect(),
+        ["profile", "load" | "show" | "delete"] => session.store().list().unwrap_or_default(),
+        ["profile", "save"] => vec!["model".into(), "loadbalancer".into()],
+        ["profile", "save", "loadbalancer", _] => crate::profile::Policy::ALL
+            .iter()
+            .map(|p| p.as_str().to_string())
+            .collect(),
+        ["profile", "save", "loadbalancer", _, _, ..] => session.store().list().unwrap_or_default(),
+        ["stats"] => vec!["lb".into()],
+        ["provider"] => crate::provider::known_providers()
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+        _ => return None,
+    };
+    let matching: Vec<&String> = candidates
+        .iter()
+        .filter(|c| c.starts_with(last) && !c.is_empty())
+        .collect();
+    let first = matching.first()?;
+    let mut common = first.to_string();
+    for m in &matching[1..] {
+        let n = common
+            .chars()
+            .zip(m.chars())
+            .take_while(|(a, b)| a == b)
+            .count();
+        common = common.chars().take(n).collect();
+    }
+    let mut out = String::from("/");
+    for w in before {
+        out.push_str(w);
+        out.push(' ');
+    }
+    out.push_str(&common);
+    if matching.len() == 1 {
+        out.push(' ');
+    }
+    if out == input {
+        return None;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::profile::{self, ProfileStore};
+    use crate::session::Session;
+
+    /// A session on the built-in `demo` profile in a fresh temp home.
+    pub fn demo_session() -> (tempfile::TempDir, Session) {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = ProfileStore::new(tmp.path().join("profiles"));
+        profile::ensure_builtin(&store).unwrap();
+        let resolved = store.resolve("demo").unwrap();
+        (tmp, Session::new(store, resolved))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::demo_session;
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_order_is_display_order() {
+        for c in SlashCommand::ALL {
+            assert_eq!(SlashCommand::from_name(c.name()), Some(c));
+        }
+        assert_eq!(SlashCommand::matching("pr").len(), 2);
+        assert_eq!(SlashCommand::from_name("exit"), Some(SlashCommand::Quit));
+    }
+
+    #[test]
+    fn unknown_command_is_an_inline_error() {
+        let (_tmp, mut s) = demo_session();
+        let out = execute(&mut s, "/frobnicate");
+        assert!(out.is_error);
+        assert!(out.text.contains("/help"), "{}", out.text);
+    }
+
+    #[test]
+    fn ui_commands_return_actions() {
+        let (_tmp, mut s) = demo_session();
+        assert_eq!(execute(&mut s, "/quit").action, Some(Action::Quit));
+        assert_eq!(execute(&mut s, "/retry").action, Some(Action::Retry));
+        s.push_user("hi");
+        assert_eq!(execute(&mut s, "/clear").action, Some(Action::Clear));
+        assert!(s.messages().is_empty());
+    }
+
+    #[test]
+    fn help_lists_every_command() {
+        let text = help_text();
+        for c in SlashCommand::ALL {
+            assert!(text.contains(&format!("/{}", c.name())), "{}", c.name());
+        }
+    }
+
+    #[test]
+    fn tab_completes_commands_keys_and_profiles() {
+        let (_tmp, s) = demo_session();
+        assert_eq!(complete(&s, "/se").as_deref(), Some("/set "));
+        assert_eq!(complete(&s, "/p").as_deref(), Some("/pro"));
+        assert_eq!(
+            complete(&s, "/set tpm").as_deref(),
+            Some("/set tpm_threshold ")
+        );
+        assert_eq!(
+            complete(&s, "/set circuit_breaker_e").as_deref(),
+            Some("/set circuit_breaker_enabled ")
+        );
+        // demo-fast and demo-flaky share "demo-f": nothing more to add.
+        assert_eq!(complete(&s, "/profile load demo-f"), None);
+        assert_eq!(
+            complete(&s, "/profile load demo-fa").as_deref(),
+            Some("/profile load demo-fast ")
+        );
+        assert_eq!(complete(&s, "/zzz"), None);
+        assert_eq!(complete(&s, "hello"), None);
+    }
+}

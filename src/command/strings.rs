@@ -1,0 +1,308 @@
+//! Every user-facing string of the slash commands, in one place.
+//!
+//! Errors from the settings registry and the profile store are shown as those
+//! modules word them; what is here is the commands' own wording.
+
+use super::SlashCommand;
+
+/// One line per command for the popup and `/help`.
+pub fn description(c: SlashCommand) -> &'static str {
+    match c {
+        SlashCommand::Set => "show or change settings (help with /set KEY)",
+        SlashCommand::Profile => "save, load, list, show or delete profiles",
+        SlashCommand::Provider => "show or switch the provider",
+        SlashCommand::Model => "show or switch the model",
+        SlashCommand::Stats => "session totals; /stats lb for the load balancer",
+        SlashCommand::Retry => "resend the last prompt (next backend if interrupted)",
+        SlashCommand::Clear => "forget the conversation and clear the screen",
+        SlashCommand::Help => "this list",
+        SlashCommand::Quit => "leave baton (also Ctrl-D, or Ctrl-C twice)",
+    }
+}
+
+/// The usage line of each command.
+pub fn usage(c: SlashCommand) -> &'static str {
+    match c {
+        SlashCommand::Set => "/set [KEY [VALUE]] | unset K | modelparam K V",
+        SlashCommand::Profile => "/profile save|load|list|show|delete ...",
+        SlashCommand::Provider => "/provider [NAME [MODEL]]",
+        SlashCommand::Model => "/model [NAME]",
+        SlashCommand::Stats => "/stats [lb]",
+        SlashCommand::Retry => "/retry",
+        SlashCommand::Clear => "/clear",
+        SlashCommand::Help => "/help",
+        SlashCommand::Quit => "/quit",
+    }
+}
+
+/// First line of `/help`.
+pub const HELP_HEADER: &str = "Commands:";
+
+/// The keys part of `/help`.
+pub const HELP_KEYS: &str = "\
+Keys:
+  Enter send · Shift/Alt-Enter or Ctrl-J newline · Up/Down prompt history
+  PgUp/PgDn, mouse wheel, Home/End scroll · Tab completes · Esc/Ctrl-C cancel an answer
+  Ctrl-C twice on an empty prompt, Ctrl-D or /quit leave";
+
+/// `/clear` done.
+pub const CLEARED: &str = "Conversation cleared.";
+
+/// The line does not start with `/`.
+pub fn not_a_command(line: &str) -> String {
+    format!("'{line}' is not a command; commands start with /")
+}
+
+/// No such command.
+pub fn unknown_command(name: &str) -> String {
+    let names: Vec<String> = SlashCommand::ALL
+        .iter()
+        .map(|c| format!("/{}", c.name()))
+        .collect();
+    format!(
+        "unknown command /{name}; commands: {} (see /help)",
+        names.join(", ")
+    )
+}
+
+// ---- /set ----
+
+/// `/set` with nothing set.
+pub fn set_nothing(profile: &str) -> String {
+    format!(
+        "No settings set for profile {profile}; every setting has its default.\n\
+         /set KEY shows a setting's help; `baton settings` lists them all."
+    )
+}
+
+/// Heading of the `/set` listing.
+pub fn set_listing_header(profile: &str) -> String {
+    format!("Settings (profile {profile}):")
+}
+
+/// Heading of the model parameters in the `/set` listing.
+pub const SET_MODEL_PARAMS_HEADER: &str = "Model parameters:";
+
+/// A value was set.
+pub fn set_done(key: &str, shown: &str) -> String {
+    format!("{key} = {shown}")
+}
+
+/// `/set KEY`'s current-value line.
+pub fn set_current(shown: Option<&str>) -> String {
+    match shown {
+        Some(v) => format!("  current: {v}"),
+        None => "  current: unset".to_string(),
+    }
+}
+
+/// `/set unset KEY` cleared a value.
+pub fn unset_done(key: &str, default: Option<&str>) -> String {
+    match default {
+        Some(d) => format!("{key} unset (default {d} applies)"),
+        None => format!("{key} unset"),
+    }
+}
+
+/// `/set unset KEY` for a key that was not set.
+pub fn unset_not_set(key: &str) -> String {
+    format!("{key} was not set")
+}
+
+/// `/set unset` without a key.
+pub const UNSET_USAGE: &str = "usage: /set unset KEY";
+
+/// `/set modelparam` without both parts.
+pub const MODELPARAM_USAGE: &str =
+    "usage: /set modelparam KEY VALUE (VALUE as JSON, e.g. 0.7, 512, true, or text)";
+
+/// A model parameter was set.
+pub fn modelparam_done(key: &str, value: &str) -> String {
+    format!("modelparam {key} = {value} (sent to every backend)")
+}
+
+// ---- /profile ----
+
+/// `/profile` usage.
+pub const PROFILE_USAGE: &str = "\
+usage: /profile save model NAME
+       /profile save loadbalancer NAME POLICY PROFILE1 PROFILE2 [...]
+       /profile load NAME | list | show NAME | delete NAME";
+
+/// `/profile save` usage.
+pub const PROFILE_SAVE_USAGE: &str = "\
+usage: /profile save model NAME
+       /profile save loadbalancer NAME POLICY PROFILE1 PROFILE2 [...]";
+
+/// A subcommand needs a name.
+pub fn profile_needs_name(sub: &str) -> String {
+    format!("usage: /profile {sub} NAME")
+}
+
+/// `/profile save model` while a load balancer is active.
+pub fn save_model_from_lb(active: &str) -> String {
+    format!(
+        "the active profile '{active}' is a load balancer, so there is no single model to save; \
+         use /profile save loadbalancer ..., or /profile load a model profile (or /provider) first"
+    )
+}
+
+/// A model profile was saved.
+pub fn saved_model(name: &str, provider: &str, model: &str, path: &str) -> String {
+    format!("Saved model profile {name} ({provider} / {model}) to {path}")
+}
+
+/// Protected keys left out of a save.
+pub fn not_saved_protected(keys: &[String]) -> String {
+    format!("Not saved (protected): {}", keys.join(", "))
+}
+
+/// Backend-scope keys left out of a load-balancer save.
+pub fn not_saved_backend(keys: &[String]) -> String {
+    format!(
+        "Not saved (backend settings belong in the member profiles): {}",
+        keys.join(", ")
+    )
+}
+
+/// Too few members for a load balancer.
+pub fn lb_too_few(count: usize) -> String {
+    format!(
+        "a load balancer needs at least two member profiles (got {count}); \
+         usage: /profile save loadbalancer NAME POLICY PROFILE1 PROFILE2 [...]"
+    )
+}
+
+/// Members that do not exist.
+pub fn lb_unknown_members(unknown: &[&str], available: &[String]) -> String {
+    let list = if available.is_empty() {
+        "none".to_string()
+    } else {
+        available.join(", ")
+    };
+    format!(
+        "no such profile{}: {}; available: {list}",
+        if unknown.len() == 1 { "" } else { "s" },
+        unknown.join(", ")
+    )
+}
+
+/// A load balancer listing itself.
+pub fn lb_lists_itself(name: &str) -> String {
+    format!("load balancer '{name}' cannot list itself as a member")
+}
+
+/// A load balancer was saved.
+pub fn saved_lb(
+    name: &str,
+    policy: &str,
+    members: &[String],
+    keys: &[String],
+    path: &str,
+) -> String {
+    let settings = if keys.is_empty() {
+        "no settings".to_string()
+    } else {
+        format!("settings: {}", keys.join(", "))
+    };
+    format!(
+        "Saved load balancer {name} ({policy} over {}; {settings}) to {path}",
+        members.join(", ")
+    )
+}
+
+/// A profile was loaded.
+pub fn loaded(name: &str, what: &str) -> String {
+    format!("Loaded profile {name}: {what}")
+}
+
+/// `/profile list` with nothing in it.
+pub fn no_profiles(dir: &str) -> String {
+    format!("No profiles in {dir}")
+}
+
+/// Heading of `/profile list`.
+pub fn profiles_header(dir: &str) -> String {
+    format!("Profiles in {dir} (* active):")
+}
+
+/// A profile was deleted.
+pub fn deleted(name: &str) -> String {
+    format!("Deleted profile {name}")
+}
+
+/// Deleting the active profile.
+pub fn delete_active(name: &str) -> String {
+    format!("'{name}' is the active profile; /profile load another one first")
+}
+
+// ---- /provider, /model ----
+
+/// `/provider` alone.
+pub fn provider_current(provider: &str, known: &[&str]) -> String {
+    format!(
+        "Provider: {provider}\nKnown providers: {}\n/provider NAME [MODEL] switches (sim needs no key)",
+        known.join(", ")
+    )
+}
+
+/// `/provider` on a load balancer.
+pub fn provider_lb(profile: &str, providers: &[String]) -> String {
+    format!(
+        "Profile {profile} is a load balancer over: {}",
+        providers.join(", ")
+    )
+}
+
+/// An unknown provider.
+pub fn provider_unknown(name: &str, known: &[&str]) -> String {
+    format!(
+        "unknown provider '{name}'; known providers: {}",
+        known.join(", ")
+    )
+}
+
+/// A provider switch without a model.
+pub fn provider_needs_model(name: &str) -> String {
+    format!("/provider {name} needs a model: /provider {name} MODEL")
+}
+
+/// A switch happened.
+pub fn switched(provider: &str, model: &str) -> String {
+    format!(
+        "Now using {provider} / {model} (profile settings kept; /profile save model NAME keeps it)"
+    )
+}
+
+/// `/model` alone.
+pub fn model_current(model: &str, options: &[&str]) -> String {
+    if options.is_empty() {
+        format!("Model: {model}\n/model NAME switches")
+    } else {
+        format!(
+            "Model: {model}\nModels: {}\n/model NAME switches",
+            options.join(", ")
+        )
+    }
+}
+
+/// `/model NAME` on a load balancer.
+pub fn model_on_lb(profile: &str) -> String {
+    format!(
+        "profile '{profile}' is a load balancer; each member has its own model. \
+         /profile load a model profile (or /provider NAME MODEL) to pick one"
+    )
+}
+
+// ---- /stats ----
+
+/// `/stats` usage.
+pub const STATS_USAGE: &str = "usage: /stats [lb]";
+
+// ---- /retry ----
+
+/// `/retry` with nothing to retry.
+pub const NOTHING_TO_RETRY: &str = "nothing to retry: send a prompt first";
+
+/// `/retry` while an answer is streaming.
+pub const BUSY: &str = "an answer is in progress; press Esc to cancel it first";

@@ -1,0 +1,495 @@
+//! [`Session`]: the state of one interactive chat that slash commands change and the
+//! UI reads: the active profile, the current ephemeral settings and model parameters,
+//! the conversation, and what the session has seen the backends do.
+//!
+//! It holds no terminal and no engine: [`Session::build_engine`] makes one on demand
+//! from the current state, and [`Session::generation`] changes whenever that state
+//! does, so the UI rebuilds its engine only after a `/set`, `/profile load`, ....
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+
+use crate::config::{self, Scope, Settings};
+use crate::engine::{self, BuildError, Engine, EngineEvent};
+use crate::profile::{LbProfile, ModelProfile, Policy, ProfileStore, Resolved};
+use crate::provider::{Message, Role};
+
+/// The TPM window, as in DESIGN.md ("per-minute buckets over a 5-minute window").
+const TPM_WINDOW: Duration = Duration::from_secs(300);
+
+/// One interactive chat's state.
+#[derive(Debug, Clone)]
+pub struct Session {
+    store: ProfileStore,
+    target: Resolved,
+    settings: Settings,
+    model_params: Map<String, Value>,
+    messages: Vec<Message>,
+    stats: SessionStats,
+    generation: u64,
+}
+
+impl Session {
+    /// A session on `target`; its ephemeral settings start as the profile's own.
+    pub fn new(store: ProfileStore, target: Resolved) -> Self {
+        let settings = Resolved::top_settings(&target).clone();
+        let mut session = Self {
+            store,
+            target,
+            settings,
+            model_params: Map::new(),
+            messages: Vec::new(),
+            stats: SessionStats::default(),
+            generation: 0,
+        };
+        session.stats.reset_backends(&session.target);
+        session
+    }
+
+    /// The profiles folder the profile commands work on.
+    pub fn store(&self) -> &ProfileStore {
+        &self.store
+    }
+
+    /// The active profile (members resolved), as loaded.
+    pub fn target(&self) -> &Resolved {
+        &self.target
+    }
+
+    /// The active profile's name.
+    pub fn profile_name(&self) -> &str {
+        self.target.name()
+    }
+
+    /// True when the active profile is a load balancer.
+    pub fn is_load_balancer(&self) -> bool {
+        matches!(
+            self.target,
+            Resolved::LoadBalancer { .. } | Resolved::Pool { .. }
+        )
+    }
+
+    /// The current ephemeral settings (`/set` changes them; `/profile load` replaces them).
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Model parameters set with `/set modelparam`, laid over every backend's own.
+    pub fn model_params(&self) -> &Map<String, Value> {
+        &self.model_params
+    }
+
+    /// Changes with every change that needs a new engine.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Sets `key` from text typed by the user.
+    pub fn set(&mut self, key: &str, raw: &str) -> Result<(), config::SettingError> {
+        self.settings.set(key, raw)?;
+        self.generation += 1;
+        Ok(())
+    }
+
+    /// Clears `key`; true when it was set.
+    pub fn unset(&mut self, key: &str) -> bool {
+        let was_set = self.settings.unset(key);
+        self.generation += 1;
+        was_set
+    }
+
+    /// Sets a model parameter for every backend.
+    pub fn set_model_param(&mut self, key: &str, value: Value) {
+        self.model_params.insert(key.to_string(), value);
+        self.generation += 1;
+    }
+
+    /// Replaces the settings wholesale (`--set` flags at start-up are laid on top).
+    pub fn merge_settings(&mut self, overrides: &Settings) {
+        self.settings = self.settings.merged_with(overrides);
+        self.generation += 1;
+    }
+
+    /// Switches to another profile; the ephemeral settings become that profile's own
+    /// and `/set modelparam` values are dropped. The conversation is kept.
+    pub fn switch_to(&mut self, target: Resolved) {
+        self.settings = Resolved::top_settings(&target).clone();
+        self.model_params = Map::new();
+        self.target = target;
+        self.stats.reset_backends(&self.target);
+        self.generation += 1;
+    }
+
+    /// The active profile with the session's settings and model parameters applied:
+    /// what the engine is built from and what `/profile save model` writes.
+    pub fn effective_target(&self) -> Resolved {
+        let mut target = self.target.clone();
+        *target.top_settings_mut() = self.settings.clone();
+        apply_model_params(&mut target, &self.model_params);
+        target
+    }
+
+    /// Settings laid over every backend. For a model profile the settings are the
+    /// backend's own (already in [`Session::effective_target`]); for a load balancer
+    /// the backend-scope keys a user sets (`/set base-url ...`) reach every member.
+    pub fn backend_overrides(&self) -> Settings {
+        match self.target {
+            Resolved::Model { .. } => Settings::new(),
+            Resolved::LoadBalancer { .. } | Resolved::Pool { .. } => {
+                let mut out = Settings::new();
+                for (key, value) in self.settings.iter() {
+                    if config::spec(key).is_some_and(|s| s.scope == Scope::Backend) {
+                        // Values came out of a checked Settings, so this cannot fail.
+                        let _ = out.set_value(key, value.clone());
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// An engine for the current state.
+    pub fn build_engine(&self) -> Result<Engine, BuildError> {
+        engine::build_engine(&self.effective_target(), &self.backend_overrides())
+    }
+
+    /// An engine for `/retry` after `backend` broke an answer: the same profile with
+    /// its top-level members rotated so the one after `backend`'s comes first and
+    /// `backend`'s comes last. A model profile is simply tried again.
+    pub fn build_retry_engine(&self, backend: &str) -> Result<Engine, BuildError> {
+        let mut target = self.effective_target();
+        if let Resolved::LoadBalancer {
+            members, profile, ..
+        } = &mut target
+        {
+            if let Some(pos) = members
+                .iter()
+                .position(|m| m.backends().iter().any(|(n, _)| *n == backend))
+            {
+                members.rotate_left(pos + 1);
+                profile.profiles = members.iter().map(|m| m.name().to_string()).collect();
+                // Rotation would undo the reordering; on retry go in order.
+                profile.policy = Policy::Failover;
+            }
+        }
+        engine::build_engine(&target, &self.backend_overrides())
+    }
+
+    /// Backend names of the active profile, in listed order.
+    pub fn backend_names(&self) -> Vec<String> {
+        self.target
+            .backends()
+            .into_iter()
+            .map(|(n, _)| n.to_string())
+            .collect()
+    }
+
+    /// The model profile of the active target, when it is one.
+    pub fn model_profile(&self) -> Option<&ModelProfile> {
+        self.target.model_profile()
+    }
+
+    /// The load-balancer profile of the active target, when it is one.
+    pub fn lb_profile(&self) -> Option<&LbProfile> {
+        match &self.target {
+            Resolved::LoadBalancer { profile, .. } => Some(profile),
+            Resolved::Model { .. } | Resolved::Pool { .. } => None,
+        }
+    }
+
+    /// The conversation so far (complete answers only).
+    pub fn messages(&self) -> &[Message] {
+        &self.messages
+    }
+
+    /// Adds the user's prompt to the conversation.
+    pub fn push_user(&mut self, text: &str) {
+        self.messages.push(Message::user(text));
+        self.stats.prompts += 1;
+    }
+
+    /// Adds a complete answer to the conversation.
+    pub fn push_assistant(&mut self, text: &str) {
+        self.messages.push(Message {
+            role: Role::Assistant,
+            content: text.to_string(),
+        });
+    }
+
+    /// Removes the last user prompt when its answer never completed, so a retry or
+    /// the next prompt does not send it twice. Returns it.
+    pub fn pop_unanswered(&mut self) -> Option<String> {
+        match self.messages.last() {
+            Some(m) if m.role == Role::User => self.messages.pop().map(|m| m.content),
+            _ => None,
+        }
+    }
+
+    /// Forgets the conversation (`/clear`).
+    pub fn clear_messages(&mut self) {
+        self.messages.clear();
+    }
+
+    /// What the session has seen.
+    pub fn stats(&self) -> &SessionStats {
+        &self.stats
+    }
+
+    /// Counts one engine event.
+    pub fn record(&mut self, event: &EngineEvent, now: Instant) {
+        self.stats.record(event, now);
+    }
+}
+
+fn apply_model_params(target: &mut Resolved, params: &Map<String, Value>) {
+    if params.is_empty() {
+        return;
+    }
+    match target {
+        Resolved::Model { profile, .. } => {
+            for (k, v) in params {
+                profile.model_params.insert(k.clone(), v.clone());
+            }
+        }
+        Resolved::LoadBalancer { members, .. } => {
+            for m in members {
+                apply_model_params(m, params);
+            }
+        }
+        Resolved::Pool { members, .. } => {
+            for (_, profile) in members {
+                profile
+                    .model_params
+                    .extend(params.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+    }
+}
+
+/// What one backend did in this session, as the UI saw it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BackendStats {
+    /// The backend's name.
+    pub name: String,
+    /// Attempts started on it.
+    pub requests: u64,
+    /// Attempts that gave a complete answer.
+    pub successes: u64,
+    /// Summed latency of its complete answers.
+    pub latency_total_ms: u64,
+    /// Tokens of its answers (prompt plus answer).
+    pub tokens: u64,
+    /// Whether its last attempt failed (for the status bar's health summary).
+    pub last_failed: Option<bool>,
+    token_log: VecDeque<(Instant, u64)>,
+}
+
+impl BackendStats {
+    /// Tokens per minute over the last five minutes (tokens ÷ minutes covered).
+    pub fn tpm(&self, now: Instant) -> u64 {
+        let recent: Vec<&(Instant, u64)> = self
+            .token_log
+            .iter()
+            .filter(|(at, _)| now.saturating_duration_since(*at) <= TPM_WINDOW)
+            .collect();
+        let Some((oldest, _)) = recent.first() else {
+            return 0;
+        };
+        let tokens: u64 = recent.iter().map(|(_, t)| *t).sum();
+        let minutes = now
+            .saturating_duration_since(*oldest)
+            .as_secs()
+            .div_ceil(60)
+            .clamp(1, 5);
+        tokens / minutes
+    }
+}
+
+/// Session totals and per-backend counts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionStats {
+    /// Prompts sent.
+    pub prompts: u64,
+    /// Complete answers.
+    pub answers: u64,
+    /// Answers broken after text was shown.
+    pub interrupted: u64,
+    /// Prompts no backend answered.
+    pub exhausted: u64,
+    /// Prompt tokens of complete and interrupted answers.
+    pub input_tokens: u64,
+    /// Answer tokens of complete and interrupted answers.
+    pub output_tokens: u64,
+    /// Summed latency of complete answers.
+    pub latency_total_ms: u64,
+    /// Per backend, in the active profile's order (then any others seen).
+    pub backends: Vec<BackendStats>,
+}
+
+impl SessionStats {
+    /// Prompt plus answer tokens so far.
+    pub fn total_tokens(&self) -> u64 {
+        self.input_tokens + self.output_tokens
+    }
+
+    /// Keeps the counts of backends in `target`, in its order; drops the rest.
+    fn reset_backends(&mut self, target: &Resolved) {
+        let old = std::mem::take(&mut self.backends);
+        for (name, _) in target.backends() {
+            let kept = old.iter().find(|b| b.name == name).cloned();
+            self.backends.push(kept.unwrap_or_else(|| BackendStats {
+                name: name.to_string(),
+                ..BackendStats::default()
+            }));
+        }
+    }
+
+    fn backend(&mut self, name: &str) -> &mut BackendStats {
+        let pos = match self.backends.iter().position(|b| b.name == name) {
+            Some(pos) => pos,
+            None => {
+                self.backends.push(BackendStats {
+                    name: name.to_string(),
+                    ..BackendStats::default()
+                });
+                self.backends.len() - 1
+            }
+        };
+        &mut self.backends[pos]
+    }
+
+    fn record(&mut self, event: &EngineEvent, now: Instant) {
+        match event {
+            EngineEvent::AttemptStarted { backend, .. } => self.backend(backend).requests += 1,
+            EngineEvent::AttemptFailed { backend, .. } => {
+                self.backend(backend).last_failed = Some(true);
+            }
+            EngineEvent::Done { provenance } => {
+                self.answers += 1;
+                self.input_tokens += provenance.usage.input_tokens;
+                self.output_tokens += provenance.usage.output_tokens;
+                self.latency_total_ms += provenance.latency_ms;
+                let tokens = provenance.usage.total();
+                let b = self.backend(&provenance.backend);
+                b.successes += 1;
+                b.latency_total_ms += provenance.latency_ms;
+                b.tokens += tokens;
+                b.last_failed = Some(false);
+                b.token_log.push_back((now, tokens));
+                while b
+                    .token_log
+                    .front()
+                    .is_some_and(|(at, _)| now.saturating_duration_since(*at) > TPM_WINDOW)
+                {
+                    b.token_log.pop_front();
+                }
+            }
+            EngineEvent::Interrupted { provenance, .. } => {
+                self.interrupted += 1;
+                self.input_tokens += provenance.usage.input_tokens;
+                self.output_tokens += provenance.usage.output_tokens;
+                let b = self.backend(&provenance.backend);
+                b.tokens += provenance.usage.total();
+                b.last_failed = Some(true);
+            }
+            EngineEvent::Exhausted { .. } => self.exhausted += 1,
+            EngineEvent::Delta { .. } | EngineEvent::Usage { .. } | EngineEvent::Skipped { .. } => {
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Provenance;
+    use crate::provider::Usage;
+
+    fn lb() -> Resolved {
+        let leaf = |n: &str| Resolved::Model {
+            name: n.to_string(),
+            profile: ModelProfile::new("sim", "sim-fast"),
+        };
+        Resolved::LoadBalancer {
+            name: "lb".into(),
+            profile: LbProfile::new(Policy::Failover, vec!["a".into(), "b".into()]),
+            members: vec![leaf("a"), leaf("b")],
+        }
+    }
+
+    fn session() -> Session {
+        Session::new(ProfileStore::new("/nonexistent".into()), lb())
+    }
+
+    #[test]
+    fn unset_falls_back_to_the_default_not_the_profile() {
+        let mut s = session();
+        s.set("timeout_ms", "5000").unwrap();
+        let target = s.effective_target();
+        let Resolved::LoadBalancer { profile, .. } = &target else {
+            panic!("not an lb")
+        };
+        assert_eq!(profile.settings.get_u64("timeout_ms"), Some(5000));
+        s.unset("timeout_ms");
+        let engine = s.build_engine().unwrap();
+        assert_eq!(engine.settings().timeout, Duration::from_millis(30_000));
+    }
+
+    #[test]
+    fn backend_keys_reach_members_of_a_load_balancer() {
+        let mut s = session();
+        s.set("base-url", "http://127.0.0.1:9/v1").unwrap();
+        s.set("timeout_ms", "10").unwrap();
+        let o = s.backend_overrides();
+        assert_eq!(o.get_str("base-url"), Some("http://127.0.0.1:9/v1"));
+        assert_eq!(o.get("timeout_ms"), None);
+    }
+
+    #[test]
+    fn retry_engine_moves_the_broken_backend_last() {
+        let s = session();
+        let engine = s.build_retry_engine("a").unwrap();
+        let names: Vec<_> = engine.backends().iter().map(|b| b.name.clone()).collect();
+        assert_eq!(names, vec!["b", "a"]);
+    }
+
+    #[test]
+    fn stats_count_attempts_successes_and_tpm() {
+        let mut s = session();
+        let now = Instant::now();
+        s.record(
+            &EngineEvent::AttemptStarted {
+                backend: "a".into(),
+                attempt: 1,
+                of: 1,
+            },
+            now,
+        );
+        s.record(
+            &EngineEvent::Done {
+                provenance: Provenance {
+                    backend: "a".into(),
+                    provider: "sim".into(),
+                    model: "sim-fast".into(),
+                    attempts: 1,
+                    failovers: 0,
+                    latency_ms: 100,
+                    first_chunk_ms: 10,
+                    usage: Usage {
+                        input_tokens: 10,
+                        output_tokens: 50,
+                        estimated: false,
+                    },
+                },
+            },
+            now,
+        );
+        let a = &s.stats().backends[0];
+        assert_eq!((a.requests, a.successes, a.tokens), (1, 1, 60));
+        assert_eq!(a.tpm(now + Duration::from_secs(90)), 30);
+        assert_eq!(a.tpm(now + Duration::from_secs(400)), 0);
+        assert_eq!(s.stats().total_tokens(), 60);
+    }
+}

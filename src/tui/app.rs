@@ -1,0 +1,575 @@
+//! The model and its update: [`App::update`] takes one [`AppEvent`] and returns the
+//! [`Effect`]s the runtime must perform (start or cancel a request). It never waits
+//! on the network and never touches the terminal, so tests drive it directly.
+
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEventKind};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+
+use super::event::AppEvent;
+use super::history::{AnswerState, CellKind, HistoryCell};
+use super::input::Input;
+use super::theme::Theme;
+use super::view;
+use crate::command::{self, Action, SlashCommand, strings};
+use crate::engine::{Engine, EngineEvent};
+use crate::provider::ChatRequest;
+use crate::session::Session;
+
+/// What the runtime must do after an update.
+#[derive(Debug)]
+pub enum Effect {
+    /// Run `request` on `engine` as request `id` (cancelling any other).
+    Start {
+        /// The request's id; its events carry it.
+        id: u64,
+        /// The engine to run it on.
+        engine: Engine,
+        /// The conversation to send.
+        request: ChatRequest,
+    },
+    /// Cancel the request in flight.
+    Cancel,
+}
+
+/// The request in flight.
+#[derive(Debug, Clone)]
+pub struct InFlight {
+    /// Its id.
+    pub id: u64,
+    /// The prompt it answers.
+    pub prompt: String,
+    /// When it was sent.
+    pub started: Instant,
+    /// When the first text arrived.
+    pub first_text: Option<Instant>,
+    /// Characters of answer so far.
+    pub chars: usize,
+    /// The answer's transcript cell, once text arrived.
+    pub cell: Option<usize>,
+    /// The backend being tried.
+    pub backend: Option<String>,
+}
+
+/// The whole UI state.
+#[derive(Debug)]
+pub struct App {
+    /// The chat's state, shared with the slash commands.
+    pub session: Session,
+    /// Styles.
+    pub theme: Theme,
+    /// The transcript.
+    pub cells: Vec<HistoryCell>,
+    /// The prompt editor.
+    pub input: Input,
+    /// Lines scrolled up from the bottom; 0 follows the stream.
+    pub scroll: usize,
+    /// The request in flight.
+    pub in_flight: Option<InFlight>,
+    /// The backend and model of the last answer (or attempt).
+    pub active: Option<(String, String)>,
+    /// "Now", refreshed by the runtime before each draw (fixed in tests).
+    pub now: Instant,
+    /// True after one Ctrl-C on an idle, empty prompt.
+    pub quit_armed: bool,
+    /// Answer requests: `--no-stream` asks for whole answers.
+    pub stream: bool,
+    next_id: u64,
+    engine: Option<(u64, Engine)>,
+    retry: Option<Retry>,
+    should_quit: bool,
+    dirty: bool,
+    /// Total transcript lines at the last layout, and its width.
+    total_lines: usize,
+    width: u16,
+    /// Rows of transcript visible at the last draw (for PgUp/PgDn).
+    pub page: usize,
+}
+
+/// What `/retry` would resend.
+#[derive(Debug, Clone)]
+struct Retry {
+    prompt: String,
+    /// The backend that broke the answer: the retry starts after it.
+    after: Option<String>,
+}
+
+impl App {
+    /// A new chat on `session`.
+    pub fn new(session: Session, theme: Theme) -> Self {
+        let mut app = Self {
+            session,
+            theme,
+            cells: Vec::new(),
+            input: Input::default(),
+            scroll: 0,
+            in_flight: None,
+            active: None,
+            now: Instant::now(),
+            quit_armed: false,
+            stream: true,
+            next_id: 0,
+            engine: None,
+            retry: None,
+            should_quit: false,
+            dirty: true,
+            total_lines: 0,
+            width: 0,
+            page: 10,
+        };
+        let what = app.session.target().describe();
+        let welcome = format!(
+            "baton · profile {}: {what} · /help for commands",
+            app.session.profile_name()
+        );
+        app.output(welcome, false);
+        app
+    }
+
+    /// True once the user asked to leave.
+    pub fn should_quit(&self) -> bool {
+        self.should_quit
+    }
+
+    /// True when something changed since the last draw.
+    pub fn needs_draw(&self) -> bool {
+        self.dirty
+    }
+
+    /// The command popup's entries: commands matching what is typed after `/`.
+    pub fn popup(&self) -> Vec<SlashCommand> {
+        let text = self.input.text();
+        match text.strip_prefix('/') {
+            Some(rest) if !rest.contains(char::is_whitespace) => SlashCommand::matching(rest),
+            _ => Vec::new(),
+        }
+    }
+
+    fn notice(&mut self, text: impl Into<String>) {
+        self.cells
+            .push(HistoryCell::new(CellKind::Notice(text.into())));
+    }
+
+    fn output(&mut self, text: impl Into<String>, is_error: bool) {
+        self.cells.push(HistoryCell::new(CellKind::Output {
+            text: text.into(),
+            is_error,
+        }));
+    }
+
+    /// Handles one event.
+    pub fn update(&mut self, event: AppEvent) -> Vec<Effect> {
+        match event {
+            AppEvent::Key(key) => {
+                self.dirty = true;
+                self.key(key)
+            }
+            AppEvent::Paste(text) => {
+                self.dirty = true;
+                self.input.insert(&text);
+                Vec::new()
+            }
+            AppEvent::Mouse(mouse) => {
+                match mouse.kind {
+                    MouseEventKind::ScrollUp => self.scroll_up(3),
+                    MouseEventKind::ScrollDown => self.scroll_down(3),
+                    MouseEventKind::Down(_)
+                    | MouseEventKind::Up(_)
+                    | MouseEventKind::Drag(_)
+                    | MouseEventKind::Moved
+                    | MouseEventKind::ScrollLeft
+                    | MouseEventKind::ScrollRight => return Vec::new(),
+                }
+                self.dirty = true;
+                Vec::new()
+            }
+            AppEvent::Resize => {
+                self.dirty = true;
+                Vec::new()
+            }
+            AppEvent::Engine { id, event } => {
+                if self.in_flight.as_ref().is_some_and(|f| f.id == id) {
+                    self.dirty = true;
+                    self.engine_event(event);
+                }
+                Vec::new()
+            }
+            AppEvent::EngineEnded { id } => {
+                // A stream that ends without a final event: treat as interrupted.
+                if self.in_flight.as_ref().is_some_and(|f| f.id == id) {
+                    self.dirty = true;
+                    self.finish_unanswered("the engine stopped without an answer", None);
+                }
+                Vec::new()
+            }
+            AppEvent::Tick => {
+                if self.in_flight.is_some() {
+                    self.dirty = true;
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    fn key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        let shift = key.modifiers.contains(KeyModifiers::SHIFT);
+        if !(ctrl && key.code == KeyCode::Char('c')) {
+            self.quit_armed = false;
+        }
+        match key.code {
+            KeyCode::Char('c') if ctrl => {
+                if self.in_flight.is_some() {
+                    return self.cancel();
+                }
+                if !self.input.is_empty() {
+                    self.input.clear();
+                } else if self.quit_armed {
+                    self.should_quit = true;
+                } else {
+                    self.quit_armed = true;
+                }
+            }
+            KeyCode::Char('d') if ctrl => {
+                if self.input.is_empty() {
+                    self.should_quit = true;
+                } else {
+                    self.input.delete();
+                }
+            }
+            KeyCode::Esc if self.in_flight.is_some() => return self.cancel(),
+            KeyCode::Esc => {}
+            KeyCode::Enter if shift || alt => self.input.insert("\n"),
+            KeyCode::Char('j') if ctrl => self.input.insert("\n"),
+            KeyCode::Enter => return self.submit(),
+            KeyCode::Tab => {
+                if let Some(done) = command::complete(&self.session, self.input.text()) {
+                    self.input.set_text(done);
+                }
+            }
+            // Up/Down move between the input's lines, then through prompt history.
+            KeyCode::Up if !self.input.up() => self.input.history_prev(),
+            KeyCode::Down if !self.input.down() => self.input.history_next(),
+            KeyCode::Up | KeyCode::Down => {}
+            KeyCode::PageUp => self.scroll_up(self.page.saturating_sub(2).max(1)),
+            KeyCode::PageDown => self.scroll_down(self.page.saturating_sub(2).max(1)),
+            KeyCode::Home => self.scroll = self.total_lines,
+            KeyCode::End => self.scroll = 0,
+            KeyCode::Left => self.input.left(),
+            KeyCode::Right => self.input.right(),
+            KeyCode::Backspace => self.input.backspace(),
+            KeyCode::Delete => self.input.delete(),
+            KeyCode::Char('a') if ctrl => self.input.line_start(),
+            KeyCode::Char('e') if ctrl => self.input.line_end(),
+            KeyCode::Char('u') if ctrl => self.input.clear(),
+            KeyCode::Char('w') if ctrl => self.input.delete_word(),
+            KeyCode::Char('l') if ctrl => {}
+            KeyCode::Char(c) if !ctrl => {
+                let mut buf = [0u8; 4];
+                self.input.insert(c.encode_utf8(&mut buf));
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn scroll_up(&mut self, n: usize) {
+        self.scroll = (self.scroll + n).min(self.total_lines);
+    }
+
+    fn scroll_down(&mut self, n: usize) {
+        self.scroll = self.scroll.saturating_sub(n);
+    }
+
+    fn submit(&mut self) -> Vec<Effect> {
+        if self.input.text().trim().is_empty() {
+            return Vec::new();
+        }
+        let text = self.input.take();
+        // Typing resumes following the conversation.
+        self.scroll = 0;
+        if command::is_command(&text) {
+            return self.run_command(text.trim());
+        }
+        if self.in_flight.is_some() {
+            self.output(strings::BUSY, true);
+            return Vec::new();
+        }
+        self.cells
+            .push(HistoryCell::new(CellKind::User(text.clone())));
+        self.session.push_user(&text);
+        self.start(text, None)
+    }
+
+    fn run_command(&mut self, line: &str) -> Vec<Effect> {
+        self.cells
+            .push(HistoryCell::new(CellKind::User(line.to_string())));
+        let out = command::execute(&mut self.session, line);
+        if !out.text.is_empty() {
+            self.output(out.text, out.is_error);
+        }
+        match out.action {
+            Some(Action::Quit) => {
+                self.should_quit = true;
+                Vec::new()
+            }
+            Some(Action::Clear) => {
+                self.cells.clear();
+                self.retry = None;
+                self.scroll = 0;
+                Vec::new()
+            }
+            Some(Action::Retry) => self.retry(),
+            None => Vec::new(),
+        }
+    }
+
+    fn retry(&mut self) -> Vec<Effect> {
+        if self.in_flight.is_some() {
+            self.output(strings::BUSY, true);
+            return Vec::new();
+        }
+        let Some(retry) = self.retry.take() else {
+            self.output(strings::NOTHING_TO_RETRY, true);
+            return Vec::new();
+        };
+        match &retry.after {
+            Some(b) => self.notice(format!("retrying after {b}, starting at the next backend")),
+            None => self.notice("retrying"),
+        }
+        self.session.push_user(&retry.prompt);
+        self.start(retry.prompt, retry.after)
+    }
+
+    fn start(&mut self, prompt: String, after: Option<String>) -> Vec<Effect> {
+        let engine = match &after {
+            Some(backend) => self.session.build_retry_engine(backend),
+            None => self.current_engine(),
+        };
+        let engine = match engine {
+            Ok(engine) => engine,
+            Err(e) => {
+                self.session.pop_unanswered();
+                self.output(e.to_string(), true);
+                return Vec::new();
+            }
+        };
+        self.next_id += 1;
+        let id = self.next_id;
+        self.in_flight = Some(InFlight {
+            id,
+            prompt,
+            started: self.now,
+            first_text: None,
+            chars: 0,
+            cell: None,
+            backend: None,
+        });
+        let request = ChatRequest {
+            messages: self.session.messages().to_vec(),
+            stream: self.stream,
+        };
+        vec![Effect::Start {
+            id,
+            engine,
+            request,
+        }]
+    }
+
+    /// The engine for the session's current state, rebuilt only after a change, so
+    /// routing state (round-robin position) carries across prompts.
+    fn current_engine(&mut self) -> Result<Engine, crate::engine::BuildError> {
+        let generation = self.session.generation();
+        if let Some((g, engine)) = &self.engine {
+            if *g == generation {
+                return Ok(engine.clone());
+            }
+        }
+        let engine = self.session.build_engine()?;
+        self.engine = Some((generation, engine.clone()));
+        Ok(engine)
+    }
+
+    fn cancel(&mut self) -> Vec<Effect> {
+        let Some(flight) = self.in_flight.take() else {
+            return Vec::new();
+        };
+        match flight.cell.and_then(|i| self.cells.get_mut(i)) {
+            Some(cell) => {
+                if let CellKind::Assistant { state, .. } = cell.kind_mut() {
+                    *state = AnswerState::Cancelled;
+                }
+            }
+            None => self.notice("cancelled"),
+        }
+        self.session.pop_unanswered();
+        self.retry = Some(Retry {
+            prompt: flight.prompt,
+            after: None,
+        });
+        vec![Effect::Cancel]
+    }
+
+    fn finish_unanswered(&mut self, message: &str, after: Option<String>) {
+        if let Some(flight) = self.in_flight.take() {
+            self.session.pop_unanswered();
+            self.retry = Some(Retry {
+                prompt: flight.prompt,
+                after,
+            });
+        }
+        self.output(message.to_string(), true);
+    }
+
+    fn engine_event(&mut self, event: EngineEvent) {
+        self.session.record(&event, self.now);
+        match event {
+            EngineEvent::AttemptStarted { backend, .. } => {
+                if let Some(model) = self.model_of(&backend) {
+                    self.active = Some((backend.clone(), model));
+                }
+                if let Some(f) = &mut self.in_flight {
+                    f.backend = Some(backend);
+                }
+            }
+            EngineEvent::Delta { text } => {
+                let Some(flight) = &mut self.in_flight else {
+                    return;
+                };
+                flight.chars += text.chars().count();
+                if flight.first_text.is_none() {
+                    flight.first_text = Some(self.now);
+                }
+                match flight.cell.and_then(|i| self.cells.get_mut(i)) {
+                    Some(cell) => {
+                        if let CellKind::Assistant { text: t, .. } = cell.kind_mut() {
+                            t.push_str(&text);
+                        }
+                    }
+                    None => {
+                        flight.cell = Some(self.cells.len());
+                        self.cells.push(HistoryCell::new(CellKind::Assistant {
+                            text,
+                            state: AnswerState::Streaming,
+                        }));
+                    }
+                }
+            }
+            EngineEvent::Usage { .. } => {}
+            EngineEvent::AttemptFailed {
+                backend,
+                detail,
+                will_retry,
+                ..
+            } => {
+                let next = if will_retry { "retrying" } else { "moving on" };
+                self.notice(format!("{backend} failed: {detail} ({next})"));
+            }
+            EngineEvent::Skipped { backend, why } => {
+                self.notice(format!("skipped {backend}: {why}"));
+            }
+            EngineEvent::Done { provenance } => {
+                self.active = Some((provenance.backend.clone(), provenance.model.clone()));
+                if let Some(flight) = self.in_flight.take() {
+                    let text = self.set_answer_state(&flight, AnswerState::Done(provenance));
+                    self.session.push_assistant(&text);
+                }
+                self.retry = None;
+            }
+            EngineEvent::Interrupted { provenance, reason } => {
+                if let Some(flight) = self.in_flight.take() {
+                    let backend = provenance.backend.clone();
+                    self.set_answer_state(&flight, AnswerState::Interrupted { provenance, reason });
+                    // An incomplete answer is never kept as part of the conversation.
+                    self.session.pop_unanswered();
+                    self.retry = Some(Retry {
+                        prompt: flight.prompt,
+                        after: Some(backend),
+                    });
+                }
+            }
+            EngineEvent::Exhausted { reasons } => {
+                let message = crate::oneshot::exhausted_message(&reasons);
+                self.finish_unanswered(&message, None);
+            }
+        }
+    }
+
+    /// Sets the answer cell's state (creating an empty one if no text came) and
+    /// returns its text.
+    fn set_answer_state(&mut self, flight: &InFlight, new: AnswerState) -> String {
+        let index = match flight.cell {
+            Some(i) => i,
+            None => {
+                self.cells.push(HistoryCell::new(CellKind::Assistant {
+                    text: String::new(),
+                    state: AnswerState::Streaming,
+                }));
+                self.cells.len() - 1
+            }
+        };
+        match self.cells.get_mut(index).map(HistoryCell::kind_mut) {
+            Some(CellKind::Assistant { text, state }) => {
+                *state = new;
+                text.clone()
+            }
+            Some(CellKind::User(_) | CellKind::Notice(_) | CellKind::Output { .. }) | None => {
+                String::new()
+            }
+        }
+    }
+
+    fn model_of(&self, backend: &str) -> Option<String> {
+        self.session
+            .target()
+            .backends()
+            .into_iter()
+            .find(|(n, _)| *n == backend)
+            .map(|(_, p)| p.model.clone())
+    }
+
+    /// Wraps what changed for `width` and keeps a scrolled-up view still while
+    /// lines are added below it. Call before [`view::render`].
+    pub fn layout(&mut self, width: u16) {
+        let mut total = 0;
+        for cell in &mut self.cells {
+            total += cell.lines(width, &self.theme).len();
+        }
+        if self.scroll > 0 && width == self.width && total > self.total_lines {
+            self.scroll += total - self.total_lines;
+        }
+        self.width = width;
+        self.total_lines = total;
+        self.scroll = self.scroll.min(total);
+    }
+
+    /// Lays out and draws one frame.
+    pub fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> Result<(), B::Error> {
+        let size = terminal.size()?;
+        self.layout(size.width);
+        self.page = usize::from(size.height.saturating_sub(4));
+        terminal.draw(|frame| view::render(self, frame))?;
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// Seconds since the request was sent, and tokens/s once text flows.
+    pub fn progress(&self) -> Option<(Duration, Option<f64>)> {
+        let f = self.in_flight.as_ref()?;
+        let elapsed = self.now.saturating_duration_since(f.started);
+        let rate = f.first_text.map(|t| {
+            let secs = self.now.saturating_duration_since(t).as_secs_f64().max(0.1);
+            // About four characters a token, as Usage::estimate counts.
+            (f.chars as f64 / 4.0) / secs
+        });
+        Some((elapsed, rate))
+    }
+
+    /// Total transcript lines at the last layout.
+    pub fn total_lines(&self) -> usize {
+        self.total_lines
+    }
+}

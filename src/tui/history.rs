@@ -1,0 +1,211 @@
+//! Transcript entries. Each [`HistoryCell`] renders itself with
+//! [`HistoryCell::display_lines`] (pure) and keeps the wrapped result for the last
+//! width it was drawn at, so a frame re-wraps only what changed.
+
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+
+use super::markdown;
+use super::theme::Theme;
+use super::wrap::wrap_line;
+use crate::engine::Provenance;
+
+/// How an answer stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnswerState {
+    /// Text is still arriving.
+    Streaming,
+    /// Complete.
+    Done(Provenance),
+    /// Broke after text was shown: incomplete.
+    Interrupted {
+        /// Where the partial answer came from.
+        provenance: Provenance,
+        /// What broke.
+        reason: String,
+    },
+    /// The user cancelled it.
+    Cancelled,
+}
+
+/// What a transcript entry is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CellKind {
+    /// A prompt (or a command line) the user sent.
+    User(String),
+    /// An answer.
+    Assistant {
+        /// The markdown text so far.
+        text: String,
+        /// Complete, streaming, interrupted or cancelled.
+        state: AnswerState,
+    },
+    /// A brief dim line: a backend skipped or failed, a retry, a welcome.
+    Notice(String),
+    /// A command's output, or an error.
+    Output {
+        /// The text (may be several lines; shown as written, wrapped).
+        text: String,
+        /// Shown as an error.
+        is_error: bool,
+    },
+}
+
+/// One transcript entry with its wrap cache.
+#[derive(Debug, Clone)]
+pub struct HistoryCell {
+    kind: CellKind,
+    cache: Option<(u16, Vec<Line<'static>>)>,
+}
+
+impl HistoryCell {
+    /// A new entry.
+    pub fn new(kind: CellKind) -> Self {
+        Self { kind, cache: None }
+    }
+
+    /// What it is.
+    pub fn kind(&self) -> &CellKind {
+        &self.kind
+    }
+
+    /// Changes it; the cache is dropped.
+    pub fn kind_mut(&mut self) -> &mut CellKind {
+        self.cache = None;
+        &mut self.kind
+    }
+
+    /// Wraps for `width` unless already wrapped for it, and returns the lines.
+    pub fn lines(&mut self, width: u16, theme: &Theme) -> &[Line<'static>] {
+        let fresh = matches!(&self.cache, Some((w, _)) if *w == width);
+        if !fresh {
+            self.cache = Some((width, self.kind.display_lines(width, theme)));
+        }
+        match &self.cache {
+            Some((_, lines)) => lines,
+            None => &[],
+        }
+    }
+
+    /// The lines wrapped at the last width, if any (for the pure view).
+    pub fn cached(&self) -> &[Line<'static>] {
+        match &self.cache {
+            Some((_, lines)) => lines,
+            None => &[],
+        }
+    }
+}
+
+impl CellKind {
+    /// The entry as screen lines `width` columns wide, ending with a blank line.
+    pub fn display_lines(&self, width: u16, theme: &Theme) -> Vec<Line<'static>> {
+        let width = usize::from(width.max(4));
+        let mut out = Vec::new();
+        match self {
+            CellKind::User(text) => {
+                for (i, line) in text.lines().enumerate() {
+                    let lead = if i == 0 { "› " } else { "  " };
+                    let l = Line::from(vec![
+                        Span::styled(lead, theme.user()),
+                        Span::styled(line.to_string(), theme.user()),
+                    ]);
+                    out.extend(wrap_line(&l, width, 2));
+                }
+            }
+            CellKind::Assistant { text, state } => {
+                for md in markdown::render(text, theme) {
+                    out.extend(wrap_line(&md.line, width, md.indent));
+                }
+                match state {
+                    AnswerState::Streaming => {}
+                    AnswerState::Done(p) => {
+                        let l = Line::from(Span::styled(provenance_line(p), theme.dim()));
+                        out.extend(wrap_line(&l, width, 2));
+                    }
+                    AnswerState::Interrupted { provenance, reason } => {
+                        let l = Line::from(Span::styled(
+                            format!(
+                                "⚠ interrupted: this answer from {} is incomplete ({reason}). /retry sends the prompt to the next backend.",
+                                provenance.backend
+                            ),
+                            theme.error(),
+                        ));
+                        out.extend(wrap_line(&l, width, 2));
+                        let l = Line::from(Span::styled(provenance_line(provenance), theme.dim()));
+                        out.extend(wrap_line(&l, width, 2));
+                    }
+                    AnswerState::Cancelled => {
+                        let l = Line::from(Span::styled(
+                            "✗ cancelled (incomplete; /retry asks again)",
+                            theme.warn(),
+                        ));
+                        out.extend(wrap_line(&l, width, 2));
+                    }
+                }
+            }
+            CellKind::Notice(text) => {
+                let l = Line::from(Span::styled(format!("· {text}"), theme.dim()));
+                out.extend(wrap_line(&l, width, 2));
+                // Notices sit together; no blank line between them.
+                return out;
+            }
+            CellKind::Output { text, is_error } => {
+                let style = if *is_error {
+                    theme.error()
+                } else {
+                    Style::default()
+                };
+                for (i, line) in text.lines().enumerate() {
+                    let content = if *is_error && i == 0 {
+                        format!("✗ {line}")
+                    } else {
+                        line.to_string()
+                    };
+                    let indent = content.len() - content.trim_start().len();
+                    let l = Line::from(Span::styled(content, style));
+                    out.extend(wrap_line(&l, width, indent.max(usize::from(*is_error) * 2)));
+                }
+            }
+        }
+        out.push(Line::default());
+        out
+    }
+}
+
+/// `demo-fast · sim/sim-fast · 3 attempts, 2 failovers · 1.2s (first 40ms) · 12→85 tokens`.
+pub fn provenance_line(p: &Provenance) -> String {
+    let attempts = if p.attempts == 1 {
+        "1 attempt".to_string()
+    } else {
+        format!("{} attempts", p.attempts)
+    };
+    let failovers = match p.failovers {
+        0 => String::new(),
+        1 => ", 1 failover".to_string(),
+        n => format!(", {n} failovers"),
+    };
+    let estimated = if p.usage.estimated {
+        " (estimated)"
+    } else {
+        ""
+    };
+    format!(
+        "{} · {}/{} · {attempts}{failovers} · {} (first token {}) · {}→{} tokens{estimated}",
+        p.backend,
+        p.provider,
+        p.model,
+        format_ms(p.latency_ms),
+        format_ms(p.first_chunk_ms),
+        p.usage.input_tokens,
+        p.usage.output_tokens,
+    )
+}
+
+/// `850ms`, `1.2s`.
+pub fn format_ms(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    }
+}

@@ -1,0 +1,374 @@
+//! Markdown to styled lines: headings, paragraphs, emphasis, inline code, code
+//! blocks, lists (nested, ordered), quotes, rules and links.
+//!
+//! The output is unwrapped lines, each with the indent its continuation lines take
+//! when wrapped (a list item's text lines up under its first word). A streaming
+//! answer is re-rendered as it grows; an unclosed code fence renders as code.
+
+use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+
+use super::theme::Theme;
+
+/// One rendered line and how far its wrapped continuation lines are indented.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MdLine {
+    /// The line.
+    pub line: Line<'static>,
+    /// Indent of continuation lines when wrapped.
+    pub indent: usize,
+}
+
+struct Renderer<'t> {
+    theme: &'t Theme,
+    out: Vec<MdLine>,
+    spans: Vec<Span<'static>>,
+    styles: Vec<Style>,
+    /// Per open list: the next number for ordered lists.
+    lists: Vec<Option<u64>>,
+    /// Prefix for lines of the current block (quote bars, list indent).
+    prefix: Vec<Span<'static>>,
+    prefix_width: usize,
+    quote_depth: usize,
+    in_code: bool,
+    need_blank: bool,
+    pending_item: Option<(String, usize)>,
+}
+
+/// Renders `text` as markdown.
+pub fn render(text: &str, theme: &Theme) -> Vec<MdLine> {
+    let mut r = Renderer {
+        theme,
+        out: Vec::new(),
+        spans: Vec::new(),
+        styles: vec![Style::default()],
+        lists: Vec::new(),
+        prefix: Vec::new(),
+        prefix_width: 0,
+        quote_depth: 0,
+        in_code: false,
+        need_blank: false,
+        pending_item: None,
+    };
+    let options = Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    for event in Parser::new_ext(text, options) {
+        r.event(event);
+    }
+    r.flush();
+    while r.out.last().is_some_and(|l| l.line.spans.is_empty()) {
+        r.out.pop();
+    }
+    r.out
+}
+
+impl Renderer<'_> {
+    fn style(&self) -> Style {
+        self.styles.last().copied().unwrap_or_default()
+    }
+
+    fn push_style(&mut self, f: impl FnOnce(Style) -> Style) {
+        let next = f(self.style());
+        self.styles.push(next);
+    }
+
+    fn pop_style(&mut self) {
+        if self.styles.len() > 1 {
+            self.styles.pop();
+        }
+    }
+
+    fn text(&mut self, text: &str) {
+        if self.spans.is_empty() {
+            self.start_line();
+        }
+        self.spans
+            .push(Span::styled(text.to_string(), self.style()));
+    }
+
+    /// Begins a line: the blank line owed by the previous block, then the prefix
+    /// (or a list item's bullet).
+    fn start_line(&mut self) {
+        if self.need_blank && !self.out.is_empty() {
+            self.out.push(MdLine {
+                line: Line::default(),
+                indent: 0,
+            });
+        }
+        self.need_blank = false;
+        let quote = self.quote_prefix();
+        self.spans.extend(quote);
+        if let Some((bullet, width)) = self.pending_item.take() {
+            let indent = " ".repeat(self.prefix_width.saturating_sub(width));
+            self.spans.push(Span::raw(indent));
+            self.spans.push(Span::styled(bullet, self.theme.marker()));
+        } else {
+            self.spans.extend(self.prefix.iter().cloned());
+        }
+    }
+
+    fn quote_prefix(&self) -> Vec<Span<'static>> {
+        (0..self.quote_depth)
+            .map(|_| Span::styled("│ ", self.theme.marker()))
+            .collect()
+    }
+
+    fn flush(&mut self) {
+        if self.spans.is_empty() {
+            return;
+        }
+        let spans = std::mem::take(&mut self.spans);
+        self.out.push(MdLine {
+            line: Line::from(spans),
+            indent: self.prefix_width + 2 * self.quote_depth,
+        });
+    }
+
+    fn end_block(&mut self) {
+        self.flush();
+        self.need_blank = true;
+    }
+
+    fn event(&mut self, event: Event<'_>) {
+        match event {
+            Event::Start(tag) => self.start(tag),
+            Event::End(tag) => self.end(tag),
+            Event::Text(text) => {
+                if self.in_code {
+                    self.code_text(&text);
+                } else {
+                    self.text(&text);
+                }
+            }
+            Event::Code(code) => {
+                if self.spans.is_empty() {
+                    self.start_line();
+                }
+                self.spans
+                    .push(Span::styled(code.to_string(), self.theme.code()));
+            }
+            Event::SoftBreak => self.text(" "),
+            Event::HardBreak => self.flush(),
+            Event::Rule => {
+                self.flush();
+                self.start_line();
+                self.spans
+                    .push(Span::styled("────────", self.theme.marker()));
+                self.end_block();
+            }
+            Event::Html(html) | Event::InlineHtml(html) => self.text(html.trim_end_matches('\n')),
+            Event::TaskListMarker(done) => self.text(if done { "[x] " } else { "[ ] " }),
+            Event::FootnoteReference(name) => self.text(&format!("[{name}]")),
+            Event::InlineMath(m) | Event::DisplayMath(m) => self.text(&m),
+        }
+    }
+
+    fn code_text(&mut self, text: &str) {
+        for line in text.split_inclusive('\n') {
+            if self.spans.is_empty() {
+                self.start_line();
+                self.spans.push(Span::raw("  "));
+            }
+            let content = line.strip_suffix('\n').unwrap_or(line);
+            if !content.is_empty() {
+                self.spans
+                    .push(Span::styled(content.to_string(), self.theme.code()));
+            }
+            if line.ends_with('\n') {
+                self.flush();
+            }
+        }
+    }
+
+    fn start(&mut self, tag: Tag<'_>) {
+        match tag {
+            Tag::Paragraph => {}
+            Tag::Heading { level, .. } => {
+                self.flush();
+                let n = heading_number(level);
+                self.push_style(|_| self.theme.heading(n));
+                self.text(&format!("{} ", "#".repeat(usize::from(n))));
+            }
+            Tag::BlockQuote(_) => {
+                self.flush();
+                self.quote_depth += 1;
+            }
+            Tag::CodeBlock(kind) => {
+                self.flush();
+                self.in_code = true;
+                if let CodeBlockKind::Fenced(lang) = kind {
+                    if !lang.is_empty() {
+                        self.start_line();
+                        self.spans
+                            .push(Span::styled(format!("  {lang}"), self.theme.dim()));
+                        self.flush();
+                    }
+                }
+            }
+            Tag::List(start) => {
+                self.flush();
+                self.lists.push(start);
+            }
+            Tag::Item => {
+                self.flush();
+                let depth = self.lists.len().saturating_sub(1);
+                let bullet = match self.lists.last_mut() {
+                    Some(Some(n)) => {
+                        let b = format!("{n}. ");
+                        *n += 1;
+                        b
+                    }
+                    Some(None) | None => "• ".to_string(),
+                };
+                let width = bullet.chars().count();
+                self.prefix_width = depth * 2 + width;
+                self.prefix = vec![Span::raw(" ".repeat(self.prefix_width))];
+                self.pending_item = Some((bullet, width));
+            }
+            Tag::Emphasis => self.push_style(|s| s.add_modifier(Modifier::ITALIC)),
+            Tag::Strong => self.push_style(|s| s.add_modifier(Modifier::BOLD)),
+            Tag::Strikethrough => self.push_style(|s| s.add_modifier(Modifier::CROSSED_OUT)),
+            Tag::Link { .. } => self.push_style(|_| self.theme.link()),
+            Tag::Image { .. } => self.text("[image: "),
+            Tag::HtmlBlock
+            | Tag::FootnoteDefinition(_)
+            | Tag::DefinitionList
+            | Tag::DefinitionListTitle
+            | Tag::DefinitionListDefinition
+            | Tag::Table(_)
+            | Tag::TableHead
+            | Tag::TableRow
+            | Tag::TableCell
+            | Tag::Superscript
+            | Tag::Subscript
+            | Tag::MetadataBlock(_) => {}
+        }
+    }
+
+    fn end(&mut self, tag: TagEnd) {
+        match tag {
+            TagEnd::Paragraph => {
+                if self.lists.is_empty() {
+                    self.end_block();
+                } else {
+                    self.flush();
+                }
+            }
+            TagEnd::Heading(_) => {
+                self.pop_style();
+                self.end_block();
+            }
+            TagEnd::BlockQuote(_) => {
+                self.flush();
+                self.quote_depth = self.quote_depth.saturating_sub(1);
+                self.need_blank = true;
+            }
+            TagEnd::CodeBlock => {
+                self.flush();
+                self.in_code = false;
+                self.need_blank = true;
+            }
+            TagEnd::List(_) => {
+                self.flush();
+                self.lists.pop();
+                self.prefix_width = self.lists.len().saturating_sub(1) * 2
+                    + if self.lists.is_empty() { 0 } else { 2 };
+                self.prefix = if self.lists.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![Span::raw(" ".repeat(self.prefix_width))]
+                };
+                if self.lists.is_empty() {
+                    self.prefix_width = 0;
+                    self.need_blank = true;
+                }
+            }
+            TagEnd::Item => self.flush(),
+            TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough | TagEnd::Link => {
+                self.pop_style();
+            }
+            TagEnd::Image => self.text("]"),
+            TagEnd::TableCell => self.text("  "),
+            TagEnd::TableRow | TagEnd::TableHead => self.flush(),
+            TagEnd::Table => self.end_block(),
+            TagEnd::HtmlBlock
+            | TagEnd::FootnoteDefinition
+            | TagEnd::DefinitionList
+            | TagEnd::DefinitionListTitle
+            | TagEnd::DefinitionListDefinition
+            | TagEnd::Superscript
+            | TagEnd::Subscript
+            | TagEnd::MetadataBlock(_) => {}
+        }
+    }
+}
+
+fn heading_number(level: HeadingLevel) -> u8 {
+    match level {
+        HeadingLevel::H1 => 1,
+        HeadingLevel::H2 => 2,
+        HeadingLevel::H3 => 3,
+        HeadingLevel::H4 => 4,
+        HeadingLevel::H5 => 5,
+        HeadingLevel::H6 => 6,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn plain(md: &str) -> Vec<String> {
+        render(md, &Theme::new(false))
+            .into_iter()
+            .map(|l| l.line.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn blocks_are_separated_by_one_blank_line() {
+        assert_eq!(
+            plain("# Title\n\nSome *text* and **bold**.\n\n```rust\nfn main() {}\n```\nafter"),
+            vec![
+                "# Title",
+                "",
+                "Some text and bold.",
+                "",
+                "  rust",
+                "  fn main() {}",
+                "",
+                "after"
+            ]
+        );
+    }
+
+    #[test]
+    fn lists_nest_and_number() {
+        assert_eq!(
+            plain("- one\n- two\n  - inner\n\n1. first\n2. second"),
+            vec!["• one", "• two", "  • inner", "", "1. first", "2. second"]
+        );
+        let lines = render("- a long item", &Theme::new(false));
+        assert_eq!(lines[0].indent, 2);
+    }
+
+    #[test]
+    fn emphasis_is_styled() {
+        let lines = render("*it* **bo** `code`", &Theme::new(false));
+        let spans = &lines[0].line.spans;
+        assert!(spans[0].style.add_modifier.contains(Modifier::ITALIC));
+        assert!(spans[2].style.add_modifier.contains(Modifier::BOLD));
+        assert_eq!(spans[4].content, "code");
+    }
+
+    #[test]
+    fn unclosed_fence_while_streaming_is_code() {
+        assert_eq!(plain("text\n\n```\nlet x"), vec!["text", "", "  let x"]);
+    }
+
+    #[test]
+    fn quotes_get_a_bar() {
+        assert_eq!(plain("> quoted\n\nnext"), vec!["│ quoted", "", "next"]);
+    }
+}

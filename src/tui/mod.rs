@@ -1,0 +1,170 @@
+//! The interactive chat: `baton` with no `--prompt` on a terminal.
+//!
+//! Elm-style, after codex-rs/tui and ratatui's template:
+//! - [`event::AppEvent`] is the one bus: keys, paste, mouse, resize, ticks, and the
+//!   engine's events tagged with their request id (stale ones are dropped);
+//! - [`app::App::update`] changes the model and returns [`app::Effect`]s (start or
+//!   cancel a request), which [`run_app`] performs: each request runs as its own
+//!   task, so the UI never waits on the network, and cancelling aborts the task,
+//!   which drops the engine stream;
+//! - [`view::render`] draws from the model; transcript entries
+//!   ([`history::HistoryCell`]) keep their wrapped lines per width;
+//! - [`terminal`] sets the terminal up and restores it, also on panic.
+//!
+//! [`run_app`] is generic over the ratatui `Backend`, so whole-app tests run on
+//! `TestBackend`.
+
+pub mod app;
+pub mod event;
+pub mod history;
+pub mod input;
+pub mod markdown;
+pub mod terminal;
+pub mod theme;
+pub mod view;
+pub mod wrap;
+
+#[cfg(test)]
+mod tests;
+
+use std::time::{Duration, Instant};
+
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::task::JoinHandle;
+
+use crate::cli::RunArgs;
+use crate::home::Home;
+use crate::oneshot::{self, Exit};
+use crate::profile::ProfileStore;
+use crate::session::Session;
+use app::{App, Effect};
+use event::AppEvent;
+use theme::Theme;
+
+/// Most events folded into one frame, so a fast stream still lets keys through.
+const MAX_BATCH: usize = 512;
+
+/// The session the command line asks for: the profile (or `--provider`) with
+/// `--set` values on top. Shared with one-shot mode's resolution.
+pub fn session_from_args(args: &RunArgs, home: &Home) -> Result<Session, oneshot::Failure> {
+    let overrides = oneshot::parse_overrides(&args.set)?;
+    let resolved = oneshot::resolve_target(args, home)?;
+    let mut session = Session::new(ProfileStore::new(home.profiles_dir()), resolved);
+    if !overrides.is_empty() {
+        session.merge_settings(&overrides);
+    }
+    Ok(session)
+}
+
+/// Sends diagnostics to `~/.baton/logs/baton.log` (the screen belongs to the chat).
+/// The returned guard flushes the log when dropped.
+pub fn init_file_logging(home: &Home) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let dir = home.logs_dir();
+    crate::home::ensure_dir(&dir).ok()?;
+    let appender = tracing_appender::rolling::daily(dir, "baton.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let spec = std::env::var(crate::logging::DEBUG_ENV).ok();
+    let filter =
+        tracing_subscriber::EnvFilter::new(crate::logging::filter_from_debug_spec(spec.as_deref()));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(false)
+        .try_init()
+        .ok()?;
+    Some(guard)
+}
+
+/// Runs the chat until the user leaves.
+pub async fn run(args: RunArgs, home: &Home) -> Exit {
+    let _log = init_file_logging(home);
+    let session = match session_from_args(&args, home) {
+        Ok(session) => session,
+        Err(failure) => {
+            eprintln!("baton: {}", failure.message);
+            return failure.exit;
+        }
+    };
+    let mut app = App::new(session, Theme::from_env());
+    app.stream = !args.no_stream;
+    let mut tui = match terminal::init() {
+        Ok(t) => t,
+        Err(e) => {
+            terminal::restore();
+            eprintln!("baton: cannot set up the terminal: {e}");
+            return Exit::Error;
+        }
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let reader = event::spawn_terminal_reader(tx.clone());
+    let ticker = event::spawn_ticker(tx.clone(), Duration::from_millis(100));
+    let result = run_app(&mut tui, app, rx, tx).await;
+    ticker.abort();
+    drop(reader);
+    terminal::restore();
+    match result {
+        Ok(_) => Exit::Complete,
+        Err(e) => {
+            eprintln!("baton: terminal error: {e}");
+            Exit::Error
+        }
+    }
+}
+
+/// The main loop: events in, effects out, a frame when something changed.
+pub async fn run_app<B: Backend>(
+    terminal: &mut Terminal<B>,
+    mut app: App,
+    mut rx: UnboundedReceiver<AppEvent>,
+    tx: UnboundedSender<AppEvent>,
+) -> Result<App, B::Error> {
+    let mut task: Option<JoinHandle<()>> = None;
+    app.now = Instant::now();
+    app.draw(terminal)?;
+    while let Some(first) = rx.recv().await {
+        app.now = Instant::now();
+        let mut effects = app.update(first);
+        // Fold what is already queued into this frame (coalesced redraws).
+        for _ in 0..MAX_BATCH {
+            if app.should_quit() {
+                break;
+            }
+            match rx.try_recv() {
+                Ok(event) => effects.extend(app.update(event)),
+                Err(_) => break,
+            }
+        }
+        for effect in effects {
+            match effect {
+                Effect::Start {
+                    id,
+                    engine,
+                    request,
+                } => {
+                    if let Some(old) = task.take() {
+                        old.abort();
+                    }
+                    task = Some(event::spawn_request(tx.clone(), id, engine, request));
+                }
+                Effect::Cancel => {
+                    if let Some(old) = task.take() {
+                        old.abort();
+                    }
+                }
+            }
+        }
+        if app.should_quit() {
+            break;
+        }
+        if app.needs_draw() {
+            app.now = Instant::now();
+            app.draw(terminal)?;
+        }
+    }
+    if let Some(old) = task.take() {
+        old.abort();
+    }
+    Ok(app)
+}

@@ -1,0 +1,470 @@
+//! Whole-screen tests on ratatui's `TestBackend`, with insta snapshots, and a run
+//! of the real main loop against the keyless `sim` backend.
+
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::app::{App, Effect};
+use super::event::AppEvent;
+use super::history::{AnswerState, CellKind};
+use super::theme::Theme;
+use crate::engine::{BackendFailure, EngineEvent, Provenance};
+use crate::profile::{self, ProfileStore};
+use crate::provider::{ErrorClass, Usage};
+use crate::session::Session;
+
+fn app_on(name: &str) -> (tempfile::TempDir, App) {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = ProfileStore::new(tmp.path().join("profiles"));
+    profile::ensure_builtin(&store).unwrap();
+    let resolved = store.resolve(name).unwrap();
+    let app = App::new(Session::new(store, resolved), Theme::new(false));
+    (tmp, app)
+}
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    app.update(AppEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn ctrl(app: &mut App, c: char) -> Vec<Effect> {
+    app.update(AppEvent::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::CONTROL,
+    )))
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+/// Types `line`, presses Enter, returns the effects.
+fn send(app: &mut App, line: &str) -> Vec<Effect> {
+    type_text(app, line);
+    key(app, KeyCode::Enter)
+}
+
+fn started_id(effects: &[Effect]) -> u64 {
+    match effects {
+        [Effect::Start { id, .. }] => *id,
+        other => panic!("expected one Start, got {other:?}"),
+    }
+}
+
+fn engine(app: &mut App, id: u64, event: EngineEvent) {
+    app.update(AppEvent::Engine { id, event });
+}
+
+fn screen(app: &mut App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    app.draw(&mut terminal).unwrap();
+    terminal.backend().to_string()
+}
+
+fn provenance(backend: &str, model: &str) -> Provenance {
+    Provenance {
+        backend: backend.into(),
+        provider: "sim".into(),
+        model: model.into(),
+        attempts: 3,
+        failovers: 2,
+        latency_ms: 1234,
+        first_chunk_ms: 40,
+        usage: Usage {
+            input_tokens: 12,
+            output_tokens: 85,
+            estimated: true,
+        },
+    }
+}
+
+/// The demo profile's usual first turn: down, flaky fails, fast answers.
+fn failover_prelude(app: &mut App, id: u64) {
+    engine(
+        app,
+        id,
+        EngineEvent::AttemptStarted {
+            backend: "demo-down".into(),
+            attempt: 1,
+            of: 1,
+        },
+    );
+    engine(
+        app,
+        id,
+        EngineEvent::AttemptFailed {
+            backend: "demo-down".into(),
+            class: ErrorClass::Transient,
+            detail: "cannot reach sim://sim-down: connection refused (simulated)".into(),
+            will_retry: false,
+        },
+    );
+    engine(
+        app,
+        id,
+        EngineEvent::Skipped {
+            backend: "demo-flaky".into(),
+            why: "breaker open".into(),
+        },
+    );
+    engine(
+        app,
+        id,
+        EngineEvent::AttemptStarted {
+            backend: "demo-fast".into(),
+            attempt: 1,
+            of: 1,
+        },
+    );
+}
+
+const MARKDOWN: &str = "# Relay\n\nA **baton** passes from *hand* to hand; see `docs/`.\n\n\
+- first runner\n- second runner\n  - nested\n\n1. one\n2. two\n\n```rust\nfn main() {\n    println!(\"hi\");\n}\n```\n\n> quoted words\n";
+
+#[test]
+fn main_screen() {
+    let (_tmp, mut app) = app_on("demo");
+    insta::assert_snapshot!("main_screen", screen(&mut app, 80, 12));
+}
+
+#[test]
+fn streaming_shows_notices_spinner_and_rate() {
+    let (_tmp, mut app) = app_on("demo");
+    let t0 = app.now;
+    let id = started_id(&send(&mut app, "tell me about relays"));
+    failover_prelude(&mut app, id);
+    app.now = t0 + Duration::from_millis(500);
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Delta {
+            text: "Relays hand the baton on. ".repeat(6),
+        },
+    );
+    app.now = t0 + Duration::from_millis(1500);
+    insta::assert_snapshot!("streaming", screen(&mut app, 80, 16));
+}
+
+#[test]
+fn markdown_answer_with_provenance() {
+    let (_tmp, mut app) = app_on("demo");
+    let id = started_id(&send(&mut app, "markdown please"));
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Delta {
+            text: MARKDOWN.into(),
+        },
+    );
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Done {
+            provenance: provenance("demo-fast", "sim-fast"),
+        },
+    );
+    assert!(app.in_flight.is_none());
+    assert_eq!(app.session.messages().len(), 2, "prompt and answer kept");
+    insta::assert_snapshot!("markdown", screen(&mut app, 80, 30));
+}
+
+#[test]
+fn interrupted_answer_is_marked_and_retry_goes_to_the_next_backend() {
+    let (_tmp, mut app) = app_on("demo");
+    let id = started_id(&send(&mut app, "a long story"));
+    failover_prelude(&mut app, id);
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Delta {
+            text: "Once upon a time".into(),
+        },
+    );
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Interrupted {
+            provenance: provenance("demo-flaky", "sim-flaky"),
+            reason: "the stream ended before the answer was complete".into(),
+        },
+    );
+    assert!(
+        app.session.messages().is_empty(),
+        "an incomplete answer is not kept"
+    );
+    insta::assert_snapshot!("interrupted", screen(&mut app, 80, 16));
+
+    let effects = send(&mut app, "/retry");
+    let [
+        Effect::Start {
+            engine, request, ..
+        },
+    ] = effects.as_slice()
+    else {
+        panic!("retry did not start a request: {effects:?}");
+    };
+    let order: Vec<_> = engine.backends().iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(order, vec!["demo-fast", "demo-down", "demo-flaky"]);
+    assert_eq!(
+        request.messages.last().map(|m| m.content.as_str()),
+        Some("a long story")
+    );
+}
+
+#[test]
+fn stats_lb_and_help_render_inline() {
+    let (_tmp, mut app) = app_on("demo");
+    let id = started_id(&send(&mut app, "hi"));
+    failover_prelude(&mut app, id);
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Delta {
+            text: "Hello.".into(),
+        },
+    );
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Done {
+            provenance: provenance("demo-fast", "sim-fast"),
+        },
+    );
+    send(&mut app, "/stats lb");
+    insta::assert_snapshot!("stats_lb", screen(&mut app, 80, 36));
+    let (_tmp, mut app) = app_on("demo");
+    send(&mut app, "/help");
+    insta::assert_snapshot!("help", screen(&mut app, 100, 20));
+}
+
+#[test]
+fn command_errors_are_shown_inline() {
+    let (_tmp, mut app) = app_on("demo");
+    send(&mut app, "/set tpm_threshold -500");
+    send(&mut app, "/set timeout_ms abc");
+    send(&mut app, "/set circuit_breaker_enabled maybe");
+    send(&mut app, "/profile save loadbalancer x failover demo-fast");
+    insta::assert_snapshot!("errors", screen(&mut app, 80, 16));
+}
+
+#[test]
+fn narrow_terminal_wraps_everything() {
+    let (_tmp, mut app) = app_on("demo");
+    let id = started_id(&send(
+        &mut app,
+        "a prompt long enough to wrap on forty columns",
+    ));
+    failover_prelude(&mut app, id);
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Delta {
+            text: MARKDOWN.into(),
+        },
+    );
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Done {
+            provenance: provenance("demo-fast", "sim-fast"),
+        },
+    );
+    insta::assert_snapshot!("narrow_40", screen(&mut app, 40, 40));
+}
+
+#[test]
+fn popup_lists_matching_commands_and_tab_completes() {
+    let (_tmp, mut app) = app_on("demo");
+    type_text(&mut app, "/pr");
+    insta::assert_snapshot!("popup", screen(&mut app, 60, 8));
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.input.text(), "/pro");
+    type_text(&mut app, "f");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.input.text(), "/profile ");
+}
+
+#[test]
+fn stale_events_after_cancel_are_dropped() {
+    let (_tmp, mut app) = app_on("demo");
+    let id = started_id(&send(&mut app, "first"));
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Delta {
+            text: "partial".into(),
+        },
+    );
+    let effects = key(&mut app, KeyCode::Esc);
+    assert!(matches!(effects.as_slice(), [Effect::Cancel]));
+    assert!(app.in_flight.is_none());
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Delta {
+            text: " late".into(),
+        },
+    );
+    let answer = app.cells.iter().find_map(|c| match c.kind() {
+        CellKind::Assistant { text, state } => Some((text.clone(), state.clone())),
+        _ => None,
+    });
+    assert_eq!(
+        answer,
+        Some(("partial".to_string(), AnswerState::Cancelled))
+    );
+    assert!(app.session.messages().is_empty());
+    // The next prompt gets a new id; the old one's events stay ignored.
+    let id2 = started_id(&send(&mut app, "second"));
+    assert_ne!(id, id2);
+}
+
+#[test]
+fn exhausted_shows_every_reason() {
+    let (_tmp, mut app) = app_on("demo");
+    let id = started_id(&send(&mut app, "hello"));
+    let fail = |b: &str| BackendFailure {
+        backend: b.into(),
+        class: ErrorClass::Transient,
+        reason: "503 Service Unavailable".into(),
+    };
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Exhausted {
+            reasons: vec![fail("demo-down"), fail("demo-flaky")],
+        },
+    );
+    let out = screen(&mut app, 80, 10);
+    assert!(out.contains("every backend failed:"), "{out}");
+    assert!(out.contains("demo-flaky: 503 Service Unavailable"), "{out}");
+    assert!(app.session.messages().is_empty());
+}
+
+#[test]
+fn quitting_takes_two_ctrl_c_or_one_ctrl_d() {
+    let (_tmp, mut app) = app_on("demo");
+    ctrl(&mut app, 'c');
+    assert!(!app.should_quit());
+    assert!(screen(&mut app, 60, 6).contains("Ctrl-C again to quit"));
+    ctrl(&mut app, 'c');
+    assert!(app.should_quit());
+    let (_tmp, mut app) = app_on("demo");
+    type_text(&mut app, "x");
+    ctrl(&mut app, 'c');
+    assert!(app.input.is_empty(), "first Ctrl-C clears typed text");
+    ctrl(&mut app, 'd');
+    assert!(app.should_quit());
+    let (_tmp, mut app) = app_on("demo");
+    send(&mut app, "/quit");
+    assert!(app.should_quit());
+}
+
+#[test]
+fn multiline_input_history_and_paste() {
+    let (_tmp, mut app) = app_on("demo");
+    type_text(&mut app, "line one");
+    app.update(AppEvent::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::ALT,
+    )));
+    type_text(&mut app, "line two");
+    assert_eq!(app.input.text(), "line one\nline two");
+    key(&mut app, KeyCode::Esc);
+    app.update(AppEvent::Paste("pasted\r\nblock".into()));
+    assert!(app.input.text().ends_with("pasted\nblock"));
+    let effects = key(&mut app, KeyCode::Enter);
+    assert_eq!(effects.len(), 1);
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.input.text(), "line one\nline twopasted\nblock");
+}
+
+#[test]
+fn scrolled_up_view_stays_put_while_the_answer_grows() {
+    let (_tmp, mut app) = app_on("demo");
+    let id = started_id(&send(&mut app, "long"));
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Delta {
+            text: "line\n\n".repeat(30),
+        },
+    );
+    screen(&mut app, 40, 10);
+    app.update(AppEvent::Mouse(MouseEvent {
+        kind: MouseEventKind::ScrollUp,
+        column: 0,
+        row: 0,
+        modifiers: KeyModifiers::NONE,
+    }));
+    let before = screen(&mut app, 40, 10);
+    assert_eq!(app.scroll, 3);
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Delta {
+            text: "more\n\nmore\n\n".into(),
+        },
+    );
+    let after = screen(&mut app, 40, 10);
+    assert_eq!(app.scroll, 7);
+    let body = |s: &str| s.lines().take(5).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&before), body(&after));
+    key(&mut app, KeyCode::End);
+    assert_eq!(app.scroll, 0);
+    key(&mut app, KeyCode::Home);
+    assert!(app.scroll > 0);
+}
+
+/// The real loop over a real engine (the keyless `sim` backend), on TestBackend.
+#[tokio::test]
+async fn main_loop_answers_from_sim_and_quits() {
+    let (_tmp, app) = app_on("demo-fast");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut terminal = Terminal::new(TestBackend::new(60, 12)).unwrap();
+    for c in "hi".chars() {
+        tx.send(AppEvent::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        )))
+        .unwrap();
+    }
+    tx.send(AppEvent::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    )))
+    .unwrap();
+    let feeder = tx.clone();
+    let quit = tokio::spawn(async move {
+        // Ask to quit once the answer had time to arrive (sim-fast: well under 2 s).
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let _ = feeder.send(AppEvent::Key(KeyEvent::new(
+            KeyCode::Char('d'),
+            KeyModifiers::CONTROL,
+        )));
+    });
+    let app = super::run_app(&mut terminal, app, rx, tx).await.unwrap();
+    quit.await.unwrap();
+    let done = app.cells.iter().any(|c| {
+        matches!(c.kind(), CellKind::Assistant { state: AnswerState::Done(p), text } if p.backend == "demo-fast" && !text.is_empty())
+    });
+    assert!(
+        done,
+        "no complete answer: {:?}",
+        app.cells
+            .iter()
+            .map(|c| c.kind().clone())
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        terminal
+            .backend()
+            .to_string()
+            .contains("demo-fast · sim/sim-fast")
+    );
+}

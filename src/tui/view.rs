@@ -1,0 +1,202 @@
+//! Drawing: transcript, command popup, input box, status bar. Reads the
+//! [`App`] and changes nothing (wrapping was done by [`App::layout`]).
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+
+use super::app::App;
+use super::history::format_ms;
+
+const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+/// Most rows the input box grows to before it scrolls.
+const MAX_INPUT_ROWS: usize = 8;
+
+/// Draws the whole screen.
+pub fn render(app: &App, frame: &mut Frame<'_>) {
+    let area = frame.area();
+    let prompt_width = usize::from(area.width.saturating_sub(2));
+    let (rows, cursor) = app.input.layout(prompt_width);
+    let max_rows = MAX_INPUT_ROWS.min(usize::from(area.height / 3).max(1));
+    let input_rows = rows.len().clamp(1, max_rows);
+    let popup = app.popup();
+    let popup_rows = popup.len().min(9);
+    let [transcript, popup_area, input_area, status] = Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(u16::try_from(popup_rows).unwrap_or(0)),
+        Constraint::Length(u16::try_from(input_rows + 1).unwrap_or(2)),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+
+    render_transcript(app, frame, transcript);
+    if popup_rows > 0 {
+        render_popup(app, frame, popup_area, &popup);
+    }
+    render_input(app, frame, input_area, &rows, cursor, input_rows);
+    render_status(app, frame, status);
+}
+
+fn render_transcript(app: &App, frame: &mut Frame<'_>, area: Rect) {
+    let height = usize::from(area.height);
+    let total = app.total_lines();
+    let bottom = total.saturating_sub(app.scroll);
+    let top = bottom.saturating_sub(height);
+    let mut lines: Vec<Line<'static>> = Vec::with_capacity(height);
+    let mut index = 0usize;
+    for cell in &app.cells {
+        let cached = cell.cached();
+        let end = index + cached.len();
+        if end > top && index < bottom {
+            let from = top.saturating_sub(index);
+            let to = cached.len().min(bottom - index);
+            lines.extend(cached[from..to].iter().cloned());
+        }
+        index = end;
+        if index >= bottom {
+            break;
+        }
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn render_popup(
+    app: &App,
+    frame: &mut Frame<'_>,
+    area: Rect,
+    popup: &[crate::command::SlashCommand],
+) {
+    frame.render_widget(Clear, area);
+    let lines: Vec<Line<'static>> = popup
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let name_style = if i == 0 {
+                app.theme.popup_selected()
+            } else {
+                Style::default()
+            };
+            Line::from(vec![
+                Span::styled(format!("  /{:<10}", c.name()), name_style),
+                Span::styled(c.description().to_string(), app.theme.dim()),
+            ])
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn render_input(
+    app: &App,
+    frame: &mut Frame<'_>,
+    area: Rect,
+    rows: &[String],
+    cursor: (usize, usize),
+    visible: usize,
+) {
+    let border = "─".repeat(usize::from(area.width));
+    let first = (cursor.0 + 1).saturating_sub(visible);
+    let mut lines = vec![Line::from(Span::styled(border, app.theme.dim()))];
+    for (i, row) in rows.iter().enumerate().skip(first).take(visible) {
+        let lead = if i == 0 { "› " } else { "  " };
+        lines.push(Line::from(vec![
+            Span::styled(lead, app.theme.user()),
+            Span::raw(row.clone()),
+        ]));
+    }
+    if app.input.is_empty() {
+        let hint = if app.in_flight.is_some() {
+            "Esc cancels the answer"
+        } else {
+            "Ask anything · / for commands · Shift/Alt-Enter for a new line"
+        };
+        lines[1] = Line::from(vec![
+            Span::styled("› ", app.theme.user()),
+            Span::styled(hint, app.theme.dim()),
+        ]);
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+    let x = area.x + 2 + u16::try_from(cursor.1).unwrap_or(0);
+    let y = area.y + 1 + u16::try_from(cursor.0 - first).unwrap_or(0);
+    frame.set_cursor_position((x.min(area.right().saturating_sub(1)), y));
+}
+
+fn render_status(app: &App, frame: &mut Frame<'_>, area: Rect) {
+    let session = &app.session;
+    let mut left = format!(" {}", session.profile_name());
+    if let Some((backend, model)) = &app.active {
+        left.push_str(&format!(" · {backend} ({model})"));
+    }
+    let stats = session.stats();
+    left.push_str(&format!(" · {} tokens", compact(stats.total_tokens())));
+    let (mut ok, mut failing, mut untried) = (0, 0, 0);
+    for b in &stats.backends {
+        match b.last_failed {
+            Some(false) => ok += 1,
+            Some(true) => failing += 1,
+            None => untried += 1,
+        }
+    }
+    if session.is_load_balancer() {
+        left.push_str(&format!(
+            " · backends {ok} ok, {failing} failing, {untried} untried"
+        ));
+    }
+    let right = if app.quit_armed {
+        "Ctrl-C again to quit ".to_string()
+    } else if let Some((elapsed, rate)) = app.progress() {
+        let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        let frame_no = usize::try_from(ms / 100).unwrap_or(0) % SPINNER.len();
+        let backend = app
+            .in_flight
+            .as_ref()
+            .and_then(|f| f.backend.clone())
+            .unwrap_or_default();
+        match rate {
+            Some(rate) => format!(
+                "{} {backend} streaming {} · {rate:.0} tok/s ",
+                SPINNER[frame_no],
+                format_ms(ms)
+            ),
+            None => format!("{} {backend} waiting {} ", SPINNER[frame_no], format_ms(ms)),
+        }
+    } else if app.scroll > 0 {
+        "scrolled · End follows ".to_string()
+    } else {
+        String::new()
+    };
+    let width = usize::from(area.width);
+    let right_w = unicode_width::UnicodeWidthStr::width(right.as_str());
+    let left: String = truncate(&left, width.saturating_sub(right_w + 1));
+    let pad = width.saturating_sub(unicode_width::UnicodeWidthStr::width(left.as_str()) + right_w);
+    let line = Line::from(format!("{left}{}{right}", " ".repeat(pad)));
+    frame.render_widget(Paragraph::new(line).style(app.theme.status()), area);
+}
+
+fn truncate(s: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut used = 0;
+    for ch in s.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0);
+        if used + w > width {
+            if width > 0 {
+                out.pop();
+                out.push('…');
+            }
+            break;
+        }
+        out.push(ch);
+        used += w;
+    }
+    out
+}
+
+/// `950`, `1.2k`, `3.4M`.
+fn compact(n: u64) -> String {
+    match n {
+        0..=999 => n.to_string(),
+        1_000..=999_999 => format!("{:.1}k", n as f64 / 1_000.0),
+        _ => format!("{:.1}M", n as f64 / 1_000_000.0),
+    }
+}
