@@ -25,7 +25,6 @@ pub mod state;
 mod stats;
 mod tpm;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -39,7 +38,7 @@ pub use metrics::BackendMetrics;
 pub use policy::{PoolLabel, Route, Router, Slot};
 pub use run::Verdict;
 pub use state::StateError;
-pub use stats::{BackendHealth, LbHealth};
+pub use stats::{BackendHealth, LastFailure, LbHealth};
 pub use tpm::TpmTracker;
 
 use crate::config::LbSettings;
@@ -190,8 +189,6 @@ struct Inner {
     pools: Vec<PoolLabel>,
     /// Breakers, TPM and metrics per backend; shared by every run of this engine.
     health: Mutex<LbHealth>,
-    /// The last reason each backend gave up, for "circuit breaker open" messages.
-    last_failures: Mutex<HashMap<String, String>>,
     /// Where health is persisted after each prompt (load-balancer profiles only).
     state_dir: Mutex<Option<PathBuf>>,
 }
@@ -207,8 +204,10 @@ impl Inner {
         lock(&self.health)
     }
 
-    fn last_failure(&self, backend: &str) -> Option<String> {
-        lock(&self.last_failures).get(backend).cloned()
+    fn last_failure(&self, backend: &str) -> Option<LastFailure> {
+        self.health()
+            .get(backend)
+            .and_then(|h| h.last_failure.clone())
     }
 
     fn record_success(&self, backend: &str, latency_ms: u64, tokens: u64) {
@@ -231,13 +230,18 @@ impl Inner {
 
     /// A backend gave up on the prompt; the breaker counts it unless the request
     /// itself was at fault.
-    fn record_give_up(&self, backend: &str, reason: &str, counts: bool) {
-        lock(&self.last_failures).insert(backend.to_string(), reason.to_string());
-        if counts && self.settings.breaker.enabled {
-            if let Some(h) = self.health().get_mut(backend) {
-                h.breaker
-                    .record_failure(backend, now_ms(), &self.settings.breaker);
-            }
+    fn record_give_up(&self, backend: &str, class: ErrorClass, reason: &str) {
+        let mut health = self.health();
+        let Some(h) = health.get_mut(backend) else {
+            return;
+        };
+        h.last_failure = Some(LastFailure {
+            class,
+            reason: reason.to_string(),
+        });
+        if class != ErrorClass::Request && self.settings.breaker.enabled {
+            h.breaker
+                .record_failure(backend, now_ms(), &self.settings.breaker);
         }
     }
 
@@ -289,7 +293,6 @@ impl Engine {
                 route,
                 pools,
                 health,
-                last_failures: Mutex::new(HashMap::new()),
                 state_dir: Mutex::new(None),
             }),
         }

@@ -1,6 +1,7 @@
 //! One prompt's trip through the backends: plan the order, try each backend,
 //! stream the answer, record what happened.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -143,7 +144,10 @@ pub(super) fn run(
             }
         }
 
-        for (slot, verdict) in order.iter().zip(verdicts) {
+        // Backends below the TPM threshold are passed over, then tried last: a slow
+        // backend still beats failing the prompt.
+        let mut queue: VecDeque<(Slot, Verdict)> = order.iter().copied().zip(verdicts).collect();
+        while let Some((slot, verdict)) = queue.pop_front() {
             let index = slot.backend;
             let backend = &inner.backends[index];
             let name = backend.name.clone();
@@ -164,20 +168,17 @@ pub(super) fn run(
                     yield EngineEvent::Skipped { backend: name.clone(), why: why.clone() };
                     // A pool already reported as a whole is not listed member by member.
                     if !slot.pool.is_some_and(|p| empty_pools.contains(&p)) {
-                        let reason = match inner.last_failure(&name) {
-                            Some(last) => format!("circuit breaker open (last error: {last})"),
-                            None => why,
-                        };
-                        trip.give_up(&name, ErrorClass::Transient, reason);
+                        let (class, reason) = skipped_reason(&inner, &name);
+                        trip.give_up(&name, class, reason);
                     }
                     continue;
                 }
                 Verdict::LowTpm(tpm) => {
                     let threshold = settings.tpm_threshold.unwrap_or_default();
                     tracing::debug!(target: "baton::lb", "[LB:failover] {name}: TPM ({tpm}) below threshold ({threshold}), failing over");
-                    let why = format!("TPM {tpm} below threshold {threshold}");
-                    yield EngineEvent::Skipped { backend: name.clone(), why: why.clone() };
-                    trip.give_up(&name, ErrorClass::Transient, why);
+                    let why = format!("TPM {tpm} below threshold {threshold}; tried last if needed");
+                    yield EngineEvent::Skipped { backend: name.clone(), why };
+                    queue.push_back((slot, Verdict::Go));
                     continue;
                 }
             }
@@ -196,7 +197,8 @@ pub(super) fn run(
                     Admission::Rejected => {
                         tracing::debug!(target: "baton::lb", "[LB:failover] Skipping unhealthy backend: {name}");
                         yield EngineEvent::Skipped { backend: name.clone(), why: "circuit breaker open".into() };
-                        trip.give_up(&name, ErrorClass::Transient, "circuit breaker open".into());
+                        let (class, reason) = skipped_reason(&inner, &name);
+                        trip.give_up(&name, class, reason);
                         continue;
                     }
                 }
@@ -208,9 +210,9 @@ pub(super) fn run(
                     trip.attempts += 1;
                     yield EngineEvent::AttemptStarted { backend: name.clone(), attempt: 1, of: max_attempts };
                     tracing::debug!(target: "baton::lb", "[LB:failover] Trying backend: {name} (attempt 1/{max_attempts})");
-                    tracing::debug!(target: "baton::lb", "[LB:failover] {name} failed: {err}");
+                    tracing::debug!(target: "baton::lb", "[LB:failover] {name} failed: {}", err.headline());
                     yield EngineEvent::AttemptFailed { backend: name.clone(), class: err.class(), detail: err.to_string(), will_retry: false };
-                    inner.record_give_up(&name, &err.to_string(), err.class() != ErrorClass::Request);
+                    inner.record_give_up(&name, err.class(), &err.to_string());
                     disarm(&mut probe);
                     trip.give_up(&name, err.class(), err.to_string());
                     trip.failovers += 1;
@@ -285,7 +287,7 @@ pub(super) fn run(
                             Tail::Broken(reason) => {
                                 tracing::debug!(target: "baton::lb", "[LB:failover] {name} interrupted mid-answer: {reason}");
                                 inner.record_attempt_failure(&name, false);
-                                inner.record_give_up(&name, &reason, true);
+                                inner.record_give_up(&name, ErrorClass::Transient, &reason);
                                 inner.save_state();
                                 yield EngineEvent::Interrupted { provenance, reason };
                             }
@@ -305,7 +307,7 @@ pub(super) fn run(
                         let reason = format!("no answer within {limit}ms (timeout_ms)");
                         yield EngineEvent::AttemptFailed { backend: name.clone(), class: ErrorClass::Transient, detail: reason.clone(), will_retry: false };
                         inner.record_attempt_failure(&name, true);
-                        inner.record_give_up(&name, &reason, true);
+                        inner.record_give_up(&name, ErrorClass::Transient, &reason);
                         disarm(&mut probe);
                         trip.give_up(&name, ErrorClass::Transient, reason);
                         break;
@@ -326,10 +328,10 @@ pub(super) fn run(
                         }
                         match class {
                             ErrorClass::Transient => tracing::debug!(target: "baton::lb", "[LB:failover] {name} failed after {attempt} attempts: {err}"),
-                            ErrorClass::Auth | ErrorClass::Request => tracing::debug!(target: "baton::lb", "[LB:failover] {name} failed: {err}"),
+                            ErrorClass::Auth | ErrorClass::Request => tracing::debug!(target: "baton::lb", "[LB:failover] {name} failed: {}", err.headline()),
                         }
                         // A rejected request says nothing about the backend's health.
-                        inner.record_give_up(&name, &err.to_string(), class != ErrorClass::Request);
+                        inner.record_give_up(&name, class, &err.to_string());
                         disarm(&mut probe);
                         if class == ErrorClass::Request {
                             trip.rejected_by = Some(index);
@@ -343,6 +345,18 @@ pub(super) fn run(
         }
         inner.save_state();
         yield EngineEvent::Exhausted { reasons: trip.reasons };
+    }
+}
+
+/// Why a backend skipped for its open breaker is out: its last real failure and
+/// that failure's class, so a bad key stays an auth error (exit 1, not 75).
+fn skipped_reason(inner: &Inner, backend: &str) -> (ErrorClass, String) {
+    match inner.last_failure(backend) {
+        Some(last) => (
+            last.class,
+            format!("circuit breaker open (last error: {})", last.reason),
+        ),
+        None => (ErrorClass::Transient, "circuit breaker open".to_string()),
     }
 }
 

@@ -367,14 +367,16 @@ mod tests {
                                     "opened_at_ms": NOW, "probe_in_flight": false},
                         "tpm": {"buckets": []},
                         "metrics": {"requests": 2, "successes": 0, "failures": 2,
-                                    "timeouts": 0, "tokens": 0, "latency_total_ms": 0}
+                                    "timeouts": 0, "tokens": 0, "latency_total_ms": 0},
+                        "last_failure": null
                     },
                     "chutes": {
                         "breaker": {"state": "closed", "failures": [],
                                     "opened_at_ms": null, "probe_in_flight": false},
                         "tpm": {"buckets": [[NOW / 60_000, 250]]},
                         "metrics": {"requests": 1, "successes": 1, "failures": 0,
-                                    "timeouts": 0, "tokens": 250, "latency_total_ms": 900}
+                                    "timeouts": 0, "tokens": 250, "latency_total_ms": 900},
+                        "last_failure": null
                     }
                 }
             })

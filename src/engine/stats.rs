@@ -36,6 +36,7 @@ use super::breaker::CircuitBreaker;
 use super::metrics::BackendMetrics;
 use super::tpm::TpmTracker;
 use crate::config::BreakerSettings;
+use crate::provider::ErrorClass;
 
 /// Everything the engine remembers about one backend.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -47,6 +48,18 @@ pub struct BackendHealth {
     pub tpm: TpmTracker,
     /// Its counters.
     pub metrics: BackendMetrics,
+    /// Why it last gave up on a prompt, so a later "circuit breaker open" (in this
+    /// run or the next one-shot run) can still name the real cause and class.
+    pub last_failure: Option<LastFailure>,
+}
+
+/// The last reason a backend gave up, with its class.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastFailure {
+    /// The error's class.
+    pub class: ErrorClass,
+    /// What happened.
+    pub reason: String,
 }
 
 impl BackendHealth {

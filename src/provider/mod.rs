@@ -192,7 +192,7 @@ pub enum ProviderError {
         reason: String,
     },
     /// The server answered with an HTTP error status.
-    #[error("{status} {}{}", status_text(*status), if message.is_empty() { String::new() } else { format!(": {message}") })]
+    #[error("{status} {}{}", status_text(*status), http_detail(*status, message))]
     Http {
         /// The HTTP status code.
         status: u16,
@@ -233,6 +233,20 @@ impl ProviderError {
         }
     }
 
+    /// The error in a few words: `401 Unauthorized` for an HTTP status (without
+    /// the provider's message), the whole message otherwise. Log markers use it,
+    /// since scripts grep them byte for byte.
+    pub fn headline(&self) -> String {
+        match self {
+            Self::Http { status, .. } => format!("{status} {}", status_text(*status)),
+            Self::Connect { .. }
+            | Self::Stream(_)
+            | Self::Empty
+            | Self::MissingKey { .. }
+            | Self::Config(_) => self.to_string(),
+        }
+    }
+
     /// How long the provider asked us to wait before trying again, if it said.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -254,6 +268,17 @@ pub fn classify_status(status: u16, message: &str) -> ErrorClass {
             let _ = message;
             ErrorClass::Request
         }
+    }
+}
+
+/// `": message"` after the status, unless the message only repeats the reason
+/// phrase (`401 Unauthorized: Unauthorized` says nothing twice).
+fn http_detail(status: u16, message: &str) -> String {
+    let message = message.trim();
+    if message.is_empty() || message.eq_ignore_ascii_case(status_text(status)) {
+        String::new()
+    } else {
+        format!(": {message}")
     }
 }
 
