@@ -138,3 +138,42 @@ fn settings_lists_the_registry() {
             .and(predicate::str::contains("circuit_breaker_enabled")),
     );
 }
+
+#[test]
+fn state_show_and_reset_work_on_what_one_shot_runs_saved() {
+    let home = Home::new();
+    home.baton().args(["--prompt", "hi"]).assert().success();
+    assert!(
+        home.path().join("state/demo.json").exists(),
+        "an LB run saves its state"
+    );
+    home.baton()
+        .args(["state", "show"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("Profile: demo")
+                .and(predicate::str::contains("Circuit Breaker States:")),
+        );
+    home.baton()
+        .args(["state", "reset", "demo"])
+        .assert()
+        .success()
+        .stdout("reset demo\n");
+    assert!(!home.path().join("state/demo.json").exists());
+    home.baton()
+        .args(["state", "show"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("no saved state"));
+}
+
+#[test]
+fn a_single_model_profile_keeps_no_state() {
+    let home = Home::new();
+    home.baton()
+        .args(["--provider", "sim", "--prompt", "hi"])
+        .assert()
+        .success();
+    assert!(!home.path().join("state").exists());
+}

@@ -815,3 +815,95 @@ fn settings_from_profile_merge_with_session() {
     );
     assert_eq!(LbSettings::from_settings(&merged).tpm_threshold, Some(500));
 }
+
+// ---- pools (seed 000): pool key = poolName ?? name ----
+
+fn pooled(f: &Fixture, name: &str, pool: Option<&str>) {
+    let pool_field = pool
+        .map(|p| format!(r#","poolName":"{p}""#))
+        .unwrap_or_default();
+    f.write(
+        name,
+        &format!(r#"{{"version":1,"provider":"sim","model":"sim-fast"{pool_field}}}"#),
+    );
+}
+
+fn pool_members(resolved: &Resolved) -> (String, String, Vec<String>) {
+    match resolved {
+        Resolved::Pool {
+            key,
+            pinned,
+            members,
+        } => (
+            key.clone(),
+            pinned.clone(),
+            members.iter().map(|(n, _)| n.clone()).collect(),
+        ),
+        other => panic!("expected a pool, got {other:?}"),
+    }
+}
+
+#[test]
+fn profiles_sharing_a_pool_name_resolve_to_the_whole_pool() {
+    let f = Fixture::new();
+    pooled(&f, "qwen-prod-1", Some("qwen-pool"));
+    pooled(&f, "qwen-prod-2", Some("qwen-pool"));
+    pooled(&f, "qwen-prod-3", Some("qwen-pool"));
+    pooled(&f, "other", Some("elsewhere"));
+    let (key, pinned, members) = pool_members(&f.store.resolve("qwen-prod-2").unwrap());
+    assert_eq!(key, "qwen-pool");
+    assert_eq!(pinned, "qwen-prod-2");
+    assert_eq!(members, vec!["qwen-prod-1", "qwen-prod-2", "qwen-prod-3"]);
+}
+
+#[test]
+fn a_solo_profile_is_a_pool_of_one_and_stays_a_plain_model() {
+    let f = Fixture::new();
+    pooled(&f, "gpt-4o", None);
+    pooled(&f, "unrelated", None);
+    assert!(matches!(
+        f.store.resolve("gpt-4o").unwrap(),
+        Resolved::Model { .. }
+    ));
+}
+
+#[test]
+fn a_solo_profile_named_like_a_pool_joins_it() {
+    let f = Fixture::new();
+    pooled(&f, "qwen-pool", None);
+    pooled(&f, "qwen-prod-2", Some("qwen-pool"));
+    let (_, _, from_solo) = pool_members(&f.store.resolve("qwen-pool").unwrap());
+    let (_, _, from_member) = pool_members(&f.store.resolve("qwen-prod-2").unwrap());
+    assert_eq!(from_solo, vec!["qwen-pool", "qwen-prod-2"]);
+    assert_eq!(from_member, from_solo);
+}
+
+#[test]
+fn an_explicit_pool_name_wins_over_the_profile_s_own_name() {
+    let f = Fixture::new();
+    pooled(&f, "foo", Some("bar"));
+    pooled(&f, "baz", None);
+    // `foo` is in pool `bar`, not pool `foo`: naming `baz` does not pull it in.
+    assert!(matches!(
+        f.store.resolve("baz").unwrap(),
+        Resolved::Model { .. }
+    ));
+    pooled(&f, "bar-2", Some("bar"));
+    let (key, _, members) = pool_members(&f.store.resolve("foo").unwrap());
+    assert_eq!(key, "bar");
+    assert_eq!(members, vec!["bar-2", "foo"]);
+}
+
+#[test]
+fn an_lb_member_in_a_pool_brings_the_pool_into_the_lb() {
+    let f = Fixture::new();
+    pooled(&f, "p1", Some("pool"));
+    pooled(&f, "p2", Some("pool"));
+    f.model("solo");
+    f.lb("lb", &["solo", "p1"]);
+    let Resolved::LoadBalancer { members, .. } = f.store.resolve("lb").unwrap() else {
+        panic!("not an LB");
+    };
+    assert!(matches!(members[0], Resolved::Model { .. }));
+    assert_eq!(pool_members(&members[1]).2, vec!["p1", "p2"]);
+}
