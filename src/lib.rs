@@ -19,6 +19,7 @@ pub mod cli;
 pub mod command;
 pub mod config;
 pub mod engine;
+pub mod fsutil;
 pub mod home;
 pub mod logging;
 pub mod mock;

@@ -14,10 +14,9 @@
 //! crash or a concurrent reader sees the old state or the new, never half of one.
 
 use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
@@ -202,7 +201,7 @@ pub fn save(
         path: dir.to_path_buf(),
         source,
     })?;
-    write_atomic(dir, &path, text.as_bytes()).map_err(|source| StateError::Io {
+    crate::fsutil::write_atomic(&path, text.as_bytes()).map_err(|source| StateError::Io {
         action: "write",
         path,
         source,
@@ -255,46 +254,6 @@ pub fn list(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-/// Makes temp file names unique within the process; the pid makes them unique across
-/// processes sharing the folder.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Writes `bytes` to `path` atomically: a temp file in `dir` (the same folder, so the
-/// rename cannot cross file systems), flushed to disk, then renamed over `path`.
-///
-/// The same approach as `ProfileStore::save` (`profile/store.rs`), returning a plain
-/// `io::Error` so any module can wrap it in its own error type.
-pub(crate) fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(
-        ".{file_name}.tmp-{}-{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = (|| -> io::Result<()> {
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = written {
-        // Best effort: the temp file is ours and useless now; the real error matters more.
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    // Make the rename itself durable. Not every platform can open a folder for
-    // syncing, and the data is already safe in the file, so failures are ignored.
-    #[cfg(unix)]
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 #[cfg(test)]

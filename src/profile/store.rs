@@ -1,9 +1,8 @@
 //! [`ProfileStore`]: the profiles folder, one `NAME.json` per profile.
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
 
@@ -16,10 +15,6 @@ use super::model::{Loaded, ModelProfile, Profile, Resolved};
 pub struct ProfileStore {
     dir: PathBuf,
 }
-
-/// Makes temp file names unique within the process; the pid makes them unique across
-/// processes sharing the folder.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl ProfileStore {
     /// A store over `dir`. Nothing is created until the first save.
@@ -101,7 +96,8 @@ impl ProfileStore {
         // members, bad values set behind the registry's back).
         parse_profile(&path, &text)?;
         fs::create_dir_all(&self.dir).map_err(|e| ProfileError::io("create", &self.dir, e))?;
-        write_atomic(&self.dir, &path, text.as_bytes())?;
+        crate::fsutil::write_atomic(&path, text.as_bytes())
+            .map_err(|e| ProfileError::io("write", &path, e))?;
         Ok(path)
     }
 
@@ -308,35 +304,4 @@ impl ProfileStore {
             available: self.list().unwrap_or_default(),
         }
     }
-}
-
-fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(
-        ".{file_name}.tmp-{}-{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = (|| -> io::Result<()> {
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = written {
-        // Best effort: the temp file is ours and useless now; the real error matters more.
-        let _ = fs::remove_file(&tmp);
-        return Err(ProfileError::io("write", path, e));
-    }
-    // Make the rename itself durable. Not every platform can open a folder for
-    // syncing, and the data is already safe in the file, so failures are ignored.
-    #[cfg(unix)]
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
