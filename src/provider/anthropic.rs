@@ -9,7 +9,7 @@
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
-use super::http::{self, Answer, Endpoint, Flow, SseOrJson, WholeBody, WireParser};
+use super::http::{self, Answer, Endpoint, Flow, WireParser};
 use super::sse::SseEvent;
 use super::{
     BackendSpec, ChatRequest, EventStream, Provider, ProviderError, ProviderKind, Role,
@@ -112,16 +112,14 @@ impl Provider for AnthropicProvider {
 
     fn stream(&self, request: ChatRequest) -> EventStream {
         let url = self.endpoint.url("/messages");
-        let built = self
-            .auth()
-            .and_then(|auth| self.endpoint.post(&url, auth, &self.body(&request)));
         let parser = AnthropicParser::new(http::prompt_chars(&request));
-        let timeout = self.endpoint.socket_timeout;
-        if request.stream {
-            http::run(built, url, timeout, SseOrJson::new(), parser)
-        } else {
-            http::run(built, url, timeout, WholeBody::default(), parser)
-        }
+        self.endpoint.send(
+            url,
+            self.auth(),
+            &self.body(&request),
+            request.stream,
+            parser,
+        )
     }
 }
 
@@ -260,6 +258,7 @@ impl WireParser<Value> for AnthropicParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::http::WholeBody;
     use crate::provider::http::testing::{collect, decode, ok_response, serve_once, text};
     use crate::provider::sse::SseDecoder;
     use crate::provider::{ApiKey, ErrorClass, Message, Usage, http_client};

@@ -12,7 +12,7 @@
 use reqwest::header::{HeaderMap, HeaderName};
 use serde_json::{Value, json};
 
-use super::http::{self, Answer, Endpoint, Flow, SseOrJson, WholeBody, WireParser};
+use super::http::{self, Answer, Endpoint, Flow, WireParser};
 use super::sse::SseEvent;
 use super::{
     BackendSpec, ChatRequest, EventStream, Provider, ProviderError, ProviderKind, Role, StreamEvent,
@@ -145,16 +145,14 @@ impl Provider for GeminiProvider {
 
     fn stream(&self, request: ChatRequest) -> EventStream {
         let url = self.endpoint.url(&self.path(request.stream));
-        let built = self
-            .auth()
-            .and_then(|auth| self.endpoint.post(&url, auth, &self.body(&request)));
         let parser = GeminiParser::new(http::prompt_chars(&request));
-        let timeout = self.endpoint.socket_timeout;
-        if request.stream {
-            http::run(built, url, timeout, SseOrJson::new(), parser)
-        } else {
-            http::run(built, url, timeout, WholeBody::default(), parser)
-        }
+        self.endpoint.send(
+            url,
+            self.auth(),
+            &self.body(&request),
+            request.stream,
+            parser,
+        )
     }
 }
 
@@ -260,6 +258,7 @@ impl WireParser<Value> for GeminiParser {
 mod tests {
     use super::*;
     use crate::provider::http::testing::{collect, decode, ok_response, serve_once, text};
+    use crate::provider::http::{SseOrJson, WholeBody};
     use crate::provider::sse::SseDecoder;
     use crate::provider::{ApiKey, ErrorClass, Message, StreamError, Usage, http_client};
     use pretty_assertions::assert_eq;

@@ -116,6 +116,35 @@ impl Endpoint {
         })
     }
 
+    /// POSTs `body` to `url` and decodes the answer with `parser`: as an event
+    /// stream (or the single JSON document a server may send instead) when
+    /// `streaming`, else as one JSON document. `auth` carries the key headers or
+    /// why they could not be made.
+    pub fn send<P>(
+        &self,
+        url: String,
+        auth: Result<HeaderMap, ProviderError>,
+        body: &Value,
+        streaming: bool,
+        parser: P,
+    ) -> EventStream
+    where
+        P: WireParser<Sniffed> + WireParser<Value>,
+    {
+        let built = auth.and_then(|auth| self.post(&url, auth, body));
+        if streaming {
+            run(built, url, self.socket_timeout, SseOrJson::new(), parser)
+        } else {
+            run(
+                built,
+                url,
+                self.socket_timeout,
+                WholeBody::default(),
+                parser,
+            )
+        }
+    }
+
     /// `base_url` + `path` (which starts with `/`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)

@@ -10,7 +10,7 @@
 use reqwest::header::{AUTHORIZATION, HeaderMap};
 use serde_json::{Value, json};
 
-use super::http::{self, Answer, Endpoint, Flow, SseOrJson, WholeBody, WireParser};
+use super::http::{self, Answer, Endpoint, Flow, WireParser};
 use super::sse::SseEvent;
 use super::{
     BackendSpec, ChatRequest, EventStream, Provider, ProviderError, ProviderInfo, ProviderKind,
@@ -88,16 +88,14 @@ impl Provider for OpenAiProvider {
 
     fn stream(&self, request: ChatRequest) -> EventStream {
         let url = self.endpoint.url("/chat/completions");
-        let built = self
-            .auth()
-            .and_then(|auth| self.endpoint.post(&url, auth, &self.body(&request)));
         let parser = OpenAiParser::new(http::prompt_chars(&request));
-        let timeout = self.endpoint.socket_timeout;
-        if request.stream {
-            http::run(built, url, timeout, SseOrJson::new(), parser)
-        } else {
-            http::run(built, url, timeout, WholeBody::default(), parser)
-        }
+        self.endpoint.send(
+            url,
+            self.auth(),
+            &self.body(&request),
+            request.stream,
+            parser,
+        )
     }
 }
 
@@ -193,6 +191,7 @@ impl WireParser<Value> for OpenAiParser {
 mod tests {
     use super::*;
     use crate::provider::http::testing::{collect, decode, ok_response, serve_once, text};
+    use crate::provider::http::{SseOrJson, WholeBody};
     use crate::provider::sse::SseDecoder;
     use crate::provider::{Message, Role, Usage, http_client, lookup};
     use futures_util::StreamExt;
