@@ -8,16 +8,23 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const EXAMPLES: &str = "\
 Examples:
-  baton --prompt \"hello\"                         answer from the built-in demo profile
-  baton --profile-load work --prompt \"hi\"        use ~/.baton/profiles/work.json
-  echo \"explain this\" | baton --profile-load work  prompt from stdin
+  # Open the chat on the demo profile (no API key needed)
+  baton
+  # One answer, streamed to stdout
+  baton --prompt \"hello\"
+  # Use ~/.baton/profiles/work.json; the prompt may come from stdin
+  baton --profile-load work --prompt \"hi\"
+  git diff | baton --profile-load work
+  # No profile: a provider and model directly (key from OPENAI_API_KEY), or any
+  # OpenAI-compatible server
   baton --provider openai --model gpt-4o-mini --prompt \"hi\"
   baton --provider openai --model llama --base-url http://127.0.0.1:8080/v1 --prompt \"hi\"
-  baton --profile-load work --set timeout_ms=5000 --output-format json --prompt \"hi\"
-  BATON_DEBUG=baton:* baton --profile-load work --prompt \"hi\"   show failover decisions
-  baton --profile-load work --stats --prompt \"hi\"                 metrics and breakers after the answer
-  baton mock --port 8089                           a local fault-injecting server to test profiles
-  baton profiles list
+  # Override a setting, print JSON with provenance, show metrics after the answer
+  baton --profile-load work --set timeout_ms=5000 --output-format json --stats --prompt \"hi\"
+  # Log every failover decision to stderr
+  BATON_DEBUG=baton:* baton --profile-load work --prompt \"hi\"
+  # Try profiles offline against a local fault-injecting server
+  baton mock --port 8089
 
 Exit codes: 0 answer complete, 1 error, 2 usage error,
             75 every backend temporarily unavailable (retry later), 130 interrupted.
