@@ -106,6 +106,12 @@ fn read_prompt(arg: Option<String>) -> Result<String, Failure> {
 /// Shared with the interactive chat.
 pub fn resolve_target(args: &RunArgs, home: &Home) -> Result<Resolved, Failure> {
     if let Some(provider) = &args.provider {
+        if crate::provider::lookup(provider).is_none() {
+            return Err(Failure::usage(format!(
+                "unknown provider '{provider}'; known providers: {}",
+                crate::provider::known_providers().join(", ")
+            )));
+        }
         let model = match (&args.model, provider.as_str()) {
             (Some(m), _) => m.clone(),
             (None, "sim") => "sim-fast".to_string(),
