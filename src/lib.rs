@@ -9,10 +9,12 @@
 //!   SSE/NDJSON framing, usage extraction and error classification.
 //! - [`engine`]: hands a prompt to backends and fails over; emits [`engine::EngineEvent`]s.
 //! - [`oneshot`]: the non-interactive consumer of the engine's events.
+//! - [`archive`]: every conversation kept in `~/.baton/sessions/`, written off the chat path.
 //! - [`mock`]: a local fault-injecting server speaking every wire format.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod archive;
 pub mod cli;
 pub mod config;
 pub mod engine;
