@@ -11,10 +11,12 @@
 //! - [`oneshot`]: the non-interactive consumer of the engine's events.
 //! - [`session`]: one chat's state; [`command`]: slash commands, pure over it.
 //! - [`tui`]: the interactive chat (ratatui), the other consumer of engine events.
+//! - [`archive`]: every conversation kept in `~/.baton/sessions/`, written off the chat path.
 //! - [`mock`]: a local fault-injecting server speaking every wire format.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod archive;
 pub mod cli;
 pub mod command;
 pub mod config;

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::Profiles(cmd)) => baton::cli::profiles::run(cmd, &home).into(),
+        Some(Command::Sessions(cmd)) => baton::cli::sessions::run(cmd, &home).into(),
         Some(Command::Settings) => baton::cli::profiles::print_settings().into(),
         Some(Command::State(cmd)) => baton::cli::state::run(cmd, &home).into(),
         Some(Command::Mock(args)) => match runtime() {

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use futures_util::StreamExt;
 use serde_json::json;
 
+use crate::archive::{self, Archive, ArchiveConfig, ResumedSession, SessionLog};
 use crate::cli::{OutputFormat, RunArgs};
 use crate::config::{self, Settings};
 use crate::engine::{self, BackendFailure, EngineEvent, Provenance};
@@ -102,9 +103,13 @@ fn read_prompt(arg: Option<String>) -> Result<String, Failure> {
     Ok(prompt)
 }
 
-/// Finds what to talk to: `--provider` directly, else a profile (default `demo`).
-/// Shared with the interactive chat.
-pub fn resolve_target(args: &RunArgs, home: &Home) -> Result<Resolved, Failure> {
+/// Finds what to talk to: `--provider` directly, else a profile (`--profile-load`,
+/// else the resumed session's, else `demo`). Shared with the interactive chat.
+pub fn resolve_target(
+    args: &RunArgs,
+    home: &Home,
+    resumed_profile: Option<&str>,
+) -> Result<Resolved, Failure> {
     if let Some(provider) = &args.provider {
         if crate::provider::lookup(provider).is_none() {
             return Err(Failure::usage(format!(
@@ -141,7 +146,11 @@ pub fn resolve_target(args: &RunArgs, home: &Home) -> Result<Resolved, Failure> 
             profile,
         });
     }
-    let name = args.profile.as_deref().unwrap_or(profile::DEFAULT_PROFILE);
+    let name = args
+        .profile
+        .as_deref()
+        .or(resumed_profile)
+        .unwrap_or(profile::DEFAULT_PROFILE);
     let store = ProfileStore::new(home.profiles_dir());
     if !store.dir().exists() || (profile::is_builtin(name) && !store.exists(name)) {
         profile::ensure_builtin(&store).map_err(|e| Failure::error(e.to_string()))?;
@@ -157,9 +166,48 @@ pub fn resolve_target(args: &RunArgs, home: &Home) -> Result<Resolved, Failure> 
 
 /// Everything before the engine runs; separate so tests can check each failure.
 pub fn prepare(args: &RunArgs, home: &Home) -> Result<(engine::Engine, ChatRequest), Failure> {
+    prepare_with_resume(args, home).map(|(engine, request, _)| (engine, request))
+}
+
+/// [`prepare`], also returning the session `--resume` continues. Its messages come
+/// before the prompt in the request.
+fn prepare_with_resume(
+    args: &RunArgs,
+    home: &Home,
+) -> Result<(engine::Engine, ChatRequest, Option<ResumedSession>), Failure> {
     let overrides = parse_overrides(&args.set)?;
     let prompt = read_prompt(args.prompt.clone())?;
-    let resolved = resolve_target(args, home)?;
+    let resumed = match args.resume.as_deref() {
+        None => None,
+        Some(id) => {
+            let id = match id {
+                "" => archive::latest(home)
+                    .map_err(|e| Failure::error(e.to_string()))?
+                    .ok_or_else(|| {
+                        Failure::error(
+                            archive::ArchiveError::NoSessions {
+                                dir: home.sessions_dir(),
+                            }
+                            .to_string(),
+                        )
+                    })?,
+                id => id.to_string(),
+            };
+            let session = archive::resume(home, &id).map_err(|e| Failure::error(e.to_string()))?;
+            if session.skipped_lines > 0 {
+                eprintln!(
+                    "baton: session {id}: {} unreadable line(s) skipped; resuming from the rest",
+                    session.skipped_lines
+                );
+            }
+            Some(session)
+        }
+    };
+    let resolved = resolve_target(
+        args,
+        home,
+        resumed.as_ref().and_then(|r| r.profile.as_deref()),
+    )?;
     let engine =
         engine::build_engine(&resolved, &overrides).map_err(|e| Failure::error(e.to_string()))?;
     // Load balancers remember breakers, TPM and metrics between runs.
@@ -171,22 +219,42 @@ pub fn prepare(args: &RunArgs, home: &Home) -> Result<(engine::Engine, ChatReque
             tracing::warn!("{warning}");
         }
     }
+    let mut messages = resumed
+        .as_ref()
+        .map(|r| r.messages.clone())
+        .unwrap_or_default();
+    messages.push(Message::user(prompt));
     let request = ChatRequest {
-        messages: vec![Message::user(prompt)],
+        messages,
         stream: !args.no_stream,
     };
-    Ok((engine, request))
+    Ok((engine, request, resumed))
 }
 
 /// Runs one prompt to completion and returns the exit code.
 pub async fn run(args: RunArgs, home: &Home) -> Exit {
-    let (engine, request) = match prepare(&args, home) {
+    let (engine, request, resumed) = match prepare_with_resume(&args, home) {
         Ok(ready) => ready,
         Err(failure) => {
             eprintln!("baton: {}", failure.message);
             return failure.exit;
         }
     };
+    // The archive lives until this function returns: every way out (answer, error,
+    // Ctrl-C) drops it, which flushes.
+    let archive_config = parse_overrides(&args.set)
+        .map(|s| ArchiveConfig::from_settings(home, &s))
+        .unwrap_or_else(|_| ArchiveConfig::new(home));
+    let archive = Archive::start(&archive_config);
+    let session_id = resumed
+        .as_ref()
+        .map(|r| r.id.clone())
+        .unwrap_or_else(archive::new_session_id);
+    let mut log = SessionLog::new(archive.handle(), session_id);
+    log.started(engine.profile(), resumed.is_some());
+    if let Some(prompt) = request.messages.last() {
+        log.user(&prompt.content);
+    }
     let mut out: Box<dyn Output> = match args.output_format {
         OutputFormat::Text => Box::new(TextOutput::new(io::stdout())),
         OutputFormat::Json => Box::new(JsonOutput::new(io::stdout())),
@@ -196,6 +264,7 @@ pub async fn run(args: RunArgs, home: &Home) -> Exit {
         tokio::select! {
             event = events.next() => {
                 let Some(event) = event else { break Exit::Error };
+                log.engine_event(&event);
                 match out.event(&event) {
                     Ok(Some(exit)) => break exit,
                     Ok(None) => {}

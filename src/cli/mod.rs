@@ -2,6 +2,7 @@
 
 pub mod mock;
 pub mod profiles;
+pub mod sessions;
 pub mod state;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -25,10 +26,14 @@ Examples:
   BATON_DEBUG=baton:* baton --profile-load work --prompt \"hi\"
   # Try profiles offline against a local fault-injecting server
   baton mock --port 8089
+  # Stored conversations; continue the latest one
+  baton sessions list
+  baton --resume --prompt \"and then?\"
 
 Exit codes: 0 answer complete, 1 error, 2 usage error,
             75 every backend temporarily unavailable (retry later), 130 interrupted.
-Files: profiles live in $BATON_HOME/profiles (default ~/.baton/profiles).";
+Files: profiles live in $BATON_HOME/profiles (default ~/.baton/profiles),
+       conversations in $BATON_HOME/sessions.";
 
 /// baton: a terminal chat client whose load-balancer profiles keep the
 /// conversation going when a provider is slow, rate-limited or down.
@@ -83,6 +88,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub stats: bool,
 
+    /// Continue a stored session (the latest when no ID is given): its messages become
+    /// the history and its profile is used unless --profile-load or --provider says otherwise.
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "")]
+    pub resume: Option<String>,
+
     /// `text` streams the answer; `json` prints one object with the answer and its provenance.
     #[arg(long = "output-format", value_enum, default_value_t = OutputFormat::Text)]
     pub output_format: OutputFormat,
@@ -111,6 +121,9 @@ pub enum Command {
     /// Show or reset the saved breaker, TPM and metrics state of load-balancer profiles.
     #[command(subcommand)]
     State(StateCommand),
+    /// List, show, export and delete stored conversations.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
 }
 
 /// `baton state ...`
@@ -125,6 +138,31 @@ pub enum StateCommand {
     Reset {
         /// The load-balancer profile.
         name: Option<String>,
+    },
+}
+
+/// `baton sessions ...`
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List stored sessions: id, last activity, profile, message count, first prompt.
+    List,
+    /// Print a session as readable text.
+    Show {
+        /// The session id (from `baton sessions list`).
+        id: String,
+    },
+    /// Print a session as Markdown or JSON.
+    Export {
+        /// The session id.
+        id: String,
+        /// The output format.
+        #[arg(long, value_enum, default_value_t = crate::archive::ExportFormat::Markdown)]
+        format: crate::archive::ExportFormat,
+    },
+    /// Delete a session's file.
+    Delete {
+        /// The session id.
+        id: String,
     },
 }
 
@@ -172,6 +210,16 @@ mod tests {
     #[test]
     fn the_cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn resume_takes_an_optional_id() {
+        let cli = Cli::try_parse_from(["baton", "--resume", "-p", "x"]).unwrap();
+        assert_eq!(cli.run.resume.as_deref(), Some(""));
+        let cli = Cli::try_parse_from(["baton", "--resume", "abc", "-p", "x"]).unwrap();
+        assert_eq!(cli.run.resume.as_deref(), Some("abc"));
+        let cli = Cli::try_parse_from(["baton", "-p", "x"]).unwrap();
+        assert_eq!(cli.run.resume, None);
     }
 
     #[test]

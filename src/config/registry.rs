@@ -335,6 +335,30 @@ static REGISTRY: &[SettingSpec] = &[
         Session,
         "Maximum tokens in any prompt sent to the model (llxprt)",
     ),
+    row(
+        "archive",
+        Toggle {
+            on: "on",
+            off: "off",
+        },
+        Some("on"),
+        Session,
+        "Keep every conversation in ~/.baton/sessions/ID.jsonl (off: nothing is written)",
+    ),
+    row(
+        "archive_queue_capacity",
+        PositiveInt,
+        Some("1024"),
+        Session,
+        "Records the archive queue holds before overflow spills to ~/.baton/spill/",
+    ),
+    row(
+        "archive_coalesce_ms",
+        NonNegativeInt,
+        Some("50"),
+        Session,
+        "Window in ms in which archive writes coalesce into one (a kill -9 loses at most this window)",
+    ),
 ];
 
 /// Every setting, in table order.

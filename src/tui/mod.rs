@@ -50,7 +50,7 @@ const MAX_BATCH: usize = 512;
 /// `--set` values on top. Shared with one-shot mode's resolution.
 pub fn session_from_args(args: &RunArgs, home: &Home) -> Result<Session, oneshot::Failure> {
     let overrides = oneshot::parse_overrides(&args.set)?;
-    let resolved = oneshot::resolve_target(args, home)?;
+    let resolved = oneshot::resolve_target(args, home, None)?;
     let mut session = Session::new(ProfileStore::new(home.profiles_dir()), resolved);
     if !overrides.is_empty() {
         session.merge_settings(&overrides);

@@ -1,0 +1,316 @@
+//! The line format of `sessions/ID.jsonl` (and of spill files): one JSON object
+//! per line, versioned, documented in `docs/sessions.md`.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config;
+use crate::engine::{BackendFailure, Provenance};
+use crate::provider::{ErrorClass, Usage};
+
+/// The version written in every line's `v` field. Readers skip lines with a newer one.
+pub const RECORD_VERSION: u32 = 1;
+
+/// One line of a session file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Format version ([`RECORD_VERSION`]).
+    pub v: u32,
+    /// When the event happened, as UTC RFC 3339 with milliseconds.
+    pub ts: String,
+    /// The session it belongs to (also the file name); lets spill files hold
+    /// lines of several sessions.
+    pub session: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+impl Record {
+    /// A record of `event` in `session`, stamped now.
+    pub fn new(session: impl Into<String>, event: Event) -> Self {
+        Self {
+            v: RECORD_VERSION,
+            ts: rfc3339_millis(unix_millis()),
+            session: session.into(),
+            event,
+        }
+    }
+}
+
+/// What a record says happened. The `kind` field of the line names the variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// A conversation starts or is resumed on a profile.
+    SessionStarted {
+        /// The profile in use (a load-balancer or model profile name).
+        profile: String,
+        /// True when this continues an earlier run of the same session.
+        #[serde(default)]
+        resumed: bool,
+    },
+    /// The profile changed mid-conversation.
+    ProfileChanged {
+        /// The new profile.
+        profile: String,
+    },
+    /// The user's message.
+    User {
+        /// What the user wrote.
+        content: String,
+    },
+    /// A complete answer and where it came from.
+    Answer {
+        /// The answer's text.
+        content: String,
+        /// Backend, model, attempts, latency, tokens.
+        provenance: ArchivedProvenance,
+    },
+    /// An answer that broke after text was shown: never a complete answer.
+    Interrupted {
+        /// The partial text.
+        content: String,
+        /// Where the partial answer came from.
+        provenance: ArchivedProvenance,
+        /// What broke.
+        reason: String,
+    },
+    /// An attempt on a backend failed (the engine retries or fails over).
+    Failover {
+        /// The backend that failed.
+        backend: String,
+        /// The error's class.
+        class: ErrorClass,
+        /// What happened.
+        detail: String,
+        /// Whether the same backend is tried again.
+        will_retry: bool,
+    },
+    /// A backend was passed over without an attempt.
+    Skipped {
+        /// The backend.
+        backend: String,
+        /// Why.
+        why: String,
+    },
+    /// Every backend failed; no answer.
+    Exhausted {
+        /// Each backend and its last reason.
+        reasons: Vec<ArchivedFailure>,
+    },
+    /// A circuit breaker changed state.
+    Breaker {
+        /// The backend.
+        backend: String,
+        /// `open`, `half-open` or `closed`.
+        state: String,
+    },
+    /// A setting was set or cleared. Protected values are stored as `***`.
+    Setting {
+        /// The key.
+        key: String,
+        /// The new value; `null` when cleared.
+        value: Option<Value>,
+    },
+    /// A snapshot of engine state and metrics (breakers, TPM, per-backend counts).
+    Stats {
+        /// The load-balancer profile it describes.
+        profile: String,
+        /// The snapshot, as the engine serialises it.
+        snapshot: Value,
+    },
+}
+
+impl Event {
+    /// A setting change, with secrets masked: a protected key's value becomes
+    /// `***`, and so do credential-looking `custom-headers` entries.
+    pub fn setting(key: &str, value: Option<&Value>) -> Self {
+        let value = value.map(|v| mask_setting(key, v));
+        Self::Setting {
+            key: key.to_string(),
+            value,
+        }
+    }
+}
+
+fn mask_setting(key: &str, value: &Value) -> Value {
+    if config::spec(key).is_some_and(|s| s.protected) {
+        return Value::String("***".into());
+    }
+    match value {
+        Value::Object(map) if key == "custom-headers" => Value::Object(
+            map.iter()
+                .map(|(name, v)| {
+                    let v = if config::is_secret_header(name) {
+                        Value::String("***".into())
+                    } else {
+                        v.clone()
+                    };
+                    (name.clone(), v)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// [`Provenance`] as stored: the same fields, readable back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArchivedProvenance {
+    /// The backend (profile name) that answered.
+    pub backend: String,
+    /// Its provider.
+    pub provider: String,
+    /// Its model.
+    pub model: String,
+    /// Attempts made across all backends.
+    pub attempts: u32,
+    /// Backends given up on before this one answered.
+    pub failovers: u32,
+    /// From the prompt to the last chunk.
+    pub latency_ms: u64,
+    /// From the start of the answering attempt to its first chunk.
+    pub first_chunk_ms: u64,
+    /// Token counts.
+    pub usage: Usage,
+}
+
+impl From<&Provenance> for ArchivedProvenance {
+    fn from(p: &Provenance) -> Self {
+        Self {
+            backend: p.backend.clone(),
+            provider: p.provider.clone(),
+            model: p.model.clone(),
+            attempts: p.attempts,
+            failovers: p.failovers,
+            latency_ms: p.latency_ms,
+            first_chunk_ms: p.first_chunk_ms,
+            usage: p.usage,
+        }
+    }
+}
+
+/// [`BackendFailure`] as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchivedFailure {
+    /// The backend.
+    pub backend: String,
+    /// The error's class.
+    pub class: ErrorClass,
+    /// What happened.
+    pub reason: String,
+}
+
+impl From<&BackendFailure> for ArchivedFailure {
+    fn from(f: &BackendFailure) -> Self {
+        Self {
+            backend: f.backend.clone(),
+            class: f.class,
+            reason: f.reason.clone(),
+        }
+    }
+}
+
+/// Parses one line; `None` for anything that is not a record this version reads
+/// (corrupt, truncated, or written by a newer baton).
+pub fn parse_line(line: &str) -> Option<Record> {
+    let record: Record = serde_json::from_str(line).ok()?;
+    (record.v <= RECORD_VERSION).then_some(record)
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// `2025-01-02T03:04:05.678Z` for a Unix time in ms.
+pub(crate) fn rfc3339_millis(ms: u64) -> String {
+    let (y, mo, d, h, mi, s) = civil(ms / 1000);
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}Z",
+        ms % 1000
+    )
+}
+
+/// `20250102-030405` for a Unix time in ms (session ids).
+pub(crate) fn compact_utc(ms: u64) -> String {
+    let (y, mo, d, h, mi, s) = civil(ms / 1000);
+    format!("{y:04}{mo:02}{d:02}-{h:02}{mi:02}{s:02}")
+}
+
+/// Calendar date and time of day (UTC) from Unix seconds; Howard Hinnant's
+/// days-to-civil algorithm, so no date crate is needed for a timestamp.
+fn civil(secs: u64) -> (u64, u64, u64, u64, u64, u64) {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_utc_calendar_dates() {
+        assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_millis(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(compact_utc(1_735_787_045_000), "20250102-030405");
+    }
+
+    #[test]
+    fn a_line_round_trips_with_kind_and_version() {
+        let r = Record::new(
+            "s1",
+            Event::User {
+                content: "hi".into(),
+            },
+        );
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(line.starts_with(r#"{"v":1,"ts":""#), "{line}");
+        assert!(line.contains(r#""kind":"user""#), "{line}");
+        assert_eq!(parse_line(&line), Some(r));
+    }
+
+    #[test]
+    fn newer_versions_and_garbage_are_not_read() {
+        assert_eq!(
+            parse_line(
+                "{\"v\":2,\"ts\":\"x\",\"session\":\"s\",\"kind\":\"user\",\"content\":\"a\"}"
+            ),
+            None
+        );
+        assert_eq!(parse_line("{\"v\":1,\"ts\":\"x\""), None);
+    }
+
+    #[test]
+    fn protected_settings_are_masked() {
+        let e = Event::setting("auth-key", Some(&Value::String("sk-secret".into())));
+        assert_eq!(
+            e,
+            Event::Setting {
+                key: "auth-key".into(),
+                value: Some(Value::String("***".into()))
+            }
+        );
+        let headers = serde_json::json!({"Authorization": "Bearer x", "X-Trace": "1"});
+        let e = Event::setting("custom-headers", Some(&headers));
+        let text = serde_json::to_string(&e).unwrap();
+        assert!(!text.contains("Bearer"), "{text}");
+        assert!(text.contains("X-Trace"), "{text}");
+    }
+}
