@@ -58,6 +58,9 @@ expect_file_eq "$OUT" "Hello from chutes. This is a mock answer."
 step "Run 3: synthetic and chutes are both below, groqgpt (no TPM yet) answers"
 run_baton run3 --profile-load testlb489 --prompt "short three"
 expect_exit 0
+# Read again: a minute boundary since run 2 halves synthetic's TPM.
+tpm=$(first_number "$ERR" '^\[LB:tpm\] synthetic: Current TPM = ([0-9]+)$')
+expect_tpm "logged TPM of synthetic" "${tpm:-none}" 25
 tpm_c=$(first_number "$ERR" '^\[LB:tpm\] chutes: Current TPM = ([0-9]+)$')
 expect_tpm "logged TPM of chutes" "${tpm_c:-none}" 25
 expect_in_order "$ERR" \
