@@ -245,20 +245,26 @@ impl Inner {
         }
     }
 
-    fn save_state(&self) {
+    /// Saves health to the state folder, if persisting, on a blocking thread: the
+    /// write ends with an fsync, which must not stall the runtime that streams
+    /// answers. Awaited, so a one-shot run never exits before its state is on disk.
+    async fn save_state(&self) {
         let Some(dir) = lock(&self.state_dir).clone() else {
             return;
         };
-        let health = self.health();
-        if let Err(e) = state::save(
-            &dir,
-            &self.profile,
-            &health,
-            now_ms(),
-            &self.settings.breaker,
-        ) {
+        let health = self.health().clone();
+        let profile = self.profile.clone();
+        let breaker = self.settings.breaker;
+        let now = now_ms();
+        let saved = tokio::task::spawn_blocking(move || {
+            state::save(&dir, &profile, &health, now, &breaker)
+        })
+        .await;
+        match saved {
+            Ok(Ok(())) => {}
             // The answer matters more than the bookkeeping: warn and go on.
-            tracing::warn!("{e}");
+            Ok(Err(e)) => tracing::warn!("{e}"),
+            Err(e) => tracing::warn!("saving engine state failed: {e}"),
         }
     }
 }

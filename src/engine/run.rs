@@ -280,7 +280,7 @@ pub(super) fn run(
                             Tail::Complete => {
                                 tracing::debug!(target: "baton::lb", "[LB:failover] Success on backend: {name}");
                                 inner.record_success(&name, attempt_ms, usage.total());
-                                inner.save_state();
+                                inner.save_state().await;
                                 yield EngineEvent::Usage { usage };
                                 yield EngineEvent::Done { provenance };
                             }
@@ -288,7 +288,7 @@ pub(super) fn run(
                                 tracing::debug!(target: "baton::lb", "[LB:failover] {name} interrupted mid-answer: {reason}");
                                 inner.record_attempt_failure(&name, false);
                                 inner.record_give_up(&name, ErrorClass::Transient, &reason);
-                                inner.save_state();
+                                inner.save_state().await;
                                 yield EngineEvent::Interrupted { provenance, reason };
                             }
                         }
@@ -343,7 +343,7 @@ pub(super) fn run(
             }
             trip.failovers += 1;
         }
-        inner.save_state();
+        inner.save_state().await;
         yield EngineEvent::Exhausted { reasons: trip.reasons };
     }
 }
