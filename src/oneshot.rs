@@ -284,6 +284,9 @@ pub async fn run(args: RunArgs, home: &Home) -> Exit {
             }
         }
     };
+    if engine.is_persistent() {
+        log.stats(engine.profile(), engine.snapshot());
+    }
     if args.stats {
         eprint!("\n{}", engine.stats_lb());
     }

@@ -770,3 +770,35 @@ fn archive_child_process() {
         other => panic!("unknown child mode {other}"),
     }
 }
+
+#[test]
+fn a_load_balancer_run_records_an_engine_stats_snapshot() {
+    let home = support::Home::new();
+    home.baton().args(["--prompt", "hi"]).assert().success();
+    let dir = home.path().join("sessions");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(file).unwrap();
+    let stats: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == "stats")
+        .collect();
+    assert_eq!(stats.len(), 1, "{text}");
+    assert_eq!(stats[0]["profile"], "demo");
+    let backends = stats[0]["snapshot"]["backends"].as_object().unwrap();
+    assert_eq!(
+        backends.keys().collect::<Vec<_>>(),
+        vec!["demo-down", "demo-fast", "demo-flaky"]
+    );
+    assert!(
+        backends["demo-down"]["metrics"]["requests"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+}

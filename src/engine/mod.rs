@@ -352,6 +352,22 @@ impl Engine {
             .collect()
     }
 
+    /// Breakers, TPM and metrics as one JSON document (the state file's layout),
+    /// for the session archive.
+    pub fn snapshot(&self) -> serde_json::Value {
+        state::snapshot(
+            &self.inner.profile,
+            &self.inner.health(),
+            now_ms(),
+            &self.inner.settings.breaker,
+        )
+    }
+
+    /// True when this engine keeps its health in the state folder.
+    pub fn is_persistent(&self) -> bool {
+        lock(&self.inner.state_dir).is_some()
+    }
+
     /// The `/stats lb` block (seed 004's layout).
     pub fn stats_lb(&self) -> String {
         self.inner.health().render_stats(

@@ -208,6 +208,26 @@ pub fn save(
     })
 }
 
+/// The same document [`save`] writes, as a JSON value: the snapshot the session
+/// archive records after each answer.
+pub fn snapshot(
+    profile: &str,
+    health: &LbHealth,
+    now_ms: u64,
+    s: &BreakerSettings,
+) -> serde_json::Value {
+    let mut pruned = health.clone();
+    pruned.prune(now_ms, s);
+    let file = StateFileOut {
+        version: STATE_VERSION,
+        profile,
+        saved_at_ms: now_ms,
+        backends: InOrder(&pruned),
+    };
+    // Plain maps, numbers and strings: serialising cannot fail.
+    serde_json::to_value(&file).unwrap_or(serde_json::Value::Null)
+}
+
 /// Deletes the state of `profile`, or of every profile when `None`, and returns the
 /// profiles whose state was deleted (none when there was nothing to delete).
 pub fn reset(dir: &Path, profile: Option<&str>) -> Result<Vec<String>, StateError> {
