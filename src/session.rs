@@ -6,18 +6,12 @@
 //! from the current state, and [`Session::generation`] changes whenever that state
 //! does, so the UI rebuilds its engine only after a `/set`, `/profile load`, ....
 
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
-
 use serde_json::{Map, Value};
 
 use crate::config::{self, Scope, Settings};
 use crate::engine::{self, BuildError, Engine, EngineEvent};
 use crate::profile::{LbProfile, ModelProfile, Policy, ProfileStore, Resolved};
 use crate::provider::{Message, Role};
-
-/// The TPM window, as in DESIGN.md ("per-minute buckets over a 5-minute window").
-const TPM_WINDOW: Duration = Duration::from_secs(300);
 
 /// One interactive chat's state.
 #[derive(Debug, Clone)]
@@ -238,8 +232,8 @@ impl Session {
     }
 
     /// Counts one engine event.
-    pub fn record(&mut self, event: &EngineEvent, now: Instant) {
-        self.stats.record(event, now);
+    pub fn record(&mut self, event: &EngineEvent) {
+        self.stats.record(event);
     }
 }
 
@@ -268,43 +262,13 @@ fn apply_model_params(target: &mut Resolved, params: &Map<String, Value>) {
     }
 }
 
-/// What one backend did in this session, as the UI saw it.
+/// Whether a backend's last attempt in this session failed, as the UI saw it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BackendStats {
     /// The backend's name.
     pub name: String,
-    /// Attempts started on it.
-    pub requests: u64,
-    /// Attempts that gave a complete answer.
-    pub successes: u64,
-    /// Summed latency of its complete answers.
-    pub latency_total_ms: u64,
-    /// Tokens of its answers (prompt plus answer).
-    pub tokens: u64,
     /// Whether its last attempt failed (for the status bar's health summary).
     pub last_failed: Option<bool>,
-    token_log: VecDeque<(Instant, u64)>,
-}
-
-impl BackendStats {
-    /// Tokens per minute over the last five minutes (tokens ÷ minutes covered).
-    pub fn tpm(&self, now: Instant) -> u64 {
-        let recent: Vec<&(Instant, u64)> = self
-            .token_log
-            .iter()
-            .filter(|(at, _)| now.saturating_duration_since(*at) <= TPM_WINDOW)
-            .collect();
-        let Some((oldest, _)) = recent.first() else {
-            return 0;
-        };
-        let tokens: u64 = recent.iter().map(|(_, t)| *t).sum();
-        let minutes = now
-            .saturating_duration_since(*oldest)
-            .as_secs()
-            .div_ceil(60)
-            .clamp(1, 5);
-        tokens / minutes
-    }
 }
 
 /// Session totals and per-backend counts.
@@ -360,9 +324,8 @@ impl SessionStats {
         &mut self.backends[pos]
     }
 
-    fn record(&mut self, event: &EngineEvent, now: Instant) {
+    fn record(&mut self, event: &EngineEvent) {
         match event {
-            EngineEvent::AttemptStarted { backend, .. } => self.backend(backend).requests += 1,
             EngineEvent::AttemptFailed { backend, .. } => {
                 self.backend(backend).last_failed = Some(true);
             }
@@ -371,32 +334,19 @@ impl SessionStats {
                 self.input_tokens += provenance.usage.input_tokens;
                 self.output_tokens += provenance.usage.output_tokens;
                 self.latency_total_ms += provenance.latency_ms;
-                let tokens = provenance.usage.total();
-                let b = self.backend(&provenance.backend);
-                b.successes += 1;
-                b.latency_total_ms += provenance.latency_ms;
-                b.tokens += tokens;
-                b.last_failed = Some(false);
-                b.token_log.push_back((now, tokens));
-                while b
-                    .token_log
-                    .front()
-                    .is_some_and(|(at, _)| now.saturating_duration_since(*at) > TPM_WINDOW)
-                {
-                    b.token_log.pop_front();
-                }
+                self.backend(&provenance.backend).last_failed = Some(false);
             }
             EngineEvent::Interrupted { provenance, .. } => {
                 self.interrupted += 1;
                 self.input_tokens += provenance.usage.input_tokens;
                 self.output_tokens += provenance.usage.output_tokens;
-                let b = self.backend(&provenance.backend);
-                b.tokens += provenance.usage.total();
-                b.last_failed = Some(true);
+                self.backend(&provenance.backend).last_failed = Some(true);
             }
             EngineEvent::Exhausted { .. } => self.exhausted += 1,
-            EngineEvent::Delta { .. } | EngineEvent::Usage { .. } | EngineEvent::Skipped { .. } => {
-            }
+            EngineEvent::AttemptStarted { .. }
+            | EngineEvent::Delta { .. }
+            | EngineEvent::Usage { .. }
+            | EngineEvent::Skipped { .. } => {}
         }
     }
 }
@@ -434,7 +384,10 @@ mod tests {
         assert_eq!(profile.settings.get_u64("timeout_ms"), Some(5000));
         s.unset("timeout_ms");
         let engine = s.build_engine().unwrap();
-        assert_eq!(engine.settings().timeout, Duration::from_millis(30_000));
+        assert_eq!(
+            engine.settings().timeout,
+            std::time::Duration::from_millis(30_000)
+        );
     }
 
     #[test]
@@ -456,40 +409,28 @@ mod tests {
     }
 
     #[test]
-    fn stats_count_attempts_successes_and_tpm() {
+    fn stats_count_answers_and_tokens() {
         let mut s = session();
-        let now = Instant::now();
-        s.record(
-            &EngineEvent::AttemptStarted {
+        s.push_user("hi");
+        s.record(&EngineEvent::Done {
+            provenance: Provenance {
                 backend: "a".into(),
-                attempt: 1,
-                of: 1,
-            },
-            now,
-        );
-        s.record(
-            &EngineEvent::Done {
-                provenance: Provenance {
-                    backend: "a".into(),
-                    provider: "sim".into(),
-                    model: "sim-fast".into(),
-                    attempts: 1,
-                    failovers: 0,
-                    latency_ms: 100,
-                    first_chunk_ms: 10,
-                    usage: Usage {
-                        input_tokens: 10,
-                        output_tokens: 50,
-                        estimated: false,
-                    },
+                provider: "sim".into(),
+                model: "sim-fast".into(),
+                attempts: 1,
+                failovers: 0,
+                latency_ms: 100,
+                first_chunk_ms: 10,
+                usage: Usage {
+                    input_tokens: 10,
+                    output_tokens: 50,
+                    estimated: false,
                 },
             },
-            now,
-        );
-        let a = &s.stats().backends[0];
-        assert_eq!((a.requests, a.successes, a.tokens), (1, 1, 60));
-        assert_eq!(a.tpm(now + Duration::from_secs(90)), 30);
-        assert_eq!(a.tpm(now + Duration::from_secs(400)), 0);
-        assert_eq!(s.stats().total_tokens(), 60);
+        });
+        let stats = s.stats();
+        assert_eq!((stats.prompts, stats.answers), (1, 1));
+        assert_eq!(stats.total_tokens(), 60);
+        assert_eq!(stats.latency_total_ms, 100);
     }
 }

@@ -323,7 +323,28 @@ impl App {
                 Vec::new()
             }
             Some(Action::Retry) => self.retry(),
+            Some(Action::ShowLbStats) => {
+                self.show_lb_stats();
+                Vec::new()
+            }
             None => Vec::new(),
+        }
+    }
+
+    /// `/stats lb`: the engine's own block (real breaker states, TPM and metrics,
+    /// including what earlier runs persisted), from the engine prompts run on.
+    fn show_lb_stats(&mut self) {
+        if !self.session.is_load_balancer() {
+            let text = strings::stats_lb_needs_lb(
+                self.session.profile_name(),
+                &self.session.target().describe(),
+            );
+            self.output(text, true);
+            return;
+        }
+        match self.current_engine() {
+            Ok(engine) => self.output(engine.stats_lb().trim_end().to_string(), false),
+            Err(e) => self.output(strings::stats_lb_unavailable(&e.to_string()), true),
         }
     }
 
@@ -425,7 +446,7 @@ impl App {
     }
 
     fn engine_event(&mut self, event: EngineEvent) {
-        self.session.record(&event, self.now);
+        self.session.record(&event);
         match event {
             EngineEvent::AttemptStarted { backend, .. } => {
                 if let Some(model) = self.model_of(&backend) {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+use futures_util::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -215,27 +216,65 @@ fn interrupted_answer_is_marked_and_retry_goes_to_the_next_backend() {
     );
 }
 
-#[test]
-fn stats_lb_and_help_render_inline() {
-    let (_tmp, mut app) = app_on("demo");
-    let id = started_id(&send(&mut app, "hi"));
-    failover_prelude(&mut app, id);
-    engine(
-        &mut app,
-        id,
-        EngineEvent::Delta {
-            text: "Hello.".into(),
+/// Runs the request `effects` started on its real engine to the end, feeding
+/// every event to the app as the runtime would.
+async fn run_to_end(app: &mut App, effects: Vec<Effect>) {
+    let [
+        Effect::Start {
+            id,
+            engine,
+            request,
         },
-    );
-    engine(
-        &mut app,
-        id,
-        EngineEvent::Done {
-            provenance: provenance("demo-fast", "sim-fast"),
-        },
-    );
+    ] = effects.as_slice()
+    else {
+        panic!("expected one Start, got {effects:?}");
+    };
+    let mut events = Box::pin(engine.run(request.clone()));
+    while let Some(event) = events.next().await {
+        app.update(AppEvent::Engine { id: *id, event });
+    }
+}
+
+/// A failover profile over the always-down and the fast sim backends whose breaker
+/// opens on the first failure, so one prompt leaves one breaker open.
+fn app_on_lbtest() -> (tempfile::TempDir, App) {
+    let (tmp, _) = app_on("demo");
+    std::fs::write(
+        tmp.path().join("profiles/lbtest.json"),
+        r#"{"version":1,"type":"loadbalancer","policy":"failover",
+            "profiles":["demo-down","demo-fast"],
+            "ephemeralSettings":{"failover_retry_count":1,"circuit_breaker_failure_threshold":1}}"#,
+    )
+    .unwrap();
+    let store = ProfileStore::new(tmp.path().join("profiles"));
+    let resolved = store.resolve("lbtest").unwrap();
+    let app = App::new(Session::new(store, resolved), Theme::new(false));
+    (tmp, app)
+}
+
+/// `/stats lb` is the engine's block: the real breaker states after a real run.
+#[tokio::test(start_paused = true)]
+async fn stats_lb_shows_the_engines_breakers() {
+    let (_tmp, mut app) = app_on_lbtest();
+    let effects = send(&mut app, "hi");
+    run_to_end(&mut app, effects).await;
     send(&mut app, "/stats lb");
     insta::assert_snapshot!("stats_lb", screen(&mut app, 80, 36));
+}
+
+#[test]
+fn stats_lb_on_a_model_profile_names_it() {
+    let (_tmp, mut app) = app_on("demo-fast");
+    send(&mut app, "/stats lb");
+    let out = screen(&mut app, 100, 8);
+    assert!(
+        out.contains("/stats lb needs a load-balancer profile; the active profile 'demo-fast'"),
+        "{out}"
+    );
+}
+
+#[test]
+fn help_renders_inline() {
     let (_tmp, mut app) = app_on("demo");
     send(&mut app, "/help");
     insta::assert_snapshot!("help", screen(&mut app, 100, 20));
