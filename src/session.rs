@@ -1,10 +1,14 @@
 //! [`Session`]: the state of one interactive chat that slash commands change and the
 //! UI reads: the active profile, the current ephemeral settings and model parameters,
-//! the conversation, and what the session has seen the backends do.
+//! the conversation, and its totals (prompts, answers, tokens).
 //!
 //! It holds no terminal and no engine: [`Session::build_engine`] makes one on demand
 //! from the current state, and [`Session::generation`] changes whenever that state
 //! does, so the UI rebuilds its engine only after a `/set`, `/profile load`, ....
+//! Backend health (breakers, TPM, per-backend metrics) lives in the engine alone;
+//! with a state folder a load balancer's engine restores and saves it there.
+
+use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
@@ -23,13 +27,15 @@ pub struct Session {
     messages: Vec<Message>,
     stats: SessionStats,
     generation: u64,
+    /// Where load balancers' health is kept; `None` keeps it in memory only.
+    state_dir: Option<PathBuf>,
 }
 
 impl Session {
     /// A session on `target`; its ephemeral settings start as the profile's own.
     pub fn new(store: ProfileStore, target: Resolved) -> Self {
         let settings = Resolved::top_settings(&target).clone();
-        let mut session = Self {
+        Self {
             store,
             target,
             settings,
@@ -37,9 +43,22 @@ impl Session {
             messages: Vec::new(),
             stats: SessionStats::default(),
             generation: 0,
-        };
-        session.stats.reset_backends(&session.target);
-        session
+            state_dir: None,
+        }
+    }
+
+    /// Keeps load balancers' health (breakers, TPM, metrics) in `dir`
+    /// (`~/.baton/state`), as one-shot runs do, so `/stats lb`, `baton state show`
+    /// and the next run agree.
+    pub fn with_state_dir(mut self, dir: PathBuf) -> Self {
+        self.state_dir = Some(dir);
+        self
+    }
+
+    /// True when engines built now restore and save their health: a load balancer
+    /// (or pool) with a state folder. Model profiles keep none, as in one-shot mode.
+    pub fn persists_health(&self) -> bool {
+        self.state_dir.is_some() && self.is_load_balancer()
     }
 
     /// The profiles folder the profile commands work on.
@@ -112,7 +131,6 @@ impl Session {
         self.settings = Resolved::top_settings(&target).clone();
         self.model_params = Map::new();
         self.target = target;
-        self.stats.reset_backends(&self.target);
         self.generation += 1;
     }
 
@@ -144,15 +162,32 @@ impl Session {
         }
     }
 
-    /// An engine for the current state.
-    pub fn build_engine(&self) -> Result<Engine, BuildError> {
-        engine::build_engine(&self.effective_target(), &self.backend_overrides())
+    /// An engine for the current state, and a warning to show when its saved
+    /// health could not be read (see [`Session::with_state_dir`]).
+    pub fn build_engine(&self) -> Result<(Engine, Option<String>), BuildError> {
+        let engine = engine::build_engine(&self.effective_target(), &self.backend_overrides())?;
+        let warning = self.attach_state(&engine);
+        Ok((engine, warning))
+    }
+
+    /// Restores `engine`'s health from the state folder and has it saved there
+    /// after each prompt, when this session persists health.
+    fn attach_state(&self, engine: &Engine) -> Option<String> {
+        match &self.state_dir {
+            Some(dir) if self.is_load_balancer() => engine.persist_in(dir),
+            Some(_) | None => None,
+        }
     }
 
     /// An engine for `/retry` after `backend` broke an answer: the same profile with
     /// its top-level members rotated so the one after `backend`'s comes first and
-    /// `backend`'s comes last. A model profile is simply tried again.
-    pub fn build_retry_engine(&self, backend: &str) -> Result<Engine, BuildError> {
+    /// `backend`'s comes last. A model profile is simply tried again. Health is
+    /// restored and saved as for [`Session::build_engine`] (the state is per
+    /// backend, so the order does not matter).
+    pub fn build_retry_engine(
+        &self,
+        backend: &str,
+    ) -> Result<(Engine, Option<String>), BuildError> {
         let mut target = self.effective_target();
         if let Resolved::LoadBalancer {
             members, profile, ..
@@ -168,7 +203,9 @@ impl Session {
                 profile.policy = Policy::Failover;
             }
         }
-        engine::build_engine(&target, &self.backend_overrides())
+        let engine = engine::build_engine(&target, &self.backend_overrides())?;
+        let warning = self.attach_state(&engine);
+        Ok((engine, warning))
     }
 
     /// Backend names of the active profile, in listed order.
@@ -262,16 +299,7 @@ fn apply_model_params(target: &mut Resolved, params: &Map<String, Value>) {
     }
 }
 
-/// Whether a backend's last attempt in this session failed, as the UI saw it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct BackendStats {
-    /// The backend's name.
-    pub name: String,
-    /// Whether its last attempt failed (for the status bar's health summary).
-    pub last_failed: Option<bool>,
-}
-
-/// Session totals and per-backend counts.
+/// Session totals.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionStats {
     /// Prompts sent.
@@ -288,8 +316,6 @@ pub struct SessionStats {
     pub output_tokens: u64,
     /// Summed latency of complete answers.
     pub latency_total_ms: u64,
-    /// Per backend, in the active profile's order (then any others seen).
-    pub backends: Vec<BackendStats>,
 }
 
 impl SessionStats {
@@ -298,52 +324,22 @@ impl SessionStats {
         self.input_tokens + self.output_tokens
     }
 
-    /// Keeps the counts of backends in `target`, in its order; drops the rest.
-    fn reset_backends(&mut self, target: &Resolved) {
-        let old = std::mem::take(&mut self.backends);
-        for (name, _) in target.backends() {
-            let kept = old.iter().find(|b| b.name == name).cloned();
-            self.backends.push(kept.unwrap_or_else(|| BackendStats {
-                name: name.to_string(),
-                ..BackendStats::default()
-            }));
-        }
-    }
-
-    fn backend(&mut self, name: &str) -> &mut BackendStats {
-        let pos = match self.backends.iter().position(|b| b.name == name) {
-            Some(pos) => pos,
-            None => {
-                self.backends.push(BackendStats {
-                    name: name.to_string(),
-                    ..BackendStats::default()
-                });
-                self.backends.len() - 1
-            }
-        };
-        &mut self.backends[pos]
-    }
-
     fn record(&mut self, event: &EngineEvent) {
         match event {
-            EngineEvent::AttemptFailed { backend, .. } => {
-                self.backend(backend).last_failed = Some(true);
-            }
             EngineEvent::Done { provenance } => {
                 self.answers += 1;
                 self.input_tokens += provenance.usage.input_tokens;
                 self.output_tokens += provenance.usage.output_tokens;
                 self.latency_total_ms += provenance.latency_ms;
-                self.backend(&provenance.backend).last_failed = Some(false);
             }
             EngineEvent::Interrupted { provenance, .. } => {
                 self.interrupted += 1;
                 self.input_tokens += provenance.usage.input_tokens;
                 self.output_tokens += provenance.usage.output_tokens;
-                self.backend(&provenance.backend).last_failed = Some(true);
             }
             EngineEvent::Exhausted { .. } => self.exhausted += 1,
             EngineEvent::AttemptStarted { .. }
+            | EngineEvent::AttemptFailed { .. }
             | EngineEvent::Delta { .. }
             | EngineEvent::Usage { .. }
             | EngineEvent::Skipped { .. } => {}
@@ -383,7 +379,7 @@ mod tests {
         };
         assert_eq!(profile.settings.get_u64("timeout_ms"), Some(5000));
         s.unset("timeout_ms");
-        let engine = s.build_engine().unwrap();
+        let (engine, _) = s.build_engine().unwrap();
         assert_eq!(
             engine.settings().timeout,
             std::time::Duration::from_millis(30_000)
@@ -403,7 +399,7 @@ mod tests {
     #[test]
     fn retry_engine_moves_the_broken_backend_last() {
         let s = session();
-        let engine = s.build_retry_engine("a").unwrap();
+        let (engine, _) = s.build_retry_engine("a").unwrap();
         let names: Vec<_> = engine.backends().iter().map(|b| b.name.clone()).collect();
         assert_eq!(names, vec!["b", "a"]);
     }

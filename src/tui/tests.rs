@@ -246,10 +246,96 @@ fn app_on_lbtest() -> (tempfile::TempDir, App) {
             "ephemeralSettings":{"failover_retry_count":1,"circuit_breaker_failure_threshold":1}}"#,
     )
     .unwrap();
-    let store = ProfileStore::new(tmp.path().join("profiles"));
-    let resolved = store.resolve("lbtest").unwrap();
-    let app = App::new(Session::new(store, resolved), Theme::new(false));
+    let app = app_in(tmp.path(), "lbtest", false);
     (tmp, app)
+}
+
+/// A chat on profile `name` of the home at `root`, keeping load balancers' health
+/// in its `state/` folder when `persist` (as `baton` does).
+fn app_in(root: &std::path::Path, name: &str, persist: bool) -> App {
+    let home = crate::home::Home::at(root);
+    let store = ProfileStore::new(home.profiles_dir());
+    let resolved = store.resolve(name).unwrap();
+    let mut session = Session::new(store, resolved);
+    if persist {
+        session = session.with_state_dir(home.state_dir());
+    }
+    App::new(session, Theme::new(false))
+}
+
+fn status_line(app: &mut App) -> String {
+    let out = screen(app, 100, 8);
+    out.lines().last().unwrap_or_default().to_string()
+}
+
+/// The status bar reads breakers and TPM from the engine that answered.
+#[tokio::test(start_paused = true)]
+async fn status_bar_shows_the_engines_breakers_and_tpm() {
+    let (_tmp, mut app) = app_on_lbtest();
+    assert!(
+        status_line(&mut app).contains("· 0 tokens · breakers 2 closed "),
+        "{}",
+        status_line(&mut app)
+    );
+    let effects = send(&mut app, "hi");
+    run_to_end(&mut app, effects).await;
+    use crate::engine::BreakerState::{Closed, Open};
+    assert_eq!(
+        app.health,
+        vec![
+            ("demo-down".to_string(), Open, 0),
+            ("demo-fast".to_string(), Closed, 60)
+        ]
+    );
+    let line = status_line(&mut app);
+    assert!(
+        line.contains(
+            " lbtest · demo-fast (sim-fast) · 60 tokens · 60 TPM · breakers 1 closed, 1 open"
+        ),
+        "{line}"
+    );
+}
+
+/// Health is kept in `state/` as one-shot keeps it: a new chat (a restart) starts
+/// with the open breaker, and `baton state show` reads the same file.
+#[tokio::test(start_paused = true)]
+async fn health_survives_a_restart_and_a_corrupt_state_file_warns_once() {
+    let (tmp, _) = app_on_lbtest();
+    let mut app = app_in(tmp.path(), "lbtest", true);
+    let effects = send(&mut app, "hi");
+    run_to_end(&mut app, effects).await;
+    let state_dir = tmp.path().join("state");
+    assert_eq!(crate::engine::state::list(&state_dir), vec!["lbtest"]);
+
+    let mut restarted = app_in(tmp.path(), "lbtest", true);
+    assert!(
+        status_line(&mut restarted).contains("breakers 1 closed, 1 open"),
+        "{}",
+        status_line(&mut restarted)
+    );
+    send(&mut restarted, "/stats lb");
+    let out = screen(&mut restarted, 80, 40);
+    assert!(out.contains("  demo-down: open"), "{out}");
+    assert!(out.contains("Total Requests: 2"), "{out}");
+
+    // A model profile keeps no state, as in one-shot mode.
+    let mut model = app_in(tmp.path(), "demo-fast", true);
+    let effects = send(&mut model, "hi");
+    run_to_end(&mut model, effects).await;
+    assert_eq!(crate::engine::state::list(&state_dir), vec!["lbtest"]);
+
+    std::fs::write(state_dir.join("lbtest.json"), "{ not json").unwrap();
+    let mut app = app_in(tmp.path(), "lbtest", true);
+    send(&mut app, "/set timeout_ms 4000");
+    send(&mut app, "/stats lb");
+    let warnings = app
+        .cells
+        .iter()
+        .filter(|c| {
+            matches!(c.kind(), CellKind::Output { text, is_error: true } if text.starts_with("warning: ignoring corrupt engine state"))
+        })
+        .count();
+    assert_eq!(warnings, 1, "{}", screen(&mut app, 100, 40));
 }
 
 /// `/stats lb` is the engine's block: the real breaker states after a real run.
