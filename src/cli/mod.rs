@@ -8,7 +8,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const EXAMPLES: &str = "\
 Examples:
-  baton --prompt \"hello\"                         answer from the built-in demo profile
+  baton                                          the chat, on the built-in demo profile
+  baton --profile-load work                      the chat on ~/.baton/profiles/work.json
+  baton --prompt \"hello\"                         one answer from the demo profile, on stdout
   baton --profile-load work --prompt \"hi\"        use ~/.baton/profiles/work.json
   echo \"explain this\" | baton --profile-load work  prompt from stdin
   baton --provider openai --model gpt-4o-mini --prompt \"hi\"
@@ -28,7 +30,8 @@ Files: profiles live in $BATON_HOME/profiles (default ~/.baton/profiles).";
 #[derive(Debug, Parser)]
 #[command(name = "baton", version, about, after_help = EXAMPLES, disable_help_subcommand = true)]
 pub struct Cli {
-    /// What to do; without a subcommand baton answers a prompt.
+    /// What to do; without a subcommand baton opens the chat, or answers `--prompt`
+    /// (or stdin) and exits.
     #[command(subcommand)]
     pub command: Option<Command>,
 
@@ -40,7 +43,7 @@ pub struct Cli {
 /// Flags for answering a prompt.
 #[derive(Debug, Args, Default)]
 pub struct RunArgs {
-    /// The prompt; without it, baton reads the prompt from stdin when stdin is not a terminal.
+    /// The prompt, answered on stdout; without it, baton opens the chat when stdin is a terminal and reads the prompt from stdin otherwise.
     #[arg(short, long, value_name = "TEXT")]
     pub prompt: Option<String>,
 
