@@ -87,6 +87,9 @@ pub struct App {
     health_from: Option<Engine>,
     /// Warnings already shown (a corrupt state file), so each shows once.
     warned: Vec<String>,
+    /// Set while a `/retry` runs on its own engine that saves health to the state
+    /// folder: once it ends, `engine` is rebuilt to load that state.
+    reload_after_run: bool,
     retry: Option<Retry>,
     should_quit: bool,
     dirty: bool,
@@ -124,6 +127,7 @@ impl App {
             engine: None,
             health_from: None,
             warned: Vec::new(),
+            reload_after_run: false,
             retry: None,
             should_quit: false,
             dirty: true,
@@ -387,7 +391,9 @@ impl App {
             self.output(text, true);
             return;
         }
-        match self.current_engine() {
+        // While a request runs, its engine is the one whose numbers move.
+        let running = self.in_flight.as_ref().and(self.health_from.clone());
+        match running.map_or_else(|| self.current_engine(), Ok) {
             Ok(engine) => self.output(engine.stats_lb().trim_end().to_string(), false),
             Err(e) => self.output(strings::stats_lb_unavailable(&e.to_string()), true),
         }
@@ -471,13 +477,18 @@ impl App {
             self.warn_once(warning);
         }
         // The retry saves its health to the state folder when it ends; the next
-        // prompt's engine is rebuilt to load it rather than overwrite it with the
-        // cached engine's older view. Without a state folder the cached engine is
-        // kept, which is the better of the two in-memory views.
-        if self.session.persists_health() {
+        // prompt's engine is then rebuilt to load it rather than overwrite it with
+        // the cached engine's older view. Without a state folder the cached engine
+        // is kept, which is the better of the two in-memory views.
+        self.reload_after_run = self.session.persists_health();
+        Ok(engine)
+    }
+
+    /// Called when the request in flight has ended, however it ended.
+    fn run_ended(&mut self) {
+        if std::mem::take(&mut self.reload_after_run) {
             self.engine = None;
         }
-        Ok(engine)
     }
 
     fn cancel(&mut self) -> Vec<Effect> {
@@ -497,6 +508,7 @@ impl App {
             prompt: flight.prompt,
             after: None,
         });
+        self.run_ended();
         vec![Effect::Cancel]
     }
 
@@ -507,6 +519,7 @@ impl App {
                 prompt: flight.prompt,
                 after,
             });
+            self.run_ended();
         }
         self.output(message.to_string(), true);
     }
@@ -587,6 +600,9 @@ impl App {
         }
         if health_may_change {
             self.refresh_health();
+        }
+        if self.in_flight.is_none() {
+            self.run_ended();
         }
     }
 

@@ -348,6 +348,48 @@ async fn stats_lb_shows_the_engines_breakers() {
     insta::assert_snapshot!("stats_lb", screen(&mut app, 80, 36));
 }
 
+/// A `/retry` runs on an engine of its own; what it saves is what the next
+/// `/stats lb` and prompt start from, not the older view of the cached engine.
+#[tokio::test(start_paused = true)]
+async fn a_retry_s_saved_health_is_what_comes_next() {
+    let (tmp, _) = app_on("demo");
+    let profiles = tmp.path().join("profiles");
+    std::fs::write(
+        profiles.join("cutter.json"),
+        r#"{"version":1,"provider":"sim","model":"sim-cut"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        profiles.join("cuttest.json"),
+        r#"{"version":1,"type":"loadbalancer","policy":"failover",
+            "profiles":["cutter","demo-fast"],"ephemeralSettings":{"failover_retry_count":1}}"#,
+    )
+    .unwrap();
+    let mut app = app_in(tmp.path(), "cuttest", true);
+    let effects = send(&mut app, "a story");
+    run_to_end(&mut app, effects).await;
+    assert!(
+        app.session.messages().is_empty(),
+        "the cut answer is not kept"
+    );
+    let effects = send(&mut app, "/retry");
+    run_to_end(&mut app, effects).await;
+    assert_eq!(app.session.messages().len(), 2, "the retry answered");
+    send(&mut app, "/clear");
+    send(&mut app, "/stats lb");
+    let out = screen(&mut app, 80, 30);
+    assert!(out.contains("Total Requests: 2"), "{out}");
+    // The next prompt (cut again) saves on top of the retry's state: demo-fast's
+    // answer from the retry is still counted.
+    let effects = send(&mut app, "again");
+    run_to_end(&mut app, effects).await;
+    let restarted = app_in(tmp.path(), "cuttest", true);
+    let (engine, _) = restarted.session.build_engine().unwrap();
+    let stats = engine.stats_lb();
+    assert!(stats.contains("Total Requests: 3"), "{stats}");
+    assert!(stats.contains("  demo-fast\n    Requests: 1\n"), "{stats}");
+}
+
 #[test]
 fn stats_lb_on_a_model_profile_names_it() {
     let (_tmp, mut app) = app_on("demo-fast");
