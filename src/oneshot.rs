@@ -82,9 +82,11 @@ pub fn parse_overrides(pairs: &[String]) -> Result<Settings, Failure> {
 fn read_prompt(arg: Option<String>) -> Result<String, Failure> {
     let prompt = match arg {
         Some(p) => p,
+        // `baton` opens the chat in this case; only a caller that skips that check
+        // (a library user, a test) gets here.
         None if io::stdin().is_terminal() => {
             return Err(Failure::usage(
-                "no prompt: pass --prompt \"...\" or pipe one in (the interactive chat is not built yet; see `baton --help`)",
+                "no prompt: pass --prompt \"...\" or pipe one in, or run `baton` without --prompt for the chat",
             ));
         }
         None => {

@@ -1,13 +1,14 @@
 //! [`Session`]: the state of one interactive chat that slash commands change and the
 //! UI reads: the active profile, the current ephemeral settings and model parameters,
-//! the conversation, and what the session has seen the backends do.
+//! the conversation, and its totals (prompts, answers, tokens).
 //!
 //! It holds no terminal and no engine: [`Session::build_engine`] makes one on demand
 //! from the current state, and [`Session::generation`] changes whenever that state
 //! does, so the UI rebuilds its engine only after a `/set`, `/profile load`, ....
+//! Backend health (breakers, TPM, per-backend metrics) lives in the engine alone;
+//! with a state folder a load balancer's engine restores and saves it there.
 
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
@@ -15,9 +16,6 @@ use crate::config::{self, Scope, Settings};
 use crate::engine::{self, BuildError, Engine, EngineEvent};
 use crate::profile::{LbProfile, ModelProfile, Policy, ProfileStore, Resolved};
 use crate::provider::{Message, Role};
-
-/// The TPM window, as in DESIGN.md ("per-minute buckets over a 5-minute window").
-const TPM_WINDOW: Duration = Duration::from_secs(300);
 
 /// One interactive chat's state.
 #[derive(Debug, Clone)]
@@ -29,13 +27,15 @@ pub struct Session {
     messages: Vec<Message>,
     stats: SessionStats,
     generation: u64,
+    /// Where load balancers' health is kept; `None` keeps it in memory only.
+    state_dir: Option<PathBuf>,
 }
 
 impl Session {
     /// A session on `target`; its ephemeral settings start as the profile's own.
     pub fn new(store: ProfileStore, target: Resolved) -> Self {
         let settings = Resolved::top_settings(&target).clone();
-        let mut session = Self {
+        Self {
             store,
             target,
             settings,
@@ -43,9 +43,22 @@ impl Session {
             messages: Vec::new(),
             stats: SessionStats::default(),
             generation: 0,
-        };
-        session.stats.reset_backends(&session.target);
-        session
+            state_dir: None,
+        }
+    }
+
+    /// Keeps load balancers' health (breakers, TPM, metrics) in `dir`
+    /// (`~/.baton/state`), as one-shot runs do, so `/stats lb`, `baton state show`
+    /// and the next run agree.
+    pub fn with_state_dir(mut self, dir: PathBuf) -> Self {
+        self.state_dir = Some(dir);
+        self
+    }
+
+    /// True when engines built now restore and save their health: a load balancer
+    /// (or pool) with a state folder. Model profiles keep none, as in one-shot mode.
+    pub fn persists_health(&self) -> bool {
+        self.state_dir.is_some() && self.is_load_balancer()
     }
 
     /// The profiles folder the profile commands work on.
@@ -118,7 +131,6 @@ impl Session {
         self.settings = Resolved::top_settings(&target).clone();
         self.model_params = Map::new();
         self.target = target;
-        self.stats.reset_backends(&self.target);
         self.generation += 1;
     }
 
@@ -150,15 +162,32 @@ impl Session {
         }
     }
 
-    /// An engine for the current state.
-    pub fn build_engine(&self) -> Result<Engine, BuildError> {
-        engine::build_engine(&self.effective_target(), &self.backend_overrides())
+    /// An engine for the current state, and a warning to show when its saved
+    /// health could not be read (see [`Session::with_state_dir`]).
+    pub fn build_engine(&self) -> Result<(Engine, Option<String>), BuildError> {
+        let engine = engine::build_engine(&self.effective_target(), &self.backend_overrides())?;
+        let warning = self.attach_state(&engine);
+        Ok((engine, warning))
+    }
+
+    /// Restores `engine`'s health from the state folder and has it saved there
+    /// after each prompt, when this session persists health.
+    fn attach_state(&self, engine: &Engine) -> Option<String> {
+        match &self.state_dir {
+            Some(dir) if self.is_load_balancer() => engine.persist_in(dir),
+            Some(_) | None => None,
+        }
     }
 
     /// An engine for `/retry` after `backend` broke an answer: the same profile with
     /// its top-level members rotated so the one after `backend`'s comes first and
-    /// `backend`'s comes last. A model profile is simply tried again.
-    pub fn build_retry_engine(&self, backend: &str) -> Result<Engine, BuildError> {
+    /// `backend`'s comes last. A model profile is simply tried again. Health is
+    /// restored and saved as for [`Session::build_engine`] (the state is per
+    /// backend, so the order does not matter).
+    pub fn build_retry_engine(
+        &self,
+        backend: &str,
+    ) -> Result<(Engine, Option<String>), BuildError> {
         let mut target = self.effective_target();
         if let Resolved::LoadBalancer {
             members, profile, ..
@@ -174,7 +203,9 @@ impl Session {
                 profile.policy = Policy::Failover;
             }
         }
-        engine::build_engine(&target, &self.backend_overrides())
+        let engine = engine::build_engine(&target, &self.backend_overrides())?;
+        let warning = self.attach_state(&engine);
+        Ok((engine, warning))
     }
 
     /// Backend names of the active profile, in listed order.
@@ -238,8 +269,8 @@ impl Session {
     }
 
     /// Counts one engine event.
-    pub fn record(&mut self, event: &EngineEvent, now: Instant) {
-        self.stats.record(event, now);
+    pub fn record(&mut self, event: &EngineEvent) {
+        self.stats.record(event);
     }
 }
 
@@ -268,46 +299,7 @@ fn apply_model_params(target: &mut Resolved, params: &Map<String, Value>) {
     }
 }
 
-/// What one backend did in this session, as the UI saw it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct BackendStats {
-    /// The backend's name.
-    pub name: String,
-    /// Attempts started on it.
-    pub requests: u64,
-    /// Attempts that gave a complete answer.
-    pub successes: u64,
-    /// Summed latency of its complete answers.
-    pub latency_total_ms: u64,
-    /// Tokens of its answers (prompt plus answer).
-    pub tokens: u64,
-    /// Whether its last attempt failed (for the status bar's health summary).
-    pub last_failed: Option<bool>,
-    token_log: VecDeque<(Instant, u64)>,
-}
-
-impl BackendStats {
-    /// Tokens per minute over the last five minutes (tokens ÷ minutes covered).
-    pub fn tpm(&self, now: Instant) -> u64 {
-        let recent: Vec<&(Instant, u64)> = self
-            .token_log
-            .iter()
-            .filter(|(at, _)| now.saturating_duration_since(*at) <= TPM_WINDOW)
-            .collect();
-        let Some((oldest, _)) = recent.first() else {
-            return 0;
-        };
-        let tokens: u64 = recent.iter().map(|(_, t)| *t).sum();
-        let minutes = now
-            .saturating_duration_since(*oldest)
-            .as_secs()
-            .div_ceil(60)
-            .clamp(1, 5);
-        tokens / minutes
-    }
-}
-
-/// Session totals and per-backend counts.
+/// Session totals.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionStats {
     /// Prompts sent.
@@ -324,8 +316,6 @@ pub struct SessionStats {
     pub output_tokens: u64,
     /// Summed latency of complete answers.
     pub latency_total_ms: u64,
-    /// Per backend, in the active profile's order (then any others seen).
-    pub backends: Vec<BackendStats>,
 }
 
 impl SessionStats {
@@ -334,69 +324,25 @@ impl SessionStats {
         self.input_tokens + self.output_tokens
     }
 
-    /// Keeps the counts of backends in `target`, in its order; drops the rest.
-    fn reset_backends(&mut self, target: &Resolved) {
-        let old = std::mem::take(&mut self.backends);
-        for (name, _) in target.backends() {
-            let kept = old.iter().find(|b| b.name == name).cloned();
-            self.backends.push(kept.unwrap_or_else(|| BackendStats {
-                name: name.to_string(),
-                ..BackendStats::default()
-            }));
-        }
-    }
-
-    fn backend(&mut self, name: &str) -> &mut BackendStats {
-        let pos = match self.backends.iter().position(|b| b.name == name) {
-            Some(pos) => pos,
-            None => {
-                self.backends.push(BackendStats {
-                    name: name.to_string(),
-                    ..BackendStats::default()
-                });
-                self.backends.len() - 1
-            }
-        };
-        &mut self.backends[pos]
-    }
-
-    fn record(&mut self, event: &EngineEvent, now: Instant) {
+    fn record(&mut self, event: &EngineEvent) {
         match event {
-            EngineEvent::AttemptStarted { backend, .. } => self.backend(backend).requests += 1,
-            EngineEvent::AttemptFailed { backend, .. } => {
-                self.backend(backend).last_failed = Some(true);
-            }
             EngineEvent::Done { provenance } => {
                 self.answers += 1;
                 self.input_tokens += provenance.usage.input_tokens;
                 self.output_tokens += provenance.usage.output_tokens;
                 self.latency_total_ms += provenance.latency_ms;
-                let tokens = provenance.usage.total();
-                let b = self.backend(&provenance.backend);
-                b.successes += 1;
-                b.latency_total_ms += provenance.latency_ms;
-                b.tokens += tokens;
-                b.last_failed = Some(false);
-                b.token_log.push_back((now, tokens));
-                while b
-                    .token_log
-                    .front()
-                    .is_some_and(|(at, _)| now.saturating_duration_since(*at) > TPM_WINDOW)
-                {
-                    b.token_log.pop_front();
-                }
             }
             EngineEvent::Interrupted { provenance, .. } => {
                 self.interrupted += 1;
                 self.input_tokens += provenance.usage.input_tokens;
                 self.output_tokens += provenance.usage.output_tokens;
-                let b = self.backend(&provenance.backend);
-                b.tokens += provenance.usage.total();
-                b.last_failed = Some(true);
             }
             EngineEvent::Exhausted { .. } => self.exhausted += 1,
-            EngineEvent::Delta { .. } | EngineEvent::Usage { .. } | EngineEvent::Skipped { .. } => {
-            }
+            EngineEvent::AttemptStarted { .. }
+            | EngineEvent::AttemptFailed { .. }
+            | EngineEvent::Delta { .. }
+            | EngineEvent::Usage { .. }
+            | EngineEvent::Skipped { .. } => {}
         }
     }
 }
@@ -433,8 +379,11 @@ mod tests {
         };
         assert_eq!(profile.settings.get_u64("timeout_ms"), Some(5000));
         s.unset("timeout_ms");
-        let engine = s.build_engine().unwrap();
-        assert_eq!(engine.settings().timeout, Duration::from_millis(30_000));
+        let (engine, _) = s.build_engine().unwrap();
+        assert_eq!(
+            engine.settings().timeout,
+            std::time::Duration::from_millis(30_000)
+        );
     }
 
     #[test]
@@ -450,46 +399,34 @@ mod tests {
     #[test]
     fn retry_engine_moves_the_broken_backend_last() {
         let s = session();
-        let engine = s.build_retry_engine("a").unwrap();
+        let (engine, _) = s.build_retry_engine("a").unwrap();
         let names: Vec<_> = engine.backends().iter().map(|b| b.name.clone()).collect();
         assert_eq!(names, vec!["b", "a"]);
     }
 
     #[test]
-    fn stats_count_attempts_successes_and_tpm() {
+    fn stats_count_answers_and_tokens() {
         let mut s = session();
-        let now = Instant::now();
-        s.record(
-            &EngineEvent::AttemptStarted {
+        s.push_user("hi");
+        s.record(&EngineEvent::Done {
+            provenance: Provenance {
                 backend: "a".into(),
-                attempt: 1,
-                of: 1,
-            },
-            now,
-        );
-        s.record(
-            &EngineEvent::Done {
-                provenance: Provenance {
-                    backend: "a".into(),
-                    provider: "sim".into(),
-                    model: "sim-fast".into(),
-                    attempts: 1,
-                    failovers: 0,
-                    latency_ms: 100,
-                    first_chunk_ms: 10,
-                    usage: Usage {
-                        input_tokens: 10,
-                        output_tokens: 50,
-                        estimated: false,
-                    },
+                provider: "sim".into(),
+                model: "sim-fast".into(),
+                attempts: 1,
+                failovers: 0,
+                latency_ms: 100,
+                first_chunk_ms: 10,
+                usage: Usage {
+                    input_tokens: 10,
+                    output_tokens: 50,
+                    estimated: false,
                 },
             },
-            now,
-        );
-        let a = &s.stats().backends[0];
-        assert_eq!((a.requests, a.successes, a.tokens), (1, 1, 60));
-        assert_eq!(a.tpm(now + Duration::from_secs(90)), 30);
-        assert_eq!(a.tpm(now + Duration::from_secs(400)), 0);
-        assert_eq!(s.stats().total_tokens(), 60);
+        });
+        let stats = s.stats();
+        assert_eq!((stats.prompts, stats.answers), (1, 1));
+        assert_eq!(stats.total_tokens(), 60);
+        assert_eq!(stats.latency_total_ms, 100);
     }
 }

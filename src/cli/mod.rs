@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const EXAMPLES: &str = "\
 Examples:
+<<<<<<< HEAD
   # Open the chat on the demo profile (no API key needed)
   baton
   # One answer, streamed to stdout
@@ -18,6 +19,13 @@ Examples:
   git diff | baton --profile-load work
   # No profile: a provider and model directly (key from OPENAI_API_KEY), or any
   # OpenAI-compatible server
+=======
+  baton                                          the chat, on the built-in demo profile
+  baton --profile-load work                      the chat on ~/.baton/profiles/work.json
+  baton --prompt \"hello\"                         one answer from the demo profile, on stdout
+  baton --profile-load work --prompt \"hi\"        use ~/.baton/profiles/work.json
+  echo \"explain this\" | baton --profile-load work  prompt from stdin
+>>>>>>> wt-tui2
   baton --provider openai --model gpt-4o-mini --prompt \"hi\"
   baton --provider openai --model llama --base-url http://127.0.0.1:8080/v1 --prompt \"hi\"
   # Override a setting, print JSON with provenance, show metrics after the answer
@@ -40,7 +48,8 @@ Files: profiles live in $BATON_HOME/profiles (default ~/.baton/profiles),
 #[derive(Debug, Parser)]
 #[command(name = "baton", version, about, after_help = EXAMPLES, disable_help_subcommand = true)]
 pub struct Cli {
-    /// What to do; without a subcommand baton answers a prompt.
+    /// What to do; without a subcommand baton opens the chat, or answers `--prompt`
+    /// (or stdin) and exits.
     #[command(subcommand)]
     pub command: Option<Command>,
 
@@ -52,7 +61,7 @@ pub struct Cli {
 /// Flags for answering a prompt.
 #[derive(Debug, Args, Default)]
 pub struct RunArgs {
-    /// The prompt; without it, baton reads the prompt from stdin when stdin is not a terminal.
+    /// The prompt, answered on stdout; without it, baton opens the chat when stdin is a terminal and reads the prompt from stdin otherwise.
     #[arg(short, long, value_name = "TEXT")]
     pub prompt: Option<String>,
 

@@ -2,7 +2,8 @@
 //!
 //! [`execute`] takes the typed line (`/set timeout_ms 5000`) and returns a
 //! [`CommandOutput`]: text to show inline (an error or not) and, for the few
-//! commands that act on the UI itself (`/retry`, `/clear`, `/quit`), an [`Action`].
+//! commands that act on the UI itself or need its engine (`/retry`, `/clear`,
+//! `/stats lb`, `/quit`), an [`Action`].
 //! Nothing here touches the terminal, so every command is unit-tested without a UI.
 //! [`complete`] does Tab completion of command names, setting keys and profile
 //! names; [`SlashCommand`]'s order is the order `/help` and the popup show.
@@ -13,8 +14,6 @@ mod set;
 mod stats;
 pub mod strings;
 mod target;
-
-pub use stats::{BackendRow, LbStatsView, lb_stats_view, render_lb_stats};
 
 use crate::session::Session;
 
@@ -104,6 +103,9 @@ pub enum Action {
     Retry,
     /// Clear the transcript (the session's conversation is already cleared).
     Clear,
+    /// Show the load balancer's `/stats lb` block: breakers, TPM and metrics live
+    /// in the engine, which the UI holds and the commands do not.
+    ShowLbStats,
     /// Leave the chat.
     Quit,
 }
@@ -178,7 +180,7 @@ pub fn execute(session: &mut Session, line: &str) -> CommandOutput {
         SlashCommand::Profile => profile::execute(session, args),
         SlashCommand::Provider => target::provider(session, args),
         SlashCommand::Model => target::model(session, args),
-        SlashCommand::Stats => stats::execute(session, args, std::time::Instant::now()),
+        SlashCommand::Stats => stats::execute(session, args),
         SlashCommand::Retry => CommandOutput::action(Action::Retry),
         SlashCommand::Clear => {
             session.clear_messages();

@@ -299,6 +299,19 @@ pub fn model_on_lb(profile: &str) -> String {
 /// `/stats` usage.
 pub const STATS_USAGE: &str = "usage: /stats [lb]";
 
+/// `/stats lb` on a model profile, which has no load balancer to report on.
+pub fn stats_lb_needs_lb(profile: &str, what: &str) -> String {
+    format!(
+        "/stats lb needs a load-balancer profile; the active profile '{profile}' is a \
+         model profile ({what}). /profile load a load balancer (demo is one) to see it"
+    )
+}
+
+/// `/stats lb` when no engine can be built for the active profile.
+pub fn stats_lb_unavailable(reason: &str) -> String {
+    format!("cannot show /stats lb: {reason}")
+}
+
 // ---- /retry ----
 
 /// `/retry` with nothing to retry.

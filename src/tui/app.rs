@@ -14,7 +14,7 @@ use super::input::Input;
 use super::theme::Theme;
 use super::view;
 use crate::command::{self, Action, SlashCommand, strings};
-use crate::engine::{Engine, EngineEvent};
+use crate::engine::{BreakerState, Engine, EngineEvent};
 use crate::provider::ChatRequest;
 use crate::session::Session;
 
@@ -70,6 +70,9 @@ pub struct App {
     pub in_flight: Option<InFlight>,
     /// The backend and model of the last answer (or attempt).
     pub active: Option<(String, String)>,
+    /// Each backend's breaker state and TPM, copied from the engine after each of
+    /// its events (and after a profile or settings change), so the view stays pure.
+    pub health: Vec<(String, BreakerState, u64)>,
     /// "Now", refreshed by the runtime before each draw (fixed in tests).
     pub now: Instant,
     /// True after one Ctrl-C on an idle, empty prompt.
@@ -77,7 +80,16 @@ pub struct App {
     /// Answer requests: `--no-stream` asks for whole answers.
     pub stream: bool,
     next_id: u64,
+    /// The engine prompts run on, and the session generation it was built for.
     engine: Option<(u64, Engine)>,
+    /// The engine whose health the status bar shows: the last one started, or the
+    /// current one after a change.
+    health_from: Option<Engine>,
+    /// Warnings already shown (a corrupt state file), so each shows once.
+    warned: Vec<String>,
+    /// Set while a `/retry` runs on its own engine that saves health to the state
+    /// folder: once it ends, `engine` is rebuilt to load that state.
+    reload_after_run: bool,
     retry: Option<Retry>,
     should_quit: bool,
     dirty: bool,
@@ -107,11 +119,15 @@ impl App {
             scroll: 0,
             in_flight: None,
             active: None,
+            health: Vec::new(),
             now: Instant::now(),
             quit_armed: false,
             stream: true,
             next_id: 0,
             engine: None,
+            health_from: None,
+            warned: Vec::new(),
+            reload_after_run: false,
             retry: None,
             should_quit: false,
             dirty: true,
@@ -125,6 +141,7 @@ impl App {
             app.session.profile_name()
         );
         app.output(welcome, false);
+        app.follow_current_engine();
         app
     }
 
@@ -304,12 +321,44 @@ impl App {
         self.start(text, None)
     }
 
+    /// Shows `warning` unless it was shown before.
+    fn warn_once(&mut self, warning: String) {
+        if !self.warned.contains(&warning) {
+            self.output(format!("warning: {warning}"), true);
+            self.warned.push(warning);
+        }
+    }
+
+    /// Copies the health the status bar shows from the engine it follows.
+    fn refresh_health(&mut self) {
+        self.health = self
+            .health_from
+            .as_ref()
+            .map(Engine::health_summary)
+            .unwrap_or_default();
+    }
+
+    /// Shows the current engine's health (restored from the state folder for a
+    /// load balancer), unless a request's engine is still running.
+    fn follow_current_engine(&mut self) {
+        if self.in_flight.is_some() {
+            return;
+        }
+        // A profile that cannot be built shows no health; sending a prompt says why.
+        self.health_from = self.current_engine().ok();
+        self.refresh_health();
+    }
+
     fn run_command(&mut self, line: &str) -> Vec<Effect> {
         self.cells
             .push(HistoryCell::new(CellKind::User(line.to_string())));
+        let generation = self.session.generation();
         let out = command::execute(&mut self.session, line);
         if !out.text.is_empty() {
             self.output(out.text, out.is_error);
+        }
+        if self.session.generation() != generation {
+            self.follow_current_engine();
         }
         match out.action {
             Some(Action::Quit) => {
@@ -323,7 +372,30 @@ impl App {
                 Vec::new()
             }
             Some(Action::Retry) => self.retry(),
+            Some(Action::ShowLbStats) => {
+                self.show_lb_stats();
+                Vec::new()
+            }
             None => Vec::new(),
+        }
+    }
+
+    /// `/stats lb`: the engine's own block (real breaker states, TPM and metrics,
+    /// including what earlier runs persisted), from the engine prompts run on.
+    fn show_lb_stats(&mut self) {
+        if !self.session.is_load_balancer() {
+            let text = strings::stats_lb_needs_lb(
+                self.session.profile_name(),
+                &self.session.target().describe(),
+            );
+            self.output(text, true);
+            return;
+        }
+        // While a request runs, its engine is the one whose numbers move.
+        let running = self.in_flight.as_ref().and(self.health_from.clone());
+        match running.map_or_else(|| self.current_engine(), Ok) {
+            Ok(engine) => self.output(engine.stats_lb().trim_end().to_string(), false),
+            Err(e) => self.output(strings::stats_lb_unavailable(&e.to_string()), true),
         }
     }
 
@@ -346,7 +418,7 @@ impl App {
 
     fn start(&mut self, prompt: String, after: Option<String>) -> Vec<Effect> {
         let engine = match &after {
-            Some(backend) => self.session.build_retry_engine(backend),
+            Some(backend) => self.retry_engine(backend),
             None => self.current_engine(),
         };
         let engine = match engine {
@@ -357,6 +429,7 @@ impl App {
                 return Vec::new();
             }
         };
+        self.health_from = Some(engine.clone());
         self.next_id += 1;
         let id = self.next_id;
         self.in_flight = Some(InFlight {
@@ -388,9 +461,34 @@ impl App {
                 return Ok(engine.clone());
             }
         }
-        let engine = self.session.build_engine()?;
+        let (engine, warning) = self.session.build_engine()?;
+        if let Some(warning) = warning {
+            self.warn_once(warning);
+        }
         self.engine = Some((generation, engine.clone()));
         Ok(engine)
+    }
+
+    /// The engine for `/retry` after `backend` broke an answer (its own backend
+    /// order, so not the cached one).
+    fn retry_engine(&mut self, backend: &str) -> Result<Engine, crate::engine::BuildError> {
+        let (engine, warning) = self.session.build_retry_engine(backend)?;
+        if let Some(warning) = warning {
+            self.warn_once(warning);
+        }
+        // The retry saves its health to the state folder when it ends; the next
+        // prompt's engine is then rebuilt to load it rather than overwrite it with
+        // the cached engine's older view. Without a state folder the cached engine
+        // is kept, which is the better of the two in-memory views.
+        self.reload_after_run = self.session.persists_health();
+        Ok(engine)
+    }
+
+    /// Called when the request in flight has ended, however it ended.
+    fn run_ended(&mut self) {
+        if std::mem::take(&mut self.reload_after_run) {
+            self.engine = None;
+        }
     }
 
     fn cancel(&mut self) -> Vec<Effect> {
@@ -410,6 +508,7 @@ impl App {
             prompt: flight.prompt,
             after: None,
         });
+        self.run_ended();
         vec![Effect::Cancel]
     }
 
@@ -420,12 +519,15 @@ impl App {
                 prompt: flight.prompt,
                 after,
             });
+            self.run_ended();
         }
         self.output(message.to_string(), true);
     }
 
     fn engine_event(&mut self, event: EngineEvent) {
-        self.session.record(&event, self.now);
+        self.session.record(&event);
+        // Text changes no breaker or TPM; skipping it keeps streaming cheap.
+        let health_may_change = !matches!(event, EngineEvent::Delta { .. });
         match event {
             EngineEvent::AttemptStarted { backend, .. } => {
                 if let Some(model) = self.model_of(&backend) {
@@ -496,6 +598,21 @@ impl App {
                 self.finish_unanswered(&message, None);
             }
         }
+        if health_may_change {
+            self.refresh_health();
+        }
+        if self.in_flight.is_none() {
+            self.run_ended();
+        }
+    }
+
+    /// The active backend's tokens per minute, once it is known.
+    pub fn active_tpm(&self) -> Option<u64> {
+        let (backend, _) = self.active.as_ref()?;
+        self.health
+            .iter()
+            .find(|(name, _, _)| name == backend)
+            .map(|(_, _, tpm)| *tpm)
     }
 
     /// Sets the answer cell's state (creating an empty one if no text came) and

@@ -47,11 +47,13 @@ use theme::Theme;
 const MAX_BATCH: usize = 512;
 
 /// The session the command line asks for: the profile (or `--provider`) with
-/// `--set` values on top. Shared with one-shot mode's resolution.
+/// `--set` values on top. Shared with one-shot mode's resolution; load balancers
+/// keep their health in `home`'s state folder, as one-shot runs do.
 pub fn session_from_args(args: &RunArgs, home: &Home) -> Result<Session, oneshot::Failure> {
     let overrides = oneshot::parse_overrides(&args.set)?;
     let resolved = oneshot::resolve_target(args, home, None)?;
-    let mut session = Session::new(ProfileStore::new(home.profiles_dir()), resolved);
+    let mut session = Session::new(ProfileStore::new(home.profiles_dir()), resolved)
+        .with_state_dir(home.state_dir());
     if !overrides.is_empty() {
         session.merge_settings(&overrides);
     }

@@ -2,7 +2,7 @@
 //! terminal before the panic message prints (else it would land in the alternate
 //! screen, in raw mode, and vanish).
 
-use std::io::{self, Stdout};
+use std::io::{self, Stdout, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::event::{
@@ -52,10 +52,15 @@ pub fn init() -> io::Result<Tui> {
 
 /// Puts the terminal back as it was. Safe to call more than once.
 pub fn restore() {
+    restore_to(&mut io::stdout());
+}
+
+/// [`restore`], writing the escape sequences to `out`; separate so a test can
+/// watch what it writes and when.
+fn restore_to(out: &mut impl Write) {
     if !ACTIVE.swap(false, Ordering::SeqCst) {
         return;
     }
-    let mut out = io::stdout();
     if ENHANCED.swap(false, Ordering::SeqCst) {
         let _ = execute!(out, PopKeyboardEnhancementFlags);
     }
@@ -70,9 +75,82 @@ pub fn restore() {
 }
 
 fn install_panic_hook() {
+    install_panic_hook_with(restore);
+}
+
+/// Chains a hook before the current one (which prints the message): `restore`
+/// runs first, so the message lands on the normal screen, in cooked mode.
+fn install_panic_hook_with(restore: impl Fn() + Send + Sync + 'static) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
         previous(info);
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// Set only by [`panic_restores_the_terminal_before_the_message_prints`] for
+    /// the copy of the test binary it starts.
+    const CHILD_ENV: &str = "BATON_TEST_PANIC_HOOK_CHILD";
+    const CHILD_TEST: &str = "tui::terminal::tests::panicking_child";
+    const LEAVE_ALTERNATE_SCREEN: &str = "\x1b[?1049l";
+
+    /// The child: the terminal in chat mode, the real hook installed in front of
+    /// the default one, then a panic. Does nothing in a normal test run.
+    #[test]
+    fn panicking_child() {
+        if std::env::var_os(CHILD_ENV).is_none() {
+            return;
+        }
+        ACTIVE.store(true, Ordering::SeqCst);
+        // The real restore, writing to stderr so its output and the message
+        // (printed to stderr by the default hook) share one ordered stream.
+        install_panic_hook_with(|| restore_to(&mut io::stderr()));
+        panic!("boom from the child");
+    }
+
+    /// The panic hook restores the terminal before the message prints: run the
+    /// child in its own process (a panic hook is process-wide) and read its stderr.
+    #[test]
+    fn panic_restores_the_terminal_before_the_message_prints() {
+        let exe = std::env::current_exe().unwrap();
+        let output = Command::new(exe)
+            .args([CHILD_TEST, "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success(),
+            "the child did not panic: {stderr}"
+        );
+        let restored = stderr.find(LEAVE_ALTERNATE_SCREEN);
+        let message = stderr.find("boom from the child");
+        match (restored, message) {
+            (Some(r), Some(m)) => assert!(r < m, "message before restore: {stderr:?}"),
+            _ => panic!("restore or message missing: {stderr:?}"),
+        }
+        // The cursor comes back too, and the rest of the chat-mode set-up is undone.
+        assert!(stderr.contains("\x1b[?25h"), "{stderr:?}");
+        assert!(
+            stderr.contains("\x1b[?1000l"),
+            "mouse capture left on: {stderr:?}"
+        );
+    }
+
+    #[test]
+    fn restore_runs_once() {
+        let mut first = Vec::new();
+        let mut second = Vec::new();
+        // Only this test touches ACTIVE in this process; the child runs elsewhere.
+        ACTIVE.store(true, Ordering::SeqCst);
+        restore_to(&mut first);
+        restore_to(&mut second);
+        assert!(String::from_utf8_lossy(&first).contains(LEAVE_ALTERNATE_SCREEN));
+        assert!(second.is_empty());
+    }
 }

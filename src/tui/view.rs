@@ -9,6 +9,7 @@ use ratatui::widgets::{Clear, Paragraph};
 
 use super::app::App;
 use super::history::format_ms;
+use crate::engine::BreakerState;
 
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 /// Most rows the input box grows to before it scrolls.
@@ -128,20 +129,15 @@ fn render_status(app: &App, frame: &mut Frame<'_>, area: Rect) {
     if let Some((backend, model)) = &app.active {
         left.push_str(&format!(" · {backend} ({model})"));
     }
-    let stats = session.stats();
-    left.push_str(&format!(" · {} tokens", compact(stats.total_tokens())));
-    let (mut ok, mut failing, mut untried) = (0, 0, 0);
-    for b in &stats.backends {
-        match b.last_failed {
-            Some(false) => ok += 1,
-            Some(true) => failing += 1,
-            None => untried += 1,
-        }
+    left.push_str(&format!(
+        " · {} tokens",
+        compact(session.stats().total_tokens())
+    ));
+    if let Some(tpm) = app.active_tpm() {
+        left.push_str(&format!(" · {} TPM", compact(tpm)));
     }
-    if session.is_load_balancer() {
-        left.push_str(&format!(
-            " · backends {ok} ok, {failing} failing, {untried} untried"
-        ));
+    if session.is_load_balancer() && !app.health.is_empty() {
+        left.push_str(&format!(" · {}", breaker_summary(&app.health)));
     }
     let right = if app.quit_armed {
         "Ctrl-C again to quit ".to_string()
@@ -172,6 +168,23 @@ fn render_status(app: &App, frame: &mut Frame<'_>, area: Rect) {
     let pad = width.saturating_sub(unicode_width::UnicodeWidthStr::width(left.as_str()) + right_w);
     let line = Line::from(format!("{left}{}{right}", " ".repeat(pad)));
     frame.render_widget(Paragraph::new(line).style(app.theme.status()), area);
+}
+
+/// `breakers 2 closed, 1 open`: how many backends are in each breaker state,
+/// healthy first, states with none left out.
+fn breaker_summary(health: &[(String, BreakerState, u64)]) -> String {
+    let count = |want: BreakerState| health.iter().filter(|(_, s, _)| *s == want).count();
+    let parts: Vec<String> = [
+        BreakerState::Closed,
+        BreakerState::HalfOpen,
+        BreakerState::Open,
+    ]
+    .into_iter()
+    .map(|state| (count(state), state))
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, state)| format!("{n} {state}"))
+    .collect();
+    format!("breakers {}", parts.join(", "))
 }
 
 fn truncate(s: &str, width: usize) -> String {
