@@ -389,7 +389,8 @@ impl<W: Write> Output for TextOutput<W> {
             EngineEvent::AttemptStarted { .. }
             | EngineEvent::Usage { .. }
             | EngineEvent::AttemptFailed { .. }
-            | EngineEvent::Skipped { .. } => Ok(None),
+            | EngineEvent::Skipped { .. }
+            | EngineEvent::Breaker { .. } => Ok(None),
         }
     }
 
@@ -465,7 +466,8 @@ impl<W: Write> Output for JsonOutput<W> {
             EngineEvent::AttemptStarted { .. }
             | EngineEvent::Usage { .. }
             | EngineEvent::AttemptFailed { .. }
-            | EngineEvent::Skipped { .. } => Ok(None),
+            | EngineEvent::Skipped { .. }
+            | EngineEvent::Breaker { .. } => Ok(None),
         }
     }
 

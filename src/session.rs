@@ -342,7 +342,8 @@ impl SessionStats {
             | EngineEvent::AttemptFailed { .. }
             | EngineEvent::Delta { .. }
             | EngineEvent::Usage { .. }
-            | EngineEvent::Skipped { .. } => {}
+            | EngineEvent::Skipped { .. }
+            | EngineEvent::Breaker { .. } => {}
         }
     }
 }

@@ -21,7 +21,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use baton::config::Settings;
-use baton::engine::{Backend, BackendFailure, Engine, EngineEvent, Provenance, build_engine};
+use baton::engine::{
+    Backend, BackendFailure, BreakerState, Engine, EngineEvent, Provenance, build_engine,
+};
 use baton::mock::{Answer, BackendConfig, Behavior, MockConfig, MockServer};
 use baton::profile::{Policy, ProfileStore};
 use baton::provider::{self, ApiKey, BackendSpec, ChatRequest, ErrorClass, Message, Usage};
@@ -812,6 +814,10 @@ async fn assert_interrupted_then_skipped(rig: &Rig, engine: &Engine, reason: &st
         vec![
             started("a", 1, 2),
             EngineEvent::Delta { text: shown.into() },
+            EngineEvent::Breaker {
+                backend: "a".into(),
+                state: BreakerState::Open
+            },
             EngineEvent::Interrupted {
                 provenance: Provenance {
                     backend: "a".into(),
@@ -1173,7 +1179,16 @@ async fn cancelling_a_probe_mid_flight_does_not_exile_the_primary() {
         seen.push(event);
     }
     drop(run);
-    assert_eq!(seen, vec![started("a", 1, 1)]);
+    assert_eq!(
+        seen,
+        vec![
+            EngineEvent::Breaker {
+                backend: "a".into(),
+                state: BreakerState::HalfOpen
+            },
+            started("a", 1, 1)
+        ]
+    );
     assert_eq!(rig.requests("a"), 2, "the probe reached a");
 
     // The next prompt may probe again: a answers and is healthy again.

@@ -354,6 +354,7 @@ impl SessionLog {
                     reasons: reasons.iter().map(Into::into).collect(),
                 });
             }
+            EngineEvent::Breaker { backend, state } => self.breaker(backend, &state.to_string()),
             EngineEvent::AttemptStarted { .. } | EngineEvent::Usage { .. } => {}
         }
     }

@@ -145,6 +145,14 @@ pub enum EngineEvent {
         /// Why.
         why: String,
     },
+    /// A backend's circuit breaker changed state (opened, went half-open to probe,
+    /// closed again).
+    Breaker {
+        /// The backend.
+        backend: String,
+        /// Its new state.
+        state: BreakerState,
+    },
     /// The answer is complete.
     Done {
         /// Where it came from.
@@ -193,6 +201,11 @@ struct Inner {
     state_dir: Mutex<Option<PathBuf>>,
 }
 
+/// `Some(after)` when a breaker moved.
+fn changed(before: BreakerState, after: BreakerState) -> Option<BreakerState> {
+    (before != after).then_some(after)
+}
+
 /// Locks a mutex, recovering the data if a panic poisoned it: health counters
 /// are still meaningful after a panicked prompt.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -210,16 +223,20 @@ impl Inner {
             .and_then(|h| h.last_failure.clone())
     }
 
-    fn record_success(&self, backend: &str, latency_ms: u64, tokens: u64) {
+    /// Records a complete answer; returns the breaker's new state if it changed.
+    fn record_success(&self, backend: &str, latency_ms: u64, tokens: u64) -> Option<BreakerState> {
         let now = now_ms();
-        if let Some(h) = self.health().get_mut(backend) {
-            h.metrics.record_success(latency_ms, tokens);
-            h.tpm.record(tokens, now);
-            if self.settings.breaker.enabled {
-                h.breaker
-                    .record_success(backend, now, &self.settings.breaker);
-            }
+        let breaker = &self.settings.breaker;
+        let mut health = self.health();
+        let h = health.get_mut(backend)?;
+        h.metrics.record_success(latency_ms, tokens);
+        h.tpm.record(tokens, now);
+        if !breaker.enabled {
+            return None;
         }
+        let before = h.breaker.state(now, breaker);
+        h.breaker.record_success(backend, now, breaker);
+        changed(before, h.breaker.state(now, breaker))
     }
 
     fn record_attempt_failure(&self, backend: &str, timeout: bool) {
@@ -229,20 +246,27 @@ impl Inner {
     }
 
     /// A backend gave up on the prompt; the breaker counts it unless the request
-    /// itself was at fault.
-    fn record_give_up(&self, backend: &str, class: ErrorClass, reason: &str) {
+    /// itself was at fault. Returns the breaker's new state if it changed.
+    fn record_give_up(
+        &self,
+        backend: &str,
+        class: ErrorClass,
+        reason: &str,
+    ) -> Option<BreakerState> {
+        let now = now_ms();
+        let breaker = &self.settings.breaker;
         let mut health = self.health();
-        let Some(h) = health.get_mut(backend) else {
-            return;
-        };
+        let h = health.get_mut(backend)?;
         h.last_failure = Some(LastFailure {
             class,
             reason: reason.to_string(),
         });
-        if class != ErrorClass::Request && self.settings.breaker.enabled {
-            h.breaker
-                .record_failure(backend, now_ms(), &self.settings.breaker);
+        if class == ErrorClass::Request || !breaker.enabled {
+            return None;
         }
+        let before = h.breaker.state(now, breaker);
+        h.breaker.record_failure(backend, now, breaker);
+        changed(before, h.breaker.state(now, breaker))
     }
 
     /// Saves health to the state folder, if persisting, on a blocking thread: the

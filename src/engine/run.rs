@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::{Stream, StreamExt};
 use tokio::time::Instant;
 
-use super::breaker::Admission;
+use super::breaker::{Admission, BreakerState};
 use super::clock::now_ms;
 use super::policy::Slot;
 use super::{BackendFailure, EngineEvent, Inner, Provenance};
@@ -193,7 +193,10 @@ pub(super) fn run(
                 };
                 match admission {
                     Admission::Allowed => {}
-                    Admission::Probe => probe = Some(ProbeGuard { inner: Arc::clone(&inner), backend: name.clone(), armed: true }),
+                    Admission::Probe => {
+                        probe = Some(ProbeGuard { inner: Arc::clone(&inner), backend: name.clone(), armed: true });
+                        yield EngineEvent::Breaker { backend: name.clone(), state: BreakerState::HalfOpen };
+                    }
                     Admission::Rejected => {
                         tracing::debug!(target: "baton::lb", "[LB:failover] Skipping unhealthy backend: {name}");
                         yield EngineEvent::Skipped { backend: name.clone(), why: "circuit breaker open".into() };
@@ -212,7 +215,9 @@ pub(super) fn run(
                     tracing::debug!(target: "baton::lb", "[LB:failover] Trying backend: {name} (attempt 1/{max_attempts})");
                     tracing::debug!(target: "baton::lb", "[LB:failover] {name} failed: {}", err.headline());
                     yield EngineEvent::AttemptFailed { backend: name.clone(), class: err.class(), detail: err.to_string(), will_retry: false };
-                    inner.record_give_up(&name, err.class(), &err.to_string());
+                    if let Some(state) = inner.record_give_up(&name, err.class(), &err.to_string()) {
+                        yield EngineEvent::Breaker { backend: name.clone(), state };
+                    }
                     disarm(&mut probe);
                     trip.give_up(&name, err.class(), err.to_string());
                     trip.failovers += 1;
@@ -279,7 +284,9 @@ pub(super) fn run(
                         match tail {
                             Tail::Complete => {
                                 tracing::debug!(target: "baton::lb", "[LB:failover] Success on backend: {name}");
-                                inner.record_success(&name, attempt_ms, usage.total());
+                                if let Some(state) = inner.record_success(&name, attempt_ms, usage.total()) {
+                                    yield EngineEvent::Breaker { backend: name.clone(), state };
+                                }
                                 inner.save_state().await;
                                 yield EngineEvent::Usage { usage };
                                 yield EngineEvent::Done { provenance };
@@ -287,7 +294,9 @@ pub(super) fn run(
                             Tail::Broken(reason) => {
                                 tracing::debug!(target: "baton::lb", "[LB:failover] {name} interrupted mid-answer: {reason}");
                                 inner.record_attempt_failure(&name, false);
-                                inner.record_give_up(&name, ErrorClass::Transient, &reason);
+                                if let Some(state) = inner.record_give_up(&name, ErrorClass::Transient, &reason) {
+                                    yield EngineEvent::Breaker { backend: name.clone(), state };
+                                }
                                 inner.save_state().await;
                                 yield EngineEvent::Interrupted { provenance, reason };
                             }
@@ -307,7 +316,9 @@ pub(super) fn run(
                         let reason = format!("no answer within {limit}ms (timeout_ms)");
                         yield EngineEvent::AttemptFailed { backend: name.clone(), class: ErrorClass::Transient, detail: reason.clone(), will_retry: false };
                         inner.record_attempt_failure(&name, true);
-                        inner.record_give_up(&name, ErrorClass::Transient, &reason);
+                        if let Some(state) = inner.record_give_up(&name, ErrorClass::Transient, &reason) {
+                            yield EngineEvent::Breaker { backend: name.clone(), state };
+                        }
                         disarm(&mut probe);
                         trip.give_up(&name, ErrorClass::Transient, reason);
                         break;
@@ -331,7 +342,9 @@ pub(super) fn run(
                             ErrorClass::Auth | ErrorClass::Request => tracing::debug!(target: "baton::lb", "[LB:failover] {name} failed: {}", err.headline()),
                         }
                         // A rejected request says nothing about the backend's health.
-                        inner.record_give_up(&name, class, &err.to_string());
+                        if let Some(state) = inner.record_give_up(&name, class, &err.to_string()) {
+                            yield EngineEvent::Breaker { backend: name.clone(), state };
+                        }
                         disarm(&mut probe);
                         if class == ErrorClass::Request {
                             trip.rejected_by = Some(index);

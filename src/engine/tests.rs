@@ -449,6 +449,42 @@ async fn the_breaker_opens_at_the_threshold_and_the_next_prompt_skips_the_backen
     );
 }
 
+fn breaker_events(events: &[EngineEvent]) -> Vec<(String, BreakerState)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::Breaker { backend, state } => Some((backend.clone(), *state)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn breaker_changes_are_events_in_the_stream() {
+    let a = Scripted::new(failing(2, 503));
+    let b = Scripted::new(vec![]);
+    let s = settings_with(|s| s.breaker.failure_threshold = 2);
+    let engine = Engine::new(
+        "lb",
+        Policy::Failover,
+        s,
+        vec![backend("a", &a), backend("b", &b)],
+    );
+    assert_eq!(breaker_events(&run(&engine).await), vec![]);
+    assert_eq!(
+        breaker_events(&run(&engine).await),
+        vec![("a".into(), BreakerState::Open)]
+    );
+    tokio::time::advance(Duration::from_secs(31)).await;
+    assert_eq!(
+        breaker_events(&run(&engine).await),
+        vec![
+            ("a".into(), BreakerState::HalfOpen),
+            ("a".into(), BreakerState::Closed)
+        ]
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn after_recovery_exactly_one_probe_goes_out_and_success_brings_the_primary_back() {
     let a = Scripted::new(failing(2, 503));
@@ -545,6 +581,13 @@ async fn a_cancelled_probe_is_released_for_the_next_prompt() {
             stream: true,
         }));
         // The probe starts, then the user cancels before any text.
+        assert_eq!(
+            stream.next().await,
+            Some(EngineEvent::Breaker {
+                backend: "a".into(),
+                state: BreakerState::HalfOpen
+            })
+        );
         assert!(matches!(
             stream.next().await,
             Some(EngineEvent::AttemptStarted { .. })

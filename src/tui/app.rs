@@ -573,6 +573,9 @@ impl App {
             EngineEvent::Skipped { backend, why } => {
                 self.notice(format!("skipped {backend}: {why}"));
             }
+            EngineEvent::Breaker { backend, state } => {
+                self.notice(format!("circuit breaker of {backend}: {state}"));
+            }
             EngineEvent::Done { provenance } => {
                 self.active = Some((provenance.backend.clone(), provenance.model.clone()));
                 if let Some(flight) = self.in_flight.take() {
