@@ -12,6 +12,7 @@ use super::event::AppEvent;
 use super::history::{AnswerState, CellKind, HistoryCell};
 use super::input::Input;
 use super::theme::Theme;
+use super::transcript::Transcript;
 use super::view;
 use crate::command::{self, Action, SlashCommand, strings};
 use crate::engine::{BreakerState, Engine, EngineEvent};
@@ -61,7 +62,7 @@ pub struct App {
     /// Styles.
     pub theme: Theme,
     /// The transcript.
-    pub cells: Vec<HistoryCell>,
+    pub cells: Transcript,
     /// The prompt editor.
     pub input: Input,
     /// Lines scrolled up from the bottom; 0 follows the stream.
@@ -114,7 +115,7 @@ impl App {
         let mut app = Self {
             session,
             theme,
-            cells: Vec::new(),
+            cells: Transcript::default(),
             input: Input::default(),
             scroll: 0,
             in_flight: None,
@@ -634,6 +635,9 @@ impl App {
         match self.cells.get_mut(index).map(HistoryCell::kind_mut) {
             Some(CellKind::Assistant { text, state }) => {
                 *state = new;
+                // Streaming grew the text by doubling; a finished answer keeps
+                // only its length (issue 5's memory budget).
+                text.shrink_to_fit();
                 text.clone()
             }
             Some(CellKind::User(_) | CellKind::Notice(_) | CellKind::Output { .. }) | None => {
@@ -651,25 +655,31 @@ impl App {
             .map(|(_, p)| p.model.clone())
     }
 
-    /// Wraps what changed for `width` and keeps a scrolled-up view still while
-    /// lines are added below it. Call before [`view::render`].
-    pub fn layout(&mut self, width: u16) {
-        let mut total = 0;
-        for cell in &mut self.cells {
-            total += cell.lines(width, &self.theme).len();
-        }
+    /// Wraps what changed for `width`, keeps a scrolled-up view still while lines
+    /// are added below it, and keeps the wrapped lines of the cells that a screen
+    /// `height` rows tall can show. Call before [`view::render`].
+    pub fn layout(&mut self, width: u16, height: u16) {
+        let total = self.cells.layout(width, &self.theme);
         if self.scroll > 0 && width == self.width && total > self.total_lines {
             self.scroll += total - self.total_lines;
         }
         self.width = width;
         self.total_lines = total;
         self.scroll = self.scroll.min(total);
+        // The transcript area is at most the screen, and ends `scroll` lines above
+        // the bottom (as `view` places it).
+        let bottom = total - self.scroll;
+        self.cells.prepare(
+            bottom.saturating_sub(usize::from(height)),
+            bottom,
+            &self.theme,
+        );
     }
 
     /// Lays out and draws one frame.
     pub fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> Result<(), B::Error> {
         let size = terminal.size()?;
-        self.layout(size.width);
+        self.layout(size.width, size.height);
         self.page = usize::from(size.height.saturating_sub(4));
         terminal.draw(|frame| view::render(self, frame))?;
         self.dirty = false;

@@ -1,6 +1,10 @@
 //! Transcript entries. Each [`HistoryCell`] renders itself with
-//! [`HistoryCell::display_lines`] (pure) and keeps the wrapped result for the last
-//! width it was drawn at, so a frame re-wraps only what changed.
+//! [`CellKind::display_lines`] (pure) and remembers how many screen lines that
+//! makes at the last width, so a frame re-wraps only what changed. The wrapped
+//! lines themselves are kept only for the cells in view, by
+//! [`super::transcript::Transcript`]: they take several times the memory of the
+//! text, so keeping them for a whole long transcript would not fit issue 5's
+//! memory budget.
 
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -51,17 +55,24 @@ pub enum CellKind {
     },
 }
 
-/// One transcript entry with its wrap cache.
+/// One transcript entry and its screen-line count at the last width.
+///
+/// Kept small (the kind is boxed: an answer's provenance makes it large), as a long
+/// transcript holds thousands of these next to their text.
 #[derive(Debug, Clone)]
 pub struct HistoryCell {
-    kind: CellKind,
-    cache: Option<(u16, Vec<Line<'static>>)>,
+    kind: Box<CellKind>,
+    /// Screen lines at a width; what the transcript's line index is built from.
+    height: Option<(u16, u32)>,
 }
 
 impl HistoryCell {
     /// A new entry.
     pub fn new(kind: CellKind) -> Self {
-        Self { kind, cache: None }
+        Self {
+            kind: Box::new(kind),
+            height: None,
+        }
     }
 
     /// What it is.
@@ -69,29 +80,36 @@ impl HistoryCell {
         &self.kind
     }
 
-    /// Changes it; the cache is dropped.
+    /// Changes it; the line count is dropped.
     pub fn kind_mut(&mut self) -> &mut CellKind {
-        self.cache = None;
+        self.height = None;
         &mut self.kind
     }
 
-    /// Wraps for `width` unless already wrapped for it, and returns the lines.
-    pub fn lines(&mut self, width: u16, theme: &Theme) -> &[Line<'static>] {
-        let fresh = matches!(&self.cache, Some((w, _)) if *w == width);
-        if !fresh {
-            self.cache = Some((width, self.kind.display_lines(width, theme)));
-        }
-        match &self.cache {
-            Some((_, lines)) => lines,
-            None => &[],
+    /// Its screen lines at `width`, if known.
+    pub fn height(&self, width: u16) -> Option<usize> {
+        match self.height {
+            Some((w, h)) if w == width => usize::try_from(h).ok(),
+            _ => None,
         }
     }
 
-    /// The lines wrapped at the last width, if any (for the pure view).
-    pub fn cached(&self) -> &[Line<'static>] {
-        match &self.cache {
-            Some((_, lines)) => lines,
-            None => &[],
+    /// Wraps it at `width`, remembering the line count, and returns the lines.
+    pub fn wrap(&mut self, width: u16, theme: &Theme) -> Vec<Line<'static>> {
+        let lines = self.kind.display_lines(width, theme);
+        // A cell of more than 4 billion lines is not counted (re-wrapped instead).
+        self.height = u32::try_from(lines.len()).ok().map(|h| (width, h));
+        lines
+    }
+
+    /// Returns its text buffers' spare capacity (text grown by streaming or
+    /// typing keeps up to twice its length otherwise).
+    pub fn shrink(&mut self) {
+        match &mut *self.kind {
+            CellKind::User(text) | CellKind::Notice(text) => text.shrink_to_fit(),
+            CellKind::Assistant { text, .. } | CellKind::Output { text, .. } => {
+                text.shrink_to_fit();
+            }
         }
     }
 }

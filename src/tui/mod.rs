@@ -8,7 +8,9 @@
 //!   task, so the UI never waits on the network, and cancelling aborts the task,
 //!   which drops the engine stream;
 //! - [`view::render`] draws from the model; transcript entries
-//!   ([`history::HistoryCell`]) keep their wrapped lines per width;
+//!   ([`history::HistoryCell`]) keep their line count per width, and
+//!   [`transcript::Transcript`] indexes them so a frame touches only the visible
+//!   cells (their wrapped lines are the only ones kept);
 //! - [`terminal`] sets the terminal up and restores it, also on panic.
 //!
 //! [`run_app`] is generic over the ratatui `Backend`, so whole-app tests run on
@@ -21,6 +23,7 @@ pub mod input;
 pub mod markdown;
 pub mod terminal;
 pub mod theme;
+pub mod transcript;
 pub mod view;
 pub mod wrap;
 

@@ -1,5 +1,6 @@
 //! Drawing: transcript, command popup, input box, status bar. Reads the
-//! [`App`] and changes nothing (wrapping was done by [`App::layout`]).
+//! [`App`] and changes nothing (wrapping was done by [`App::layout`]; the
+//! transcript hands over only the visible lines, found through its line index).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -45,21 +46,7 @@ fn render_transcript(app: &App, frame: &mut Frame<'_>, area: Rect) {
     let total = app.total_lines();
     let bottom = total.saturating_sub(app.scroll);
     let top = bottom.saturating_sub(height);
-    let mut lines: Vec<Line<'static>> = Vec::with_capacity(height);
-    let mut index = 0usize;
-    for cell in &app.cells {
-        let cached = cell.cached();
-        let end = index + cached.len();
-        if end > top && index < bottom {
-            let from = top.saturating_sub(index);
-            let to = cached.len().min(bottom - index);
-            lines.extend(cached[from..to].iter().cloned());
-        }
-        index = end;
-        if index >= bottom {
-            break;
-        }
-    }
+    let lines = app.cells.lines_between(top, bottom, &app.theme);
     frame.render_widget(Paragraph::new(lines), area);
 }
 
