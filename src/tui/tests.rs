@@ -589,7 +589,9 @@ fn scrolled_up_view_stays_put_while_the_answer_grows() {
 }
 
 /// The real loop over a real engine (the keyless `sim` backend), on TestBackend.
-#[tokio::test]
+/// Paused time: the sim's pacing and the quit timer are virtual, so the answer
+/// always completes before the quit, however loaded the machine is.
+#[tokio::test(start_paused = true)]
 async fn main_loop_answers_from_sim_and_quits() {
     let (_tmp, app) = app_on("demo-fast");
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
