@@ -166,17 +166,19 @@ pub fn resolve_target(
     Ok(resolved)
 }
 
-/// Everything before the engine runs; separate so tests can check each failure.
-pub fn prepare(args: &RunArgs, home: &Home) -> Result<(engine::Engine, ChatRequest), Failure> {
-    prepare_with_resume(args, home).map(|(engine, request, _)| (engine, request))
+/// What a run needs, made before anything is sent.
+struct Prepared {
+    engine: engine::Engine,
+    request: ChatRequest,
+    /// The session `--resume` continues; its messages come before the prompt.
+    resumed: Option<ResumedSession>,
+    /// The `--set` settings.
+    overrides: Settings,
 }
 
-/// [`prepare`], also returning the session `--resume` continues. Its messages come
-/// before the prompt in the request.
-fn prepare_with_resume(
-    args: &RunArgs,
-    home: &Home,
-) -> Result<(engine::Engine, ChatRequest, Option<ResumedSession>), Failure> {
+/// Everything before the engine runs: settings, prompt, resumed session, target,
+/// engine. Each failure carries its exit code.
+fn prepare(args: &RunArgs, home: &Home) -> Result<Prepared, Failure> {
     let overrides = parse_overrides(&args.set)?;
     let prompt = read_prompt(args.prompt.clone())?;
     let resumed = match args.resume.as_deref() {
@@ -213,10 +215,7 @@ fn prepare_with_resume(
     let engine =
         engine::build_engine(&resolved, &overrides).map_err(|e| Failure::error(e.to_string()))?;
     // Load balancers remember breakers, TPM and metrics between runs.
-    if matches!(
-        resolved,
-        Resolved::LoadBalancer { .. } | Resolved::Pool { .. }
-    ) {
+    if resolved.is_balanced() {
         if let Some(warning) = engine.persist_in(&home.state_dir()) {
             tracing::warn!("{warning}");
         }
@@ -230,12 +229,22 @@ fn prepare_with_resume(
         messages,
         stream: !args.no_stream,
     };
-    Ok((engine, request, resumed))
+    Ok(Prepared {
+        engine,
+        request,
+        resumed,
+        overrides,
+    })
 }
 
 /// Runs one prompt to completion and returns the exit code.
 pub async fn run(args: RunArgs, home: &Home) -> Exit {
-    let (engine, request, resumed) = match prepare_with_resume(&args, home) {
+    let Prepared {
+        engine,
+        request,
+        resumed,
+        overrides,
+    } = match prepare(&args, home) {
         Ok(ready) => ready,
         Err(failure) => {
             eprintln!("baton: {}", failure.message);
@@ -244,10 +253,7 @@ pub async fn run(args: RunArgs, home: &Home) -> Exit {
     };
     // The archive lives until this function returns: every way out (answer, error,
     // Ctrl-C) drops it, which flushes.
-    let archive_config = parse_overrides(&args.set)
-        .map(|s| ArchiveConfig::from_settings(home, &s))
-        .unwrap_or_else(|_| ArchiveConfig::new(home));
-    let archive = Archive::start(&archive_config);
+    let archive = Archive::start(&ArchiveConfig::from_settings(home, &overrides));
     let session_id = resumed
         .as_ref()
         .map(|r| r.id.clone())

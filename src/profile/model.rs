@@ -183,7 +183,8 @@ pub enum Resolved {
         key: String,
         /// The member that was named (by an LB profile or `--profile-load`).
         pinned: String,
-        /// Every member, sorted by name.
+        /// Every member, sorted by name. Never empty: it always holds `pinned`
+        /// (only [`ProfileStore::resolve`](super::ProfileStore::resolve) builds pools).
         members: Vec<(String, ModelProfile)>,
     },
 }
@@ -194,6 +195,15 @@ impl Resolved {
         match self {
             Self::Model { name, .. } | Self::LoadBalancer { name, .. } => name,
             Self::Pool { pinned, .. } => pinned,
+        }
+    }
+
+    /// True for targets with more than one backend to choose from (load balancers
+    /// and pools): they fail over, and keep breakers, TPM and metrics between runs.
+    pub fn is_balanced(&self) -> bool {
+        match self {
+            Self::LoadBalancer { .. } | Self::Pool { .. } => true,
+            Self::Model { .. } => false,
         }
     }
 
