@@ -319,3 +319,14 @@ pub const NOTHING_TO_RETRY: &str = "nothing to retry: send a prompt first";
 
 /// `/retry` while an answer is streaming.
 pub const BUSY: &str = "an answer is in progress; press Esc to cancel it first";
+
+// ---- the archive ----
+
+/// `/set archive on` in a chat that started with the archive off.
+pub const ARCHIVE_ON_NEXT_START: &str = "archive: this chat started with archive off, so it stays unarchived; it is on from the next start";
+
+/// The status bar while the archive cannot write; the error (naming the file)
+/// comes last, so a narrow bar cuts the path, not the news.
+pub fn archive_failing(error: &str) -> String {
+    format!("archive: cannot write (chat continues): {error}")
+}
