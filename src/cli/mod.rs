@@ -26,8 +26,9 @@ Examples:
   BATON_DEBUG=baton:* baton --profile-load work --prompt \"hi\"
   # Try profiles offline against a local fault-injecting server
   baton mock --port 8089
-  # Stored conversations; continue the latest one
+  # Stored conversations; continue the latest one in the chat, or with one prompt
   baton sessions list
+  baton --resume
   baton --resume --prompt \"and then?\"
 
 Exit codes: 0 answer complete, 1 error, 2 usage error,

@@ -18,7 +18,7 @@ use super::input::Input;
 use super::theme::Theme;
 use super::transcript::Transcript;
 use super::view;
-use crate::archive::{self, ArchiveHandle, Event, SessionLog, WriterStatus};
+use crate::archive::{self, ArchiveHandle, Event, ResumedSession, SessionLog, WriterStatus};
 use crate::command::{self, Action, SlashCommand, strings};
 use crate::config::Settings;
 use crate::engine::{BreakerState, Engine, EngineEvent};
@@ -480,15 +480,26 @@ impl App {
         let (name, args) = command::split_word(line.strip_prefix('/').unwrap_or(line));
         let parsed = SlashCommand::from_name(name);
         let before = (parsed == Some(SlashCommand::Set)).then(|| self.session.settings().clone());
+        if parsed == Some(SlashCommand::Resume) && self.in_flight.is_some() {
+            self.output(strings::BUSY, true);
+            return Vec::new();
+        }
         let out = command::execute(&mut self.session, line);
         if !out.is_error {
             self.archive_command(parsed, args, before);
         }
-        if !out.text.is_empty() {
-            self.output(out.text, out.is_error);
-        }
         if self.session.generation() != generation {
             self.follow_current_engine();
+        }
+        if let Some(Action::Resume(resumed)) = out.action {
+            // The resumed conversation takes the transcript's place.
+            self.cells.clear();
+            self.scroll = 0;
+            self.show_resumed(out.text, &resumed);
+            return Vec::new();
+        }
+        if !out.text.is_empty() {
+            self.output(out.text, out.is_error);
         }
         match out.action {
             Some(Action::Quit) => {
@@ -506,8 +517,54 @@ impl App {
                 self.show_lb_stats();
                 Vec::new()
             }
-            None => Vec::new(),
+            // Handled above, before the text.
+            Some(Action::Resume(_)) | None => Vec::new(),
         }
+    }
+
+    /// Shows a resumed conversation under `heading`: its prompts and complete
+    /// answers (with their provenance), incomplete answers as notices, then the
+    /// prompt `/retry` would send and the lines that could not be read. The
+    /// session's messages and id were switched by the caller.
+    pub fn show_resumed(&mut self, heading: String, resumed: &ResumedSession) {
+        self.output(heading, false);
+        for record in &resumed.transcript.records {
+            match &record.event {
+                Event::User { content } => {
+                    self.cells
+                        .push(HistoryCell::new(CellKind::User(content.clone())));
+                }
+                Event::Answer {
+                    content,
+                    provenance,
+                } => self.cells.push(HistoryCell::new(CellKind::Assistant {
+                    text: content.clone(),
+                    state: AnswerState::Done(provenance.into()),
+                })),
+                Event::Interrupted {
+                    provenance, reason, ..
+                } => self.notice(strings::resumed_incomplete(&provenance.backend, reason)),
+                Event::SessionStarted { .. }
+                | Event::ProfileChanged { .. }
+                | Event::Failover { .. }
+                | Event::Skipped { .. }
+                | Event::Exhausted { .. }
+                | Event::Breaker { .. }
+                | Event::Setting { .. }
+                | Event::Stats { .. } => {}
+            }
+        }
+        self.retry = resumed.pending_prompt.as_ref().map(|prompt| Retry {
+            prompt: prompt.clone(),
+            after: None,
+        });
+        if let Some(prompt) = &resumed.pending_prompt {
+            self.notice(strings::resumed_pending(prompt));
+        }
+        if resumed.skipped_lines > 0 {
+            self.notice(strings::resumed_skipped(resumed.skipped_lines));
+        }
+        self.dirty = true;
     }
 
     /// `/stats lb`: the engine's own block (real breaker states, TPM and metrics,

@@ -41,8 +41,9 @@ use ratatui::backend::Backend;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 
-use crate::archive::{Archive, ArchiveConfig};
+use crate::archive::{Archive, ArchiveConfig, ResumedSession};
 use crate::cli::RunArgs;
+use crate::command::strings;
 use crate::home::Home;
 use crate::oneshot::{self, Exit};
 use crate::profile::ProfileStore;
@@ -55,18 +56,29 @@ use theme::Theme;
 const MAX_BATCH: usize = 512;
 
 /// The session the command line asks for: the profile (or `--provider`) with
-/// `--set` values on top. Shared with one-shot mode's resolution; load balancers
-/// keep their health in `home`'s state folder, as one-shot runs do.
-pub fn session_from_args(args: &RunArgs, home: &Home) -> Result<Session, oneshot::Failure> {
+/// `--set` values on top, continuing the stored session `--resume [ID]` names (its
+/// messages, its id, and its profile unless `--profile-load` or `--provider` says
+/// otherwise), which is returned too for the transcript. Shared with one-shot
+/// mode's resolution; load balancers keep their health in `home`'s state folder,
+/// as one-shot runs do.
+pub fn session_from_args(
+    args: &RunArgs,
+    home: &Home,
+) -> Result<(Session, Option<ResumedSession>), oneshot::Failure> {
     let overrides = oneshot::parse_overrides(&args.set)?;
-    let resolved = oneshot::resolve_target(args, home, None)?;
+    let resumed = oneshot::load_resumed(args.resume.as_deref(), home)?;
+    let resumed_profile = resumed.as_ref().and_then(|r| r.profile.as_deref());
+    let resolved = oneshot::resolve_target(args, home, resumed_profile)?;
     let mut session = Session::new(ProfileStore::new(home.profiles_dir()), resolved)
         .with_state_dir(home.state_dir())
         .with_home(home.clone());
     if !overrides.is_empty() {
         session.merge_settings(&overrides);
     }
-    Ok(session)
+    if let Some(r) = &resumed {
+        session.resume_from(r);
+    }
+    Ok((session, resumed))
 }
 
 /// Sends diagnostics to `~/.baton/logs/baton.log` (the screen belongs to the chat).
@@ -91,8 +103,8 @@ pub fn init_file_logging(home: &Home) -> Option<tracing_appender::non_blocking::
 /// Runs the chat until the user leaves.
 pub async fn run(args: RunArgs, home: &Home) -> Exit {
     let _log = init_file_logging(home);
-    let session = match session_from_args(&args, home) {
-        Ok(session) => session,
+    let (session, resumed) = match session_from_args(&args, home) {
+        Ok(ready) => ready,
         Err(failure) => {
             eprintln!("baton: {}", failure.message);
             return failure.exit;
@@ -103,7 +115,12 @@ pub async fn run(args: RunArgs, home: &Home) -> Exit {
     // Before `terminal::init`, whose hook then runs first: the terminal is back
     // before the flush and the panic message.
     archive.flush_on_panic();
-    let mut app = App::new(session, Theme::from_env()).with_archive(archive.handle(), false);
+    let mut app =
+        App::new(session, Theme::from_env()).with_archive(archive.handle(), resumed.is_some());
+    if let Some(r) = &resumed {
+        let heading = strings::resumed(&r.id, app.session.profile_name(), r.messages.len());
+        app.show_resumed(heading, r);
+    }
     app.stream = !args.no_stream;
     let mut tui = match terminal::init() {
         Ok(t) => t,
