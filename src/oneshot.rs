@@ -176,37 +176,42 @@ struct Prepared {
     overrides: Settings,
 }
 
+/// The session `--resume [ID]` asks for (`Some("")`: the latest), read and made
+/// ready to continue. Shared with the interactive chat.
+pub fn load_resumed(resume: Option<&str>, home: &Home) -> Result<Option<ResumedSession>, Failure> {
+    let Some(id) = resume else { return Ok(None) };
+    let id = match id {
+        "" => archive::latest(home)
+            .map_err(|e| Failure::error(e.to_string()))?
+            .ok_or_else(|| {
+                Failure::error(
+                    archive::ArchiveError::NoSessions {
+                        dir: home.sessions_dir(),
+                    }
+                    .to_string(),
+                )
+            })?,
+        id => id.to_string(),
+    };
+    archive::resume(home, &id)
+        .map(Some)
+        .map_err(|e| Failure::error(e.to_string()))
+}
+
 /// Everything before the engine runs: settings, prompt, resumed session, target,
 /// engine. Each failure carries its exit code.
 fn prepare(args: &RunArgs, home: &Home) -> Result<Prepared, Failure> {
     let overrides = parse_overrides(&args.set)?;
     let prompt = read_prompt(args.prompt.clone())?;
-    let resumed = match args.resume.as_deref() {
-        None => None,
-        Some(id) => {
-            let id = match id {
-                "" => archive::latest(home)
-                    .map_err(|e| Failure::error(e.to_string()))?
-                    .ok_or_else(|| {
-                        Failure::error(
-                            archive::ArchiveError::NoSessions {
-                                dir: home.sessions_dir(),
-                            }
-                            .to_string(),
-                        )
-                    })?,
-                id => id.to_string(),
-            };
-            let session = archive::resume(home, &id).map_err(|e| Failure::error(e.to_string()))?;
-            if session.skipped_lines > 0 {
-                eprintln!(
-                    "baton: session {id}: {} unreadable line(s) skipped; resuming from the rest",
-                    session.skipped_lines
-                );
-            }
-            Some(session)
+    let resumed = load_resumed(args.resume.as_deref(), home)?;
+    if let Some(session) = &resumed {
+        if session.skipped_lines > 0 {
+            eprintln!(
+                "baton: session {}: {} unreadable line(s) skipped; resuming from the rest",
+                session.id, session.skipped_lines
+            );
         }
-    };
+    }
     let resolved = resolve_target(
         args,
         home,

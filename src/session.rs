@@ -7,13 +7,17 @@
 //! does, so the UI rebuilds its engine only after a `/set`, `/profile load`, ....
 //! Backend health (breakers, TPM, per-backend metrics) lives in the engine alone;
 //! with a state folder a load balancer's engine restores and saves it there.
+//! The conversation's archive id lives here too, so `/resume` (a command) can switch
+//! it; the UI writes the records.
 
 use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
+use crate::archive::{self, ResumedSession};
 use crate::config::{self, Scope, Settings};
 use crate::engine::{self, BuildError, Engine, EngineEvent};
+use crate::home::Home;
 use crate::profile::{LbProfile, ModelProfile, Policy, ProfileStore, Resolved};
 use crate::provider::{Message, Role};
 
@@ -29,6 +33,10 @@ pub struct Session {
     generation: u64,
     /// Where load balancers' health is kept; `None` keeps it in memory only.
     state_dir: Option<PathBuf>,
+    /// baton's home, for `/sessions` and `/resume`; `None` has no stored sessions.
+    home: Option<Home>,
+    /// The archive id of this conversation (`sessions/ID.jsonl`).
+    session_id: String,
 }
 
 impl Session {
@@ -44,7 +52,33 @@ impl Session {
             stats: SessionStats::default(),
             generation: 0,
             state_dir: None,
+            home: None,
+            session_id: archive::new_session_id(),
         }
+    }
+
+    /// Lists and resumes stored sessions from `home`'s sessions folder.
+    pub fn with_home(mut self, home: Home) -> Self {
+        self.home = Some(home);
+        self
+    }
+
+    /// baton's home, where stored sessions are, if the session has one.
+    pub fn home(&self) -> Option<&Home> {
+        self.home.as_ref()
+    }
+
+    /// The archive id of this conversation.
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    /// Continues the stored conversation `resumed`: its messages become the history
+    /// and its id the archive id (new records go to the same file). The profile is
+    /// the caller's to switch.
+    pub fn resume_from(&mut self, resumed: &ResumedSession) {
+        self.messages = resumed.messages.clone();
+        self.session_id = resumed.id.clone();
     }
 
     /// Keeps load balancers' health (breakers, TPM, metrics) in `dir`

@@ -121,10 +121,7 @@ impl ArchiveConfig {
     /// `settings`, with the defaults for what is unset.
     pub fn from_settings(home: &Home, settings: &Settings) -> Self {
         let mut config = Self::new(home);
-        if let Some(v) = settings.get("archive") {
-            config.enabled = !matches!(v, Value::Bool(false))
-                && !v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("off"));
-        }
+        config.enabled = enabled_in(settings);
         if let Some(n) = settings.get_u64("archive_queue_capacity") {
             config.capacity = usize::try_from(n).unwrap_or(usize::MAX).max(1);
         }
@@ -133,6 +130,15 @@ impl ArchiveConfig {
         }
         config
     }
+}
+
+/// False when `settings` say `archive = off`; the chat checks it before each record,
+/// so `/set archive off` stops the writing at once.
+pub fn enabled_in(settings: &Settings) -> bool {
+    settings.get("archive").is_none_or(|v| {
+        !matches!(v, Value::Bool(false))
+            && !v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("off"))
+    })
 }
 
 /// `~/.baton/spill/`: records that overflowed the queue, waiting to be written.

@@ -193,6 +193,21 @@ impl From<&Provenance> for ArchivedProvenance {
     }
 }
 
+impl From<&ArchivedProvenance> for Provenance {
+    fn from(p: &ArchivedProvenance) -> Self {
+        Self {
+            backend: p.backend.clone(),
+            provider: p.provider.clone(),
+            model: p.model.clone(),
+            attempts: p.attempts,
+            failovers: p.failovers,
+            latency_ms: p.latency_ms,
+            first_chunk_ms: p.first_chunk_ms,
+            usage: p.usage,
+        }
+    }
+}
+
 /// [`BackendFailure`] as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArchivedFailure {

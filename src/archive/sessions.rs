@@ -133,6 +133,31 @@ pub fn list(home: &Home) -> Result<Vec<SessionSummary>> {
     Ok(out)
 }
 
+/// The lines of `baton sessions list` and `/sessions`: id, last activity, profile,
+/// message count, first prompt (and unreadable lines, when any), one per session.
+pub fn format_list(sessions: &[SessionSummary]) -> String {
+    let width = sessions.iter().map(|s| s.id.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for s in sessions {
+        let mut line = format!(
+            "{:width$}  {:24}  {:12}  {:>3} msgs  {}",
+            s.id,
+            s.last.as_deref().unwrap_or("-"),
+            s.profile.as_deref().unwrap_or("-"),
+            s.messages,
+            s.title.as_deref().unwrap_or(""),
+        );
+        if s.skipped_lines > 0 {
+            line.push_str(&format!("  ({} unreadable lines)", s.skipped_lines));
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(line.trim_end());
+    }
+    out
+}
+
 fn title_of(text: &str) -> String {
     let line = text.lines().next().unwrap_or_default().trim();
     let mut title: String = line.chars().take(60).collect();
@@ -148,6 +173,21 @@ pub fn latest(home: &Home) -> Result<Option<String>> {
         .into_iter()
         .max_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)))
         .map(|(id, _)| id))
+}
+
+/// The most recently written session other than `except` (the chat's own, which
+/// `/resume` without an id should not pick), if any.
+pub fn latest_except(home: &Home, except: &str) -> Result<Option<String>> {
+    Ok(ids(home)?
+        .into_iter()
+        .filter(|(id, _)| id != except)
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)))
+        .map(|(id, _)| id))
+}
+
+/// Every stored session id, oldest first (for completing `/resume `).
+pub fn session_ids(home: &Home) -> Result<Vec<String>> {
+    Ok(ids(home)?.into_iter().map(|(id, _)| id).collect())
 }
 
 /// Reads session `id`, skipping (and counting) lines that do not parse.

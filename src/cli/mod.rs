@@ -9,7 +9,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const EXAMPLES: &str = "\
 Examples:
-<<<<<<< HEAD
   # Open the chat on the demo profile (no API key needed)
   baton
   # One answer, streamed to stdout
@@ -19,13 +18,6 @@ Examples:
   git diff | baton --profile-load work
   # No profile: a provider and model directly (key from OPENAI_API_KEY), or any
   # OpenAI-compatible server
-=======
-  baton                                          the chat, on the built-in demo profile
-  baton --profile-load work                      the chat on ~/.baton/profiles/work.json
-  baton --prompt \"hello\"                         one answer from the demo profile, on stdout
-  baton --profile-load work --prompt \"hi\"        use ~/.baton/profiles/work.json
-  echo \"explain this\" | baton --profile-load work  prompt from stdin
->>>>>>> wt-tui2
   baton --provider openai --model gpt-4o-mini --prompt \"hi\"
   baton --provider openai --model llama --base-url http://127.0.0.1:8080/v1 --prompt \"hi\"
   # Override a setting, print JSON with provenance, show metrics after the answer
@@ -34,8 +26,9 @@ Examples:
   BATON_DEBUG=baton:* baton --profile-load work --prompt \"hi\"
   # Try profiles offline against a local fault-injecting server
   baton mock --port 8089
-  # Stored conversations; continue the latest one
+  # Stored conversations; continue the latest one in the chat, or with one prompt
   baton sessions list
+  baton --resume
   baton --resume --prompt \"and then?\"
 
 Exit codes: 0 answer complete, 1 error, 2 usage error,

@@ -31,21 +31,7 @@ fn list(home: &Home) -> archive::Result<()> {
         println!("no sessions in {}", home.sessions_dir().display());
         return Ok(());
     }
-    let width = sessions.iter().map(|s| s.id.len()).max().unwrap_or(0);
-    for s in sessions {
-        let mut line = format!(
-            "{:width$}  {:24}  {:12}  {:>3} msgs  {}",
-            s.id,
-            s.last.as_deref().unwrap_or("-"),
-            s.profile.as_deref().unwrap_or("-"),
-            s.messages,
-            s.title.as_deref().unwrap_or(""),
-        );
-        if s.skipped_lines > 0 {
-            line.push_str(&format!("  ({} unreadable lines)", s.skipped_lines));
-        }
-        println!("{}", line.trim_end());
-    }
+    println!("{}", archive::sessions::format_list(&sessions));
     Ok(())
 }
 

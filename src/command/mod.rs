@@ -3,18 +3,20 @@
 //! [`execute`] takes the typed line (`/set timeout_ms 5000`) and returns a
 //! [`CommandOutput`]: text to show inline (an error or not) and, for the few
 //! commands that act on the UI itself or need its engine (`/retry`, `/clear`,
-//! `/stats lb`, `/quit`), an [`Action`].
+//! `/stats lb`, `/resume`, `/quit`), an [`Action`].
 //! Nothing here touches the terminal, so every command is unit-tested without a UI.
 //! [`complete`] does Tab completion of command names, setting keys and profile
 //! names; [`SlashCommand`]'s order is the order `/help` and the popup show.
 //! Every user-facing string lives in [`strings`].
 
 mod profile;
+mod sessions;
 mod set;
 mod stats;
 pub mod strings;
 mod target;
 
+use crate::archive::ResumedSession;
 use crate::session::Session;
 
 /// Every slash command, in the order they are shown.
@@ -30,6 +32,10 @@ pub enum SlashCommand {
     Model,
     /// `/stats`: session totals, or `/stats lb`.
     Stats,
+    /// `/sessions`: list stored conversations.
+    Sessions,
+    /// `/resume [ID]`: continue a stored conversation (the latest other one).
+    Resume,
     /// `/retry`: send the last prompt again (after an interruption, to the next backend).
     Retry,
     /// `/clear`: forget the conversation.
@@ -42,12 +48,14 @@ pub enum SlashCommand {
 
 impl SlashCommand {
     /// Every command, in display order.
-    pub const ALL: [SlashCommand; 9] = [
+    pub const ALL: [SlashCommand; 11] = [
         Self::Set,
         Self::Profile,
         Self::Provider,
         Self::Model,
         Self::Stats,
+        Self::Sessions,
+        Self::Resume,
         Self::Retry,
         Self::Clear,
         Self::Help,
@@ -62,6 +70,8 @@ impl SlashCommand {
             Self::Provider => "provider",
             Self::Model => "model",
             Self::Stats => "stats",
+            Self::Sessions => "sessions",
+            Self::Resume => "resume",
             Self::Retry => "retry",
             Self::Clear => "clear",
             Self::Help => "help",
@@ -97,7 +107,7 @@ impl SlashCommand {
 }
 
 /// Something a command asks the UI to do beyond showing text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Send the last prompt again (to the next backend after an interruption).
     Retry,
@@ -106,12 +116,15 @@ pub enum Action {
     /// Show the load balancer's `/stats lb` block: breakers, TPM and metrics live
     /// in the engine, which the UI holds and the commands do not.
     ShowLbStats,
+    /// Show the stored conversation the session now continues (its messages, id
+    /// and profile are switched already) in place of the transcript.
+    Resume(Box<ResumedSession>),
     /// Leave the chat.
     Quit,
 }
 
 /// What a command returns.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CommandOutput {
     /// Text to show inline (may be several lines; empty for none).
     pub text: String,
@@ -181,6 +194,8 @@ pub fn execute(session: &mut Session, line: &str) -> CommandOutput {
         SlashCommand::Provider => target::provider(session, args),
         SlashCommand::Model => target::model(session, args),
         SlashCommand::Stats => stats::execute(session, args),
+        SlashCommand::Sessions => sessions::list(session, args),
+        SlashCommand::Resume => sessions::resume(session, args),
         SlashCommand::Retry => CommandOutput::action(Action::Retry),
         SlashCommand::Clear => {
             session.clear_messages();
@@ -207,7 +222,8 @@ pub fn help_text() -> String {
 }
 
 /// Tab completion of `input`: the completed input, or `None` when nothing fits.
-/// Completes command names, `/set` keys, `/profile` subcommands and profile names.
+/// Completes command names, `/set` keys, `/profile` subcommands, profile names and
+/// session ids.
 pub fn complete(session: &Session, input: &str) -> Option<String> {
     let body = input.strip_prefix('/')?;
     let words: Vec<&str> = body.split(' ').collect();
@@ -236,6 +252,10 @@ pub fn complete(session: &Session, input: &str) -> Option<String> {
             .collect(),
         ["profile", "save", "loadbalancer", _, _, ..] => session.store().list().unwrap_or_default(),
         ["stats"] => vec!["lb".into()],
+        ["resume"] => session
+            .home()
+            .and_then(|home| crate::archive::sessions::session_ids(home).ok())
+            .unwrap_or_default(),
         ["provider"] => crate::provider::known_providers()
             .into_iter()
             .map(str::to_string)
@@ -329,7 +349,10 @@ mod tests {
     #[test]
     fn tab_completes_commands_keys_and_profiles() {
         let (_tmp, s) = demo_session();
-        assert_eq!(complete(&s, "/se").as_deref(), Some("/set "));
+        // /set and /sessions share "se".
+        assert_eq!(complete(&s, "/se"), None);
+        assert_eq!(complete(&s, "/set").as_deref(), Some("/set "));
+        assert_eq!(complete(&s, "/ses").as_deref(), Some("/sessions "));
         assert_eq!(complete(&s, "/p").as_deref(), Some("/pro"));
         assert_eq!(
             complete(&s, "/set tpm").as_deref(),

@@ -126,7 +126,8 @@ fn save_lb(session: &Session, name: &str, policy: &str, members: &[&str]) -> Com
     }
 }
 
-fn load(session: &mut Session, name: &str) -> CommandOutput {
+/// `/profile load NAME` (also what `/resume` uses to restore a session's profile).
+pub(super) fn load(session: &mut Session, name: &str) -> CommandOutput {
     let store = session.store().clone();
     if profile::is_builtin(name) && !store.exists(name) {
         if let Err(e) = profile::ensure_builtin(&store) {

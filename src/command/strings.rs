@@ -13,6 +13,8 @@ pub fn description(c: SlashCommand) -> &'static str {
         SlashCommand::Provider => "show or switch the provider",
         SlashCommand::Model => "show or switch the model",
         SlashCommand::Stats => "session totals; /stats lb for the load balancer",
+        SlashCommand::Sessions => "list stored conversations",
+        SlashCommand::Resume => "continue a stored conversation (latest if no ID)",
         SlashCommand::Retry => "resend the last prompt (next backend if interrupted)",
         SlashCommand::Clear => "forget the conversation and clear the screen",
         SlashCommand::Help => "this list",
@@ -28,6 +30,8 @@ pub fn usage(c: SlashCommand) -> &'static str {
         SlashCommand::Provider => "/provider [NAME [MODEL]]",
         SlashCommand::Model => "/model [NAME]",
         SlashCommand::Stats => "/stats [lb]",
+        SlashCommand::Sessions => "/sessions",
+        SlashCommand::Resume => "/resume [ID]",
         SlashCommand::Retry => "/retry",
         SlashCommand::Clear => "/clear",
         SlashCommand::Help => "/help",
@@ -319,3 +323,76 @@ pub const NOTHING_TO_RETRY: &str = "nothing to retry: send a prompt first";
 
 /// `/retry` while an answer is streaming.
 pub const BUSY: &str = "an answer is in progress; press Esc to cancel it first";
+
+// ---- /sessions, /resume ----
+
+/// `/sessions` or `/resume` without a home (only in tests).
+pub const NO_SESSIONS_HOME: &str = "no sessions folder: stored sessions are not available here";
+
+/// `/sessions` with arguments.
+pub const SESSIONS_USAGE: &str = "usage: /sessions";
+
+/// `/resume` with more than an id.
+pub const RESUME_USAGE: &str = "usage: /resume [ID] (ids: /sessions)";
+
+/// `/sessions` with nothing stored.
+pub fn no_sessions(dir: &str) -> String {
+    format!("No sessions in {dir}")
+}
+
+/// Heading of `/sessions`.
+pub fn sessions_header(dir: &str) -> String {
+    format!("Sessions in {dir} (oldest first; /resume ID continues one):")
+}
+
+/// `/resume` without an id and no other session.
+pub fn nothing_to_resume(dir: &str) -> String {
+    format!("no other session in {dir} to resume")
+}
+
+/// A session was resumed (the chat's `--resume` and `/resume`).
+pub fn resumed(id: &str, profile: &str, messages: usize) -> String {
+    format!("Resumed session {id} on profile {profile}: {messages} messages of history")
+}
+
+/// `/resume` could not restore the session's profile.
+pub fn resume_profile_failed(profile: &str, error: &str, current: &str) -> String {
+    format!(
+        "  warning: cannot load the session's profile {profile} ({error}); staying on {current}"
+    )
+}
+
+/// A resumed answer that never completed.
+pub fn resumed_incomplete(backend: &str, reason: &str) -> String {
+    format!("incomplete answer from {backend} ({reason}); not part of the history")
+}
+
+/// A resumed session whose last prompt got no complete answer.
+pub fn resumed_pending(prompt: &str) -> String {
+    let first = prompt.lines().next().unwrap_or_default();
+    let mut title: String = first.chars().take(60).collect();
+    if first.chars().count() > 60 || prompt.lines().nth(1).is_some() {
+        title.push('…');
+    }
+    format!("the last prompt got no complete answer: \"{title}\"; /retry sends it")
+}
+
+/// Lines of a resumed session file that could not be read.
+pub fn resumed_skipped(lines: usize) -> String {
+    if lines == 1 {
+        "1 unreadable line skipped".to_string()
+    } else {
+        format!("{lines} unreadable lines skipped")
+    }
+}
+
+// ---- the archive ----
+
+/// `/set archive on` in a chat that started with the archive off.
+pub const ARCHIVE_ON_NEXT_START: &str = "archive: this chat started with archive off, so it stays unarchived; it is on from the next start";
+
+/// The status bar while the archive cannot write; the error (naming the file)
+/// comes last, so a narrow bar cuts the path, not the news.
+pub fn archive_failing(error: &str) -> String {
+    format!("archive: cannot write (chat continues): {error}")
+}

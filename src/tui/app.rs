@@ -1,6 +1,10 @@
 //! The model and its update: [`App::update`] takes one [`AppEvent`] and returns the
 //! [`Effect`]s the runtime must perform (start or cancel a request). It never waits
 //! on the network and never touches the terminal, so tests drive it directly.
+//!
+//! It also archives the conversation through a [`SessionLog`], as one-shot mode
+//! does: enqueueing never waits for the disk, so this stays off the network and
+//! the disk alike.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +18,9 @@ use super::input::Input;
 use super::theme::Theme;
 use super::transcript::Transcript;
 use super::view;
+use crate::archive::{self, ArchiveHandle, Event, ResumedSession, SessionLog, WriterStatus};
 use crate::command::{self, Action, SlashCommand, strings};
+use crate::config::Settings;
 use crate::engine::{BreakerState, Engine, EngineEvent};
 use crate::provider::ChatRequest;
 use crate::session::Session;
@@ -99,6 +105,23 @@ pub struct App {
     width: u16,
     /// Rows of transcript visible at the last draw (for PgUp/PgDn).
     pub page: usize,
+    /// The archive writer's error while its writes fail, for the status bar.
+    pub archive_error: Option<String>,
+    archiving: Option<Archiving>,
+}
+
+/// Where the conversation's records go.
+#[derive(Debug)]
+struct Archiving {
+    handle: ArchiveHandle,
+    log: SessionLog,
+    /// `session_started` is written with the first record, so a chat that was only
+    /// opened and closed leaves no file behind.
+    begun: bool,
+    /// The session continues a stored one.
+    resumed: bool,
+    /// The "archive is off until the next start" notice was shown.
+    told_off_at_start: bool,
 }
 
 /// What `/retry` would resend.
@@ -135,6 +158,8 @@ impl App {
             total_lines: 0,
             width: 0,
             page: 10,
+            archive_error: None,
+            archiving: None,
         };
         let what = app.session.target().describe();
         let welcome = format!(
@@ -144,6 +169,90 @@ impl App {
         app.output(welcome, false);
         app.follow_current_engine();
         app
+    }
+
+    /// Archives the conversation through `handle` (a handle of an archive that is
+    /// off writes nothing). `resumed` when the session continues a stored one.
+    pub fn with_archive(mut self, handle: ArchiveHandle, resumed: bool) -> Self {
+        let log = SessionLog::new(handle.clone(), self.session.session_id());
+        self.archiving = Some(Archiving {
+            handle,
+            log,
+            begun: false,
+            resumed,
+            told_off_at_start: false,
+        });
+        self
+    }
+
+    /// The log to record into, or `None` when nothing may be written (`archive =
+    /// off` now, or no archive). Begins the session's file on first use, and
+    /// follows the session to a new id after `/resume`.
+    fn archive_log(&mut self) -> Option<&mut SessionLog> {
+        if !archive::enabled_in(self.session.settings()) {
+            return None;
+        }
+        let a = self.archiving.as_mut()?;
+        let id = self.session.session_id();
+        if a.log.id() != id {
+            a.log = SessionLog::new(a.handle.clone(), id);
+            a.begun = false;
+            a.resumed = true;
+        }
+        if !a.begun {
+            a.log.started(self.session.profile_name(), a.resumed);
+            a.begun = true;
+        }
+        Some(&mut a.log)
+    }
+
+    /// Records what a command changed: each setting `/set` changed (against
+    /// `before`), or the profile `/profile load` loaded.
+    fn archive_command(
+        &mut self,
+        command: Option<SlashCommand>,
+        args: &str,
+        before: Option<Settings>,
+    ) {
+        match command {
+            Some(SlashCommand::Set) => {
+                let Some(before) = before else { return };
+                let after = self.session.settings().clone();
+                let mut keys: Vec<&str> = before.iter().map(|(k, _)| k).collect();
+                keys.extend(after.iter().map(|(k, _)| k));
+                keys.sort_unstable();
+                keys.dedup();
+                let changed: Vec<&str> = keys
+                    .into_iter()
+                    .filter(|k| before.get(k) != after.get(k))
+                    .collect();
+                if changed.contains(&"archive") {
+                    self.archive_turned(archive::enabled_in(&after));
+                }
+                if let Some(log) = self.archive_log() {
+                    for key in changed {
+                        log.setting(key, after.get(key));
+                    }
+                }
+            }
+            Some(SlashCommand::Profile) if command::split_word(args).0 == "load" => {
+                let profile = self.session.profile_name().to_string();
+                if let Some(log) = self.archive_log() {
+                    log.record(Event::ProfileChanged { profile });
+                }
+            }
+            Some(_) | None => {}
+        }
+    }
+
+    /// `/set archive on|off`: says when turning it on cannot take effect now (the
+    /// chat started with it off, so no writer runs).
+    fn archive_turned(&mut self, on: bool) {
+        let Some(a) = &mut self.archiving else { return };
+        if on && !a.handle.is_enabled() && !a.told_off_at_start {
+            a.told_off_at_start = true;
+            self.notice(strings::ARCHIVE_ON_NEXT_START);
+        }
     }
 
     /// True once the user asked to leave.
@@ -224,6 +333,17 @@ impl App {
             }
             AppEvent::Tick => {
                 if self.in_flight.is_some() {
+                    self.dirty = true;
+                }
+                Vec::new()
+            }
+            AppEvent::Archive(status) => {
+                let error = match status {
+                    WriterStatus::Failing { error } => Some(error),
+                    WriterStatus::Ok | WriterStatus::Off => None,
+                };
+                if error != self.archive_error {
+                    self.archive_error = error;
                     self.dirty = true;
                 }
                 Vec::new()
@@ -319,6 +439,9 @@ impl App {
         self.cells
             .push(HistoryCell::new(CellKind::User(text.clone())));
         self.session.push_user(&text);
+        if let Some(log) = self.archive_log() {
+            log.user(&text);
+        }
         self.start(text, None)
     }
 
@@ -354,12 +477,29 @@ impl App {
         self.cells
             .push(HistoryCell::new(CellKind::User(line.to_string())));
         let generation = self.session.generation();
+        let (name, args) = command::split_word(line.strip_prefix('/').unwrap_or(line));
+        let parsed = SlashCommand::from_name(name);
+        let before = (parsed == Some(SlashCommand::Set)).then(|| self.session.settings().clone());
+        if parsed == Some(SlashCommand::Resume) && self.in_flight.is_some() {
+            self.output(strings::BUSY, true);
+            return Vec::new();
+        }
         let out = command::execute(&mut self.session, line);
-        if !out.text.is_empty() {
-            self.output(out.text, out.is_error);
+        if !out.is_error {
+            self.archive_command(parsed, args, before);
         }
         if self.session.generation() != generation {
             self.follow_current_engine();
+        }
+        if let Some(Action::Resume(resumed)) = out.action {
+            // The resumed conversation takes the transcript's place.
+            self.cells.clear();
+            self.scroll = 0;
+            self.show_resumed(out.text, &resumed);
+            return Vec::new();
+        }
+        if !out.text.is_empty() {
+            self.output(out.text, out.is_error);
         }
         match out.action {
             Some(Action::Quit) => {
@@ -377,8 +517,54 @@ impl App {
                 self.show_lb_stats();
                 Vec::new()
             }
-            None => Vec::new(),
+            // Handled above, before the text.
+            Some(Action::Resume(_)) | None => Vec::new(),
         }
+    }
+
+    /// Shows a resumed conversation under `heading`: its prompts and complete
+    /// answers (with their provenance), incomplete answers as notices, then the
+    /// prompt `/retry` would send and the lines that could not be read. The
+    /// session's messages and id were switched by the caller.
+    pub fn show_resumed(&mut self, heading: String, resumed: &ResumedSession) {
+        self.output(heading, false);
+        for record in &resumed.transcript.records {
+            match &record.event {
+                Event::User { content } => {
+                    self.cells
+                        .push(HistoryCell::new(CellKind::User(content.clone())));
+                }
+                Event::Answer {
+                    content,
+                    provenance,
+                } => self.cells.push(HistoryCell::new(CellKind::Assistant {
+                    text: content.clone(),
+                    state: AnswerState::Done(provenance.into()),
+                })),
+                Event::Interrupted {
+                    provenance, reason, ..
+                } => self.notice(strings::resumed_incomplete(&provenance.backend, reason)),
+                Event::SessionStarted { .. }
+                | Event::ProfileChanged { .. }
+                | Event::Failover { .. }
+                | Event::Skipped { .. }
+                | Event::Exhausted { .. }
+                | Event::Breaker { .. }
+                | Event::Setting { .. }
+                | Event::Stats { .. } => {}
+            }
+        }
+        self.retry = resumed.pending_prompt.as_ref().map(|prompt| Retry {
+            prompt: prompt.clone(),
+            after: None,
+        });
+        if let Some(prompt) = &resumed.pending_prompt {
+            self.notice(strings::resumed_pending(prompt));
+        }
+        if resumed.skipped_lines > 0 {
+            self.notice(strings::resumed_skipped(resumed.skipped_lines));
+        }
+        self.dirty = true;
     }
 
     /// `/stats lb`: the engine's own block (real breaker states, TPM and metrics,
@@ -414,6 +600,10 @@ impl App {
             None => self.notice("retrying"),
         }
         self.session.push_user(&retry.prompt);
+        // Also starts the answer afresh in the log (a cancelled one left text).
+        if let Some(log) = self.archive_log() {
+            log.user(&retry.prompt);
+        }
         self.start(retry.prompt, retry.after)
     }
 
@@ -527,6 +717,9 @@ impl App {
 
     fn engine_event(&mut self, event: EngineEvent) {
         self.session.record(&event);
+        if let Some(log) = self.archive_log() {
+            log.engine_event(&event);
+        }
         // Text changes no breaker or TPM; skipping it keeps streaming cheap.
         let health_may_change = !matches!(event, EngineEvent::Delta { .. });
         match event {
@@ -584,6 +777,7 @@ impl App {
                     self.session.push_assistant(&text);
                 }
                 self.retry = None;
+                self.archive_stats();
             }
             EngineEvent::Interrupted { provenance, reason } => {
                 if let Some(flight) = self.in_flight.take() {
@@ -607,6 +801,18 @@ impl App {
         }
         if self.in_flight.is_none() {
             self.run_ended();
+        }
+    }
+
+    /// After an answer on a load balancer, a snapshot of its engine (breakers, TPM,
+    /// metrics) for the archive, as one-shot runs record.
+    fn archive_stats(&mut self) {
+        let Some(engine) = self.health_from.as_ref().filter(|e| e.is_persistent()) else {
+            return;
+        };
+        let (profile, snapshot) = (engine.profile().to_string(), engine.snapshot());
+        if let Some(log) = self.archive_log() {
+            log.stats(&profile, snapshot);
         }
     }
 

@@ -3,6 +3,7 @@
 //! Terminal input is read on a small thread (crossterm's blocking reader) and
 //! forwarded; engine events come from a spawned task per request, tagged with the
 //! request's id so events from a cancelled or superseded request are dropped.
+//! The archive writer's status comes from its watch channel, only on a change.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,8 +12,10 @@ use std::time::Duration;
 use crossterm::event::{self, Event, KeyEvent, KeyEventKind, MouseEvent};
 use futures_util::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::archive::WriterStatus;
 use crate::engine::{Engine, EngineEvent};
 use crate::provider::ChatRequest;
 
@@ -41,6 +44,8 @@ pub enum AppEvent {
     },
     /// Time passed (spinner, elapsed time).
     Tick,
+    /// The archive writer's status changed (a failing disk, or writing again).
+    Archive(WriterStatus),
 }
 
 /// Stops the terminal reader thread when dropped.
@@ -113,5 +118,25 @@ pub fn spawn_request(
             }
         }
         let _ = tx.send(AppEvent::EngineEnded { id });
+    })
+}
+
+/// Forwards the archive writer's status: the current one, then each change, until
+/// the writer or the receiver goes away.
+pub fn spawn_archive_status(
+    tx: UnboundedSender<AppEvent>,
+    mut status: watch::Receiver<WriterStatus>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let now = status.borrow_and_update().clone();
+        if tx.send(AppEvent::Archive(now)).is_err() {
+            return;
+        }
+        while status.changed().await.is_ok() {
+            let next = status.borrow_and_update().clone();
+            if tx.send(AppEvent::Archive(next)).is_err() {
+                return;
+            }
+        }
     })
 }

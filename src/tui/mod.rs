@@ -11,7 +11,11 @@
 //!   ([`history::HistoryCell`]) keep their line count per width, and
 //!   [`transcript::Transcript`] indexes them so a frame touches only the visible
 //!   cells (their wrapped lines are the only ones kept);
-//! - [`terminal`] sets the terminal up and restores it, also on panic.
+//! - [`terminal`] sets the terminal up and restores it, also on panic;
+//! - the conversation is archived (`crate::archive`): [`run`] owns the writer
+//!   and drops it after the terminal is restored, so leaving flushes (at most
+//!   500 ms) without holding the chat's screen; the writer's status reaches the
+//!   app as [`event::AppEvent::Archive`].
 //!
 //! [`run_app`] is generic over the ratatui `Backend`, so whole-app tests run on
 //! `TestBackend`.
@@ -37,7 +41,9 @@ use ratatui::backend::Backend;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 
+use crate::archive::{Archive, ArchiveConfig, ResumedSession};
 use crate::cli::RunArgs;
+use crate::command::strings;
 use crate::home::Home;
 use crate::oneshot::{self, Exit};
 use crate::profile::ProfileStore;
@@ -50,17 +56,29 @@ use theme::Theme;
 const MAX_BATCH: usize = 512;
 
 /// The session the command line asks for: the profile (or `--provider`) with
-/// `--set` values on top. Shared with one-shot mode's resolution; load balancers
-/// keep their health in `home`'s state folder, as one-shot runs do.
-pub fn session_from_args(args: &RunArgs, home: &Home) -> Result<Session, oneshot::Failure> {
+/// `--set` values on top, continuing the stored session `--resume [ID]` names (its
+/// messages, its id, and its profile unless `--profile-load` or `--provider` says
+/// otherwise), which is returned too for the transcript. Shared with one-shot
+/// mode's resolution; load balancers keep their health in `home`'s state folder,
+/// as one-shot runs do.
+pub fn session_from_args(
+    args: &RunArgs,
+    home: &Home,
+) -> Result<(Session, Option<ResumedSession>), oneshot::Failure> {
     let overrides = oneshot::parse_overrides(&args.set)?;
-    let resolved = oneshot::resolve_target(args, home, None)?;
+    let resumed = oneshot::load_resumed(args.resume.as_deref(), home)?;
+    let resumed_profile = resumed.as_ref().and_then(|r| r.profile.as_deref());
+    let resolved = oneshot::resolve_target(args, home, resumed_profile)?;
     let mut session = Session::new(ProfileStore::new(home.profiles_dir()), resolved)
-        .with_state_dir(home.state_dir());
+        .with_state_dir(home.state_dir())
+        .with_home(home.clone());
     if !overrides.is_empty() {
         session.merge_settings(&overrides);
     }
-    Ok(session)
+    if let Some(r) = &resumed {
+        session.resume_from(r);
+    }
+    Ok((session, resumed))
 }
 
 /// Sends diagnostics to `~/.baton/logs/baton.log` (the screen belongs to the chat).
@@ -85,14 +103,24 @@ pub fn init_file_logging(home: &Home) -> Option<tracing_appender::non_blocking::
 /// Runs the chat until the user leaves.
 pub async fn run(args: RunArgs, home: &Home) -> Exit {
     let _log = init_file_logging(home);
-    let session = match session_from_args(&args, home) {
-        Ok(session) => session,
+    let (session, resumed) = match session_from_args(&args, home) {
+        Ok(ready) => ready,
         Err(failure) => {
             eprintln!("baton: {}", failure.message);
             return failure.exit;
         }
     };
-    let mut app = App::new(session, Theme::from_env());
+    // Lives until after the terminal is restored: dropping it flushes.
+    let archive = Archive::start(&ArchiveConfig::from_settings(home, session.settings()));
+    // Before `terminal::init`, whose hook then runs first: the terminal is back
+    // before the flush and the panic message.
+    archive.flush_on_panic();
+    let mut app =
+        App::new(session, Theme::from_env()).with_archive(archive.handle(), resumed.is_some());
+    if let Some(r) = &resumed {
+        let heading = strings::resumed(&r.id, app.session.profile_name(), r.messages.len());
+        app.show_resumed(heading, r);
+    }
     app.stream = !args.no_stream;
     let mut tui = match terminal::init() {
         Ok(t) => t,
@@ -105,10 +133,14 @@ pub async fn run(args: RunArgs, home: &Home) -> Exit {
     let (tx, rx) = mpsc::unbounded_channel();
     let reader = event::spawn_terminal_reader(tx.clone());
     let ticker = event::spawn_ticker(tx.clone(), Duration::from_millis(100));
+    let status = event::spawn_archive_status(tx.clone(), archive.handle().subscribe());
     let result = run_app(&mut tui, app, rx, tx).await;
     ticker.abort();
+    status.abort();
     drop(reader);
     terminal::restore();
+    // `/quit`, Ctrl-D and Ctrl-C twice all end here: what is queued is written.
+    drop(archive);
     match result {
         Ok(_) => Exit::Complete,
         Err(e) => {

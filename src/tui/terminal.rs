@@ -142,6 +142,62 @@ mod tests {
         );
     }
 
+    const ARCHIVE_CHILD_TEST: &str = "tui::terminal::tests::panicking_child_with_an_archive";
+
+    /// Says on stderr when the archive writes, so the parent sees the order.
+    struct LoudSink;
+
+    impl crate::archive::Sink for LoudSink {
+        fn append(&mut self, _session: &str, _lines: &[u8]) -> io::Result<()> {
+            eprintln!("archive-written");
+            Ok(())
+        }
+    }
+
+    /// The child: hooks installed in `tui::run`'s order (the archive's flush, then
+    /// the terminal's restore), a record waiting in a long coalescing window, then a
+    /// panic. Does nothing in a normal test run.
+    #[test]
+    fn panicking_child_with_an_archive() {
+        if std::env::var_os(CHILD_ENV).is_none() {
+            return;
+        }
+        let home = crate::home::Home::at(std::env::temp_dir().join("baton-panic-child"));
+        let mut config = crate::archive::ArchiveConfig::new(&home);
+        // Only a flush writes within the test's time.
+        config.coalesce = std::time::Duration::from_secs(3600);
+        let archive = crate::archive::Archive::start_with_sink(&config, Box::new(LoudSink));
+        archive.flush_on_panic();
+        ACTIVE.store(true, Ordering::SeqCst);
+        install_panic_hook_with(|| restore_to(&mut io::stderr()));
+        crate::archive::SessionLog::new(archive.handle(), "child").user("queued");
+        panic!("boom from the child");
+    }
+
+    /// A panic restores the terminal, then flushes the archive, then prints.
+    #[test]
+    fn panic_restores_then_flushes_the_archive_then_prints() {
+        let exe = std::env::current_exe().unwrap();
+        let output = Command::new(exe)
+            .args([
+                ARCHIVE_CHILD_TEST,
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let restored = stderr.find(LEAVE_ALTERNATE_SCREEN);
+        let written = stderr.find("archive-written");
+        let message = stderr.find("boom from the child");
+        match (restored, written, message) {
+            (Some(r), Some(w), Some(m)) => assert!(r < w && w < m, "wrong order: {stderr:?}"),
+            _ => panic!("restore, flush or message missing: {stderr:?}"),
+        }
+    }
+
     #[test]
     fn restore_runs_once() {
         let mut first = Vec::new();

@@ -10,6 +10,7 @@ use ratatui::widgets::{Clear, Paragraph};
 
 use super::app::App;
 use super::history::format_ms;
+use crate::command::strings;
 use crate::engine::BreakerState;
 
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
@@ -150,6 +151,19 @@ fn render_status(app: &App, frame: &mut Frame<'_>, area: Rect) {
         String::new()
     };
     let width = usize::from(area.width);
+    // A failing archive is said once, here, until it writes again; it never hides
+    // what the chat is doing, and takes at most half the bar.
+    let right = match &app.archive_error {
+        Some(error) => {
+            let warning = truncate(&strings::archive_failing(error), width / 2);
+            if right.is_empty() {
+                format!("{warning} ")
+            } else {
+                format!("{warning} · {right}")
+            }
+        }
+        None => right,
+    };
     let right_w = unicode_width::UnicodeWidthStr::width(right.as_str());
     let left: String = truncate(&left, width.saturating_sub(right_w + 1));
     let pad = width.saturating_sub(unicode_width::UnicodeWidthStr::width(left.as_str()) + right_w);
