@@ -179,25 +179,42 @@ fn height_table(app: &mut App, total: usize) {
     app.scroll = 0;
 }
 
-/// A width change re-measures every cell (its line count at the new width): this
-/// one is expected to grow with the transcript; it happens once per resize.
+/// A width change: the first frame counts the cells in view and estimates the
+/// rest, and the frames after it count a bounded number of estimates each, so
+/// both should cost about a normal frame at any transcript length. Each round
+/// switches 120 ↔ 119 columns, times the first frame, then the next `AFTER`.
 fn resize_table(cases: &mut [(usize, tempfile::TempDir, App, usize)]) {
     const RESIZES: usize = 20;
-    println!("one frame right after a width change (120 ↔ 119 columns), {RESIZES} each (ms):");
-    println!("{:>9} {:>8} {:>8}", "lines", "p50", "max");
+    const AFTER: usize = 10;
+    println!(
+        "width changes (120 ↔ 119 columns), {RESIZES} each: the first frame after, and the {AFTER} frames after that (ms):"
+    );
+    println!(
+        "{:>9} {:>8} {:>8} {:>8} {:>8}",
+        "lines", "first", "max", "next", "max"
+    );
     let mut narrow = Terminal::new(TestBackend::new(WIDTH - 1, HEIGHT)).expect("test terminal");
     let mut wide = terminal();
     for (_, _, app, total) in cases.iter_mut() {
         app.scroll = 0;
-        let mut times = Vec::with_capacity(RESIZES);
+        let mut first = Vec::with_capacity(RESIZES);
+        let mut next = Vec::with_capacity(RESIZES * AFTER);
         for i in 0..RESIZES {
             let t = if i % 2 == 0 { &mut narrow } else { &mut wide };
             let start = Instant::now();
             app.draw(t).expect("draw");
-            times.push(start.elapsed().as_secs_f64() * 1000.0);
+            first.push(start.elapsed().as_secs_f64() * 1000.0);
+            for j in 0..AFTER {
+                let start = Instant::now();
+                frame(app, t, 0, j % 2 == 1);
+                next.push(start.elapsed().as_secs_f64() * 1000.0);
+            }
         }
-        let (p50, _, max) = percentiles(times);
-        println!("{total:>9} {p50:>8.2} {max:>8.2}");
+        let (p50, _, max) = percentiles(first);
+        let (n50, _, nmax) = percentiles(next);
+        println!("{total:>9} {p50:>8.3} {max:>8.3} {n50:>8.3} {nmax:>8.3}");
+        app.scroll = 0;
+        app.draw(&mut wide).expect("draw");
     }
 }
 
@@ -361,6 +378,18 @@ fn main() {
                 })
             });
         }
+        // The first frame after a width change, at the bottom.
+        let mut narrow = Terminal::new(TestBackend::new(WIDTH - 1, HEIGHT)).expect("test terminal");
+        let mut odd = false;
+        app.scroll = 0;
+        group.bench_function(format!("{lines}_lines/after_width_change"), |b| {
+            b.iter(|| {
+                odd = !odd;
+                let t = if odd { &mut narrow } else { &mut term };
+                app.draw(t).expect("draw");
+                black_box(app.total_lines())
+            })
+        });
     }
     group.finish();
     criterion.final_summary();

@@ -78,6 +78,14 @@ fn a_100k_line_transcript_takes_at_most_twice_its_text() {
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
     let (_tmp, mut app) = common::app();
     app.draw(&mut terminal).expect("draw");
+    // The highlighter's grammars and theme load once per process, on the first
+    // code block shown, whatever the transcript's length: counted apart.
+    let grammars = Region::new(GLOBAL);
+    baton::tui::markdown::render(
+        "```rust\nfn main() { let s = \"hi\"; }\n```",
+        &baton::tui::theme::Theme::new(true),
+    );
+    let grammars = live(&grammars);
 
     let region = Region::new(GLOBAL);
     let mut text = 0;
@@ -114,6 +122,10 @@ fn a_100k_line_transcript_takes_at_most_twice_its_text() {
     let all_wrapped = live(&all);
     drop(wrapped);
 
+    println!(
+        "highlighting grammars, loaded once: {:.2} MB",
+        grammars as f64 / 1e6
+    );
     println!(
         "{} lines in {} cells: text {:.2} MB, heap held {:.2} MB = {ratio:.2}× text \
          ({} cells hold wrapped lines); wrapping every cell would add {:.2} MB ({:.2}× text)",

@@ -100,9 +100,8 @@ pub struct App {
     retry: Option<Retry>,
     should_quit: bool,
     dirty: bool,
-    /// Total transcript lines at the last layout, and its width.
+    /// Total transcript lines at the last layout.
     total_lines: usize,
-    width: u16,
     /// Rows of transcript visible at the last draw (for PgUp/PgDn).
     pub page: usize,
     /// The archive writer's error while its writes fail, for the status bar.
@@ -156,7 +155,6 @@ impl App {
             should_quit: false,
             dirty: true,
             total_lines: 0,
-            width: 0,
             page: 10,
             archive_error: None,
             archiving: None,
@@ -865,21 +863,12 @@ impl App {
     /// are added below it, and keeps the wrapped lines of the cells that a screen
     /// `height` rows tall can show. Call before [`view::render`].
     pub fn layout(&mut self, width: u16, height: u16) {
-        let total = self.cells.layout(width, &self.theme);
-        if self.scroll > 0 && width == self.width && total > self.total_lines {
-            self.scroll += total - self.total_lines;
-        }
-        self.width = width;
-        self.total_lines = total;
-        self.scroll = self.scroll.min(total);
         // The transcript area is at most the screen, and ends `scroll` lines above
         // the bottom (as `view` places it).
-        let bottom = total - self.scroll;
-        self.cells.prepare(
-            bottom.saturating_sub(usize::from(height)),
-            bottom,
-            &self.theme,
-        );
+        let rows = usize::from(height);
+        self.total_lines = self
+            .cells
+            .layout(width, rows, &mut self.scroll, &self.theme);
     }
 
     /// Lays out and draws one frame.

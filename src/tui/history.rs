@@ -63,7 +63,16 @@ pub enum CellKind {
 pub struct HistoryCell {
     kind: Box<CellKind>,
     /// Screen lines at a width; what the transcript's line index is built from.
-    height: Option<(u16, u32)>,
+    height: Option<Height>,
+}
+
+/// A cell's screen lines at one width: counted, or estimated from another width
+/// (after a resize, until the transcript gets round to counting them).
+#[derive(Debug, Clone, Copy)]
+struct Height {
+    width: u16,
+    estimated: bool,
+    lines: u32,
 }
 
 impl HistoryCell {
@@ -86,19 +95,55 @@ impl HistoryCell {
         &mut self.kind
     }
 
-    /// Its screen lines at `width`, if known.
+    /// Its screen lines at `width`, if counted.
     pub fn height(&self, width: u16) -> Option<usize> {
         match self.height {
-            Some((w, h)) if w == width => usize::try_from(h).ok(),
+            Some(h) if h.width == width && !h.estimated => usize::try_from(h.lines).ok(),
             _ => None,
         }
+    }
+
+    /// Its screen lines at `width`, counted or estimated.
+    pub fn height_or_estimate(&self, width: u16) -> Option<usize> {
+        match self.height {
+            Some(h) if h.width == width => usize::try_from(h.lines).ok(),
+            _ => None,
+        }
+    }
+
+    /// True when its lines at `width` are an estimate.
+    pub fn is_estimated(&self, width: u16) -> bool {
+        self.height.is_some_and(|h| h.width == width && h.estimated)
+    }
+
+    /// Estimates its lines at `width` from those at the last width, in proportion
+    /// (text wrapped narrower takes more lines), without wrapping. A cell never
+    /// counted (new or changed) stays unknown.
+    pub fn estimate(&mut self, width: u16) {
+        let Some(h) = self.height else {
+            return;
+        };
+        if h.width == width {
+            return;
+        }
+        let (from, to) = (u64::from(h.width.max(4)), u64::from(width.max(4)));
+        let lines = (u64::from(h.lines) * from + to / 2) / to;
+        self.height = Some(Height {
+            width,
+            estimated: true,
+            lines: u32::try_from(lines.max(1)).unwrap_or(u32::MAX),
+        });
     }
 
     /// Wraps it at `width`, remembering the line count, and returns the lines.
     pub fn wrap(&mut self, width: u16, theme: &Theme) -> Vec<Line<'static>> {
         let lines = self.kind.display_lines(width, theme);
         // A cell of more than 4 billion lines is not counted (re-wrapped instead).
-        self.height = u32::try_from(lines.len()).ok().map(|h| (width, h));
+        self.height = u32::try_from(lines.len()).ok().map(|lines| Height {
+            width,
+            estimated: false,
+            lines,
+        });
         lines
     }
 

@@ -1,5 +1,7 @@
 //! Markdown to styled lines: headings, paragraphs, emphasis, inline code, code
-//! blocks, lists (nested, ordered), quotes, rules and links.
+//! blocks, lists (nested, ordered), quotes, rules and links. A fenced block
+//! tagged with a language the bundled grammars know is syntax-highlighted
+//! (see [`highlight`]); others keep the plain code style.
 //!
 //! The output is unwrapped lines, each with the indent its continuation lines take
 //! when wrapped (a list item's text lines up under its first word). A streaming
@@ -10,6 +12,9 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use super::theme::Theme;
+use highlight::Highlighter;
+
+pub mod highlight;
 
 /// One rendered line and how far its wrapped continuation lines are indented.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +37,9 @@ struct Renderer<'t> {
     prefix_width: usize,
     quote_depth: usize,
     in_code: bool,
+    /// The open code block's highlighter, when it has a known language and
+    /// colours are on.
+    highlighter: Option<Highlighter>,
     need_blank: bool,
     pending_item: Option<(String, usize)>,
 }
@@ -48,6 +56,7 @@ pub fn render(text: &str, theme: &Theme) -> Vec<MdLine> {
         prefix_width: 0,
         quote_depth: 0,
         in_code: false,
+        highlighter: None,
         need_blank: false,
         pending_item: None,
     };
@@ -169,10 +178,15 @@ impl Renderer<'_> {
                 self.start_line();
                 self.spans.push(Span::raw("  "));
             }
-            let content = line.strip_suffix('\n').unwrap_or(line);
-            if !content.is_empty() {
-                self.spans
-                    .push(Span::styled(content.to_string(), self.theme.code()));
+            let base = self.theme.code();
+            match self.highlighter.as_mut().and_then(|h| h.line(line, base)) {
+                Some(spans) => self.spans.extend(spans),
+                None => {
+                    let content = line.strip_suffix('\n').unwrap_or(line);
+                    if !content.is_empty() {
+                        self.spans.push(Span::styled(content.to_string(), base));
+                    }
+                }
             }
             if line.ends_with('\n') {
                 self.flush();
@@ -197,6 +211,10 @@ impl Renderer<'_> {
                 self.flush();
                 self.in_code = true;
                 if let CodeBlockKind::Fenced(lang) = kind {
+                    // Without colour there is nothing to highlight with.
+                    if self.theme.color {
+                        self.highlighter = Highlighter::for_fence(&lang);
+                    }
                     if !lang.is_empty() {
                         self.start_line();
                         self.spans
@@ -266,6 +284,7 @@ impl Renderer<'_> {
             TagEnd::CodeBlock => {
                 self.flush();
                 self.in_code = false;
+                self.highlighter = None;
                 self.need_blank = true;
             }
             TagEnd::List(_) => {
@@ -365,6 +384,51 @@ mod tests {
     #[test]
     fn unclosed_fence_while_streaming_is_code() {
         assert_eq!(plain("text\n\n```\nlet x"), vec!["text", "", "  let x"]);
+    }
+
+    /// The foreground colours of a code block's code lines (after the tag line).
+    fn code_colours(md: &str, theme: &Theme) -> Vec<Option<ratatui::style::Color>> {
+        render(md, theme)
+            .iter()
+            .skip(1)
+            .flat_map(|l| l.line.spans.iter().map(|s| s.style.fg))
+            .collect()
+    }
+
+    const RUST: &str = "```rust\nfn main() {\n    let s = \"hi\";\n}\n```";
+
+    #[test]
+    fn a_tagged_block_is_highlighted() {
+        let mut colours = code_colours(RUST, &Theme::new(true));
+        colours.sort_by_key(|c| format!("{c:?}"));
+        colours.dedup();
+        assert!(colours.iter().flatten().count() >= 2, "{colours:?}");
+        // The text is what it was unhighlighted.
+        assert_eq!(
+            plain(RUST),
+            vec!["  rust", "  fn main() {", "      let s = \"hi\";", "  }"]
+        );
+    }
+
+    #[test]
+    fn no_color_or_an_unknown_language_keeps_the_plain_code_style() {
+        let theme = Theme::new(false);
+        assert!(code_colours(RUST, &theme).iter().all(Option::is_none));
+        let theme = Theme::new(true);
+        for md in ["```klingon\nqapla'\n```", "```\nfn main() {}\n```"] {
+            let lines = render(md, &theme);
+            let code = lines.last().unwrap();
+            assert_eq!(code.line.spans.len(), 2, "{md}: indent and code");
+            assert_eq!(code.line.spans[1].style, theme.code(), "{md}");
+        }
+    }
+
+    #[test]
+    fn an_unclosed_block_highlights_the_lines_so_far() {
+        let colours = code_colours("```rust\nfn main() {\n    let s = \"hi", &Theme::new(true));
+        let mut distinct: Vec<_> = colours.into_iter().flatten().collect();
+        distinct.dedup();
+        assert!(distinct.len() >= 2, "{distinct:?}");
     }
 
     #[test]

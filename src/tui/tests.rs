@@ -173,6 +173,41 @@ fn markdown_answer_with_provenance() {
     insta::assert_snapshot!("markdown", screen(&mut app, 80, 30));
 }
 
+/// A tagged code block in colour: the snapshot keeps the text (TestBackend shows
+/// no colours), the buffer's cells show the highlighting.
+#[test]
+fn code_block_is_highlighted_on_screen() {
+    let (_tmp, mut app) = app_on("demo");
+    app.theme = Theme::new(true);
+    let id = started_id(&send(&mut app, "code please"));
+    let text = "Here:\n\n```rust\nfn main() {\n    let s = \"hi\";\n}\n```\n\n```toml\nkey = \"value\"\n```\n";
+    engine(&mut app, id, EngineEvent::Delta { text: text.into() });
+    let mut terminal = Terminal::new(TestBackend::new(60, 20)).unwrap();
+    app.draw(&mut terminal).unwrap();
+    insta::assert_snapshot!("highlighted_code", terminal.backend());
+    let buffer = terminal.backend().buffer();
+    // The foreground of the first cell of `needle` on the screen.
+    let fg_of = |needle: &str| {
+        let width = usize::from(buffer.area.width);
+        let symbols: Vec<&str> = buffer.content.iter().map(|c| c.symbol()).collect();
+        let chars: Vec<&str> = needle.split("").filter(|s| !s.is_empty()).collect();
+        let at = symbols
+            .windows(chars.len())
+            .position(|w| w == chars.as_slice())
+            .unwrap_or_else(|| panic!("{needle} not on screen"));
+        assert!(at % width + chars.len() <= width);
+        buffer.content[at].fg
+    };
+    let (keyword, string, name) = (fg_of("fn"), fg_of("\"hi\""), fg_of("main"));
+    assert_ne!(keyword, ratatui::style::Color::Reset);
+    assert_ne!(string, ratatui::style::Color::Reset);
+    assert_ne!(keyword, string, "keyword and string differ");
+    assert_ne!(keyword, name);
+    // TOML has no bundled grammar: plain code style.
+    assert_eq!(fg_of("key"), ratatui::style::Color::Yellow);
+    assert_eq!(fg_of("\"value\""), ratatui::style::Color::Yellow);
+}
+
 #[test]
 fn interrupted_answer_is_marked_and_retry_goes_to_the_next_backend() {
     let (_tmp, mut app) = app_on("demo");
