@@ -335,6 +335,52 @@ fn latency(app: &mut App, terminal: &mut Terminal<TestBackend>, total: usize) {
     );
 }
 
+/// Frames while an answer streams one long highlighted code block: each frame
+/// re-renders the answer, so the block's lines so far must not be highlighted
+/// again each time.
+fn code_stream(app: &mut App, terminal: &mut Terminal<TestBackend>) {
+    const LINES: usize = 400;
+    app.scroll = 0;
+    app.update(AppEvent::Paste("write a long function".into()));
+    let effects = app.update(AppEvent::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    )));
+    let id = match effects.as_slice() {
+        [Effect::Start { id, .. }] => *id,
+        other => panic!("expected one Start, got {other:?}"),
+    };
+    let mut code = String::from("Here it is:\n\n```rust\nfn long() -> u64 {\n");
+    for i in 0..LINES {
+        code.push_str(&format!(
+            "    let v{i}: u64 = \"{i}\".parse::<u64>().unwrap_or(0) * {i}; // step {i}\n"
+        ));
+    }
+    code.push_str("    0\n}\n```\n");
+    let chars: Vec<char> = code.chars().collect();
+    let mut times = Vec::new();
+    // About 4 characters a token, 3 tokens a frame (200 tokens/s at 60 fps).
+    for chunk in chars.chunks(12) {
+        app.update(AppEvent::Engine {
+            id,
+            event: EngineEvent::Delta {
+                text: chunk.iter().collect(),
+            },
+        });
+        let start = Instant::now();
+        app.draw(terminal).expect("draw");
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    let frames = times.len();
+    let (p50, p99, max) = percentiles(times);
+    println!("streaming a {LINES}-line rust code block ({frames} frames, ms):");
+    println!("{:>22} {:>8} {:>8} {:>8}", "", "p50", "p99", "max");
+    println!(
+        "{:>22} {p50:>8.3} {p99:>8.3} {max:>8.3}",
+        "frame while streaming"
+    );
+}
+
 fn main() {
     let mut term = terminal();
     let mut cases: Vec<(usize, tempfile::TempDir, App, usize)> = [1_000usize, 10_000, 100_000]
@@ -361,6 +407,8 @@ fn main() {
         let mut t = terminal();
         let (_tmp, mut app, total) = build(100_000, &mut t);
         latency(&mut app, &mut t, total);
+        let (_tmp, mut app) = common::app();
+        code_stream(&mut app, &mut t);
     }
     term = terminal();
 

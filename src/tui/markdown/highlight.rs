@@ -6,14 +6,21 @@
 //! `baton --version`. Colours are RGB on terminals that announce 24-bit colour
 //! (`COLORTERM`), else the nearest of the 256 xterm colours. Without colour
 //! (`NO_COLOR`) nothing is highlighted: the caller keeps its plain code style.
+//!
+//! The grammars' regexes cost some 40 µs a line, and a streaming answer is
+//! re-rendered whole each frame, so the last few blocks highlighted are cached
+//! (their lines, and the grammar's state after them): a block that grew by a line
+//! costs that line, not the block.
 
+use std::cell::RefCell;
 use std::sync::LazyLock;
 
 use ratatui::style::{Color, Style};
 use ratatui::text::Span;
-use syntect::easy::HighlightLines;
-use syntect::highlighting::{Color as Rgba, Theme, ThemeSet};
-use syntect::parsing::{SyntaxReference, SyntaxSet};
+use syntect::highlighting::{
+    Color as Rgba, HighlightIterator, HighlightState, Highlighter as Styler, Theme, ThemeSet,
+};
+use syntect::parsing::{ParseState, ScopeStack, SyntaxReference, SyntaxSet};
 
 /// Grammars for lines that keep their `\n` (as a code block's lines arrive).
 static SYNTAXES: LazyLock<SyntaxSet> = LazyLock::new(SyntaxSet::load_defaults_newlines);
@@ -28,17 +35,52 @@ static TRUECOLOR: LazyLock<bool> = LazyLock::new(|| {
     std::env::var("COLORTERM").is_ok_and(|v| v.eq_ignore_ascii_case("truecolor") || v == "24bit")
 });
 
+/// Blocks cached: a streaming answer's blocks, and a few more in view.
+const CACHED_BLOCKS: usize = 8;
+
+/// A block's complete lines as highlighted, and the grammar's state after them.
+struct Cached {
+    info: String,
+    base: Style,
+    lines: Vec<(String, Vec<Span<'static>>)>,
+    state: (ParseState, HighlightState),
+}
+
+thread_local! {
+    /// Most recently used last.
+    static CACHE: RefCell<Vec<Cached>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Where a highlighter stands against the cached block it started from.
+enum Source {
+    /// The lines so far are the cached block's first ones: its spans are reused.
+    Cached(Cached),
+    /// Highlighting with a live grammar state (the state after `done`).
+    Live(ParseState, HighlightState),
+}
+
 /// Highlights the lines of one code block, in order (a grammar's state carries
 /// from line to line: strings and comments span lines).
 pub struct Highlighter {
-    lines: HighlightLines<'static>,
+    syntax: &'static SyntaxReference,
     theme: &'static Theme,
+    info: String,
+    /// The style of the first line, which the cache is keyed by.
+    base: Option<Style>,
+    source: Option<Source>,
+    /// Complete lines so far, as highlighted.
+    done: Vec<(String, Vec<Span<'static>>)>,
+    /// The state after `done`, saved before an incomplete last line moved it on.
+    before_partial: Option<(ParseState, HighlightState)>,
     truecolor: bool,
 }
 
 impl std::fmt::Debug for Highlighter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Highlighter").finish_non_exhaustive()
+        f.debug_struct("Highlighter")
+            .field("info", &self.info)
+            .field("lines", &self.done.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -49,8 +91,13 @@ impl Highlighter {
         let syntax = find_syntax(info)?;
         let theme = THEME.as_ref()?;
         Some(Self {
-            lines: HighlightLines::new(syntax, theme),
+            syntax,
             theme,
+            info: info.to_string(),
+            base: None,
+            source: None,
+            done: Vec::new(),
+            before_partial: None,
             truecolor: *TRUECOLOR,
         })
     }
@@ -59,7 +106,92 @@ impl Highlighter {
     /// token's colour on top. `None` if the grammar fails on it (the caller shows
     /// it plain; later lines may highlight wrongly, never panic).
     pub fn line(&mut self, line: &str, base: Style) -> Option<Vec<Span<'static>>> {
-        let ranges = self.lines.highlight_line(line, &SYNTAXES).ok()?;
+        let complete = line.ends_with('\n');
+        if self.source.is_none() {
+            self.base = Some(base);
+            self.source = Some(self.start(line, base));
+        }
+        if let Some(Source::Cached(cached)) = &self.source {
+            if let Some((text, spans)) = cached.lines.get(self.done.len()) {
+                if complete && text == line && self.base == Some(base) {
+                    let spans = spans.clone();
+                    self.done.push((text.clone(), spans.clone()));
+                    return Some(spans);
+                }
+            }
+        }
+        let theme = self.theme;
+        let (parse, highlight) = self.live()?;
+        let saved = (!complete).then(|| (parse.clone(), highlight.clone()));
+        let ops = parse.parse_line(line, &SYNTAXES).ok()?;
+        let styler = Styler::new(theme);
+        let ranges: Vec<_> = HighlightIterator::new(highlight, &ops, line, &styler).collect();
+        let spans = self.spans(ranges, base);
+        match saved {
+            Some(state) => self.before_partial = Some(state),
+            None => self.done.push((line.to_string(), spans.clone())),
+        }
+        Some(spans)
+    }
+
+    /// The cached block to reuse for a block whose first line is `first`, or a
+    /// fresh state.
+    fn start(&self, first: &str, base: Style) -> Source {
+        let hit = CACHE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            let at = cache.iter().position(|c| {
+                c.info == self.info
+                    && c.base == base
+                    && c.lines.first().is_some_and(|(t, _)| t == first)
+            })?;
+            Some(cache.remove(at))
+        });
+        match hit {
+            Some(cached) => Source::Cached(cached),
+            None => self.fresh(),
+        }
+    }
+
+    fn fresh(&self) -> Source {
+        Source::Live(
+            ParseState::new(self.syntax),
+            HighlightState::new(&Styler::new(self.theme), ScopeStack::new()),
+        )
+    }
+
+    /// The live grammar state after `done`: the cached block's, when all of it
+    /// was reused; else replayed from the block's start (the block changed
+    /// inside its cached part: rare).
+    fn live(&mut self) -> Option<(&mut ParseState, &mut HighlightState)> {
+        if matches!(self.source, Some(Source::Cached(_))) {
+            let Some(Source::Cached(cached)) = self.source.take() else {
+                return None;
+            };
+            if cached.lines.len() == self.done.len() {
+                self.source = Some(Source::Live(cached.state.0, cached.state.1));
+            } else {
+                let Source::Live(mut parse, mut highlight) = self.fresh() else {
+                    return None;
+                };
+                let styler = Styler::new(self.theme);
+                for (text, _) in &self.done {
+                    let ops = parse.parse_line(text, &SYNTAXES).ok()?;
+                    HighlightIterator::new(&mut highlight, &ops, text, &styler).for_each(drop);
+                }
+                self.source = Some(Source::Live(parse, highlight));
+            }
+        }
+        match &mut self.source {
+            Some(Source::Live(parse, highlight)) => Some((parse, highlight)),
+            Some(Source::Cached(_)) | None => None,
+        }
+    }
+
+    fn spans(
+        &self,
+        ranges: Vec<(syntect::highlighting::Style, &str)>,
+        base: Style,
+    ) -> Vec<Span<'static>> {
         let default = self.theme.settings.foreground;
         let mut spans: Vec<Span<'static>> = Vec::with_capacity(ranges.len());
         for (style, text) in ranges {
@@ -77,7 +209,7 @@ impl Highlighter {
                 _ => spans.push(Span::styled(text.to_string(), style)),
             }
         }
-        Some(spans)
+        spans
     }
 
     fn color(&self, c: Rgba) -> Color {
@@ -86,6 +218,37 @@ impl Highlighter {
         } else {
             Color::Indexed(xterm_256(c.r, c.g, c.b))
         }
+    }
+}
+
+impl Drop for Highlighter {
+    /// Caches the block's complete lines and the state after them, for the next
+    /// render of the same block (the same answer, one frame later).
+    fn drop(&mut self) {
+        let (Some(base), Some(source)) = (self.base, self.source.take()) else {
+            return;
+        };
+        let entry = match source {
+            // Used only in part (another block with the same first lines): the
+            // cached block stays as it was.
+            Source::Cached(cached) => cached,
+            Source::Live(parse, highlight) => Cached {
+                info: std::mem::take(&mut self.info),
+                base,
+                lines: std::mem::take(&mut self.done),
+                state: self.before_partial.take().unwrap_or((parse, highlight)),
+            },
+        };
+        if entry.lines.is_empty() {
+            return;
+        }
+        CACHE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.len() >= CACHED_BLOCKS {
+                cache.remove(0);
+            }
+            cache.push(entry);
+        });
     }
 }
 
@@ -160,6 +323,53 @@ mod tests {
         assert_ne!(keyword, string);
         let text: String = spans.iter().map(|(t, _)| t.as_str()).collect();
         assert_eq!(text, "fn main() {    let s = \"hi\";}");
+    }
+
+    fn block(lang: &str, code: &str, base: Style) -> Vec<Vec<Span<'static>>> {
+        let mut h = Highlighter::for_fence(lang).unwrap();
+        code.split_inclusive('\n')
+            .map(|l| h.line(l, base).unwrap())
+            .collect()
+    }
+
+    type Plain = Vec<Vec<(String, Option<Color>)>>;
+
+    fn plain(lines: Vec<Vec<Span<'static>>>) -> Plain {
+        lines
+            .into_iter()
+            .map(|l| {
+                l.into_iter()
+                    .map(|s| (s.content.to_string(), s.style.fg))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_growing_block_highlights_as_a_fresh_one() {
+        // The cache is keyed by the base style: `fresh` shares nothing with `base`.
+        let fresh = Style::default().add_modifier(ratatui::style::Modifier::ITALIC);
+        let base = Style::default();
+        let code = "fn main() {\n    let s = \"a\n multi-line\";\n    /* and\n a comment */ s\n}\n";
+        let expected = plain(block("rust", code, fresh));
+        // Streamed a few characters at a time, as frames re-render the answer.
+        for end in (1..=code.len()).step_by(3).chain([code.len()]) {
+            let part = &code[..end];
+            let complete = part.matches('\n').count();
+            let got = plain(block("rust", part, base));
+            assert_eq!(got[..complete], expected[..complete], "{part:?}");
+            // The complete lines are cached for the next frame.
+            if complete > 0 {
+                let cached = CACHE.with(|c| c.borrow().last().map(|c| c.lines.len()));
+                assert_eq!(cached, Some(complete));
+            }
+        }
+        // The same first line, then another block: replayed, still right.
+        let other = "fn main() {\n    42\n}\n";
+        assert_eq!(
+            plain(block("rust", other, base)),
+            plain(block("rust", other, fresh))
+        );
     }
 
     #[test]
