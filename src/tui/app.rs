@@ -392,7 +392,7 @@ impl App {
             KeyCode::Up | KeyCode::Down => {}
             KeyCode::PageUp => self.scroll_up(self.page.saturating_sub(2).max(1)),
             KeyCode::PageDown => self.scroll_down(self.page.saturating_sub(2).max(1)),
-            KeyCode::Home => self.scroll = self.total_lines,
+            KeyCode::Home => self.scroll = self.max_scroll(),
             KeyCode::End => self.scroll = 0,
             KeyCode::Left => self.input.left(),
             KeyCode::Right => self.input.right(),
@@ -413,7 +413,14 @@ impl App {
     }
 
     fn scroll_up(&mut self, n: usize) {
-        self.scroll = (self.scroll + n).min(self.total_lines);
+        self.scroll = (self.scroll + n).min(self.max_scroll());
+    }
+
+    /// The furthest the view scrolls up: the first line at the top of the
+    /// transcript area (`page` is about that area's height), never past it into
+    /// an empty screen.
+    fn max_scroll(&self) -> usize {
+        self.total_lines.saturating_sub(self.page)
     }
 
     fn scroll_down(&mut self, n: usize) {

@@ -623,6 +623,29 @@ fn scrolled_up_view_stays_put_while_the_answer_grows() {
     assert!(app.scroll > 0);
 }
 
+#[test]
+fn home_shows_the_first_lines_not_an_empty_screen() {
+    let (_tmp, mut app) = app_on("demo");
+    let id = started_id(&send(&mut app, "long"));
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Delta {
+            text: "line\n\n".repeat(30),
+        },
+    );
+    screen(&mut app, 40, 10);
+    key(&mut app, KeyCode::Home);
+    let top = screen(&mut app, 40, 10);
+    assert!(
+        top.lines().next().is_some_and(|l| l.contains("baton")),
+        "{top}"
+    );
+    let before = app.scroll;
+    key(&mut app, KeyCode::PageUp);
+    assert_eq!(app.scroll, before, "nothing above the first line");
+}
+
 /// The real loop over a real engine (the keyless `sim` backend), on TestBackend.
 /// Paused time: the sim's pacing and the quit timer are virtual, so the answer
 /// always completes before the quit, however loaded the machine is.
