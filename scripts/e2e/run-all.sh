@@ -1,47 +1,6 @@
 #!/usr/bin/env bash
-# Runs every numbered e2e script (the real chat in tmux against `baton mock`)
-# with one baton binary: $BATON_BIN, or target/debug/baton built once here.
-# Prints each script's result (its checks when it fails, or all with
-# VERBOSE=1), then `N passed, M failed` over the scripts; exits non-zero when
-# any failed.
+# Runs every numbered e2e script (the real chat in tmux against `baton mock`);
+# see scripts/lib/run-suite.sh.
 set -euo pipefail
-E2E_DIR=$(cd "$(dirname "$0")" && pwd)
-REPO_ROOT=$(cd "$E2E_DIR/../.." && pwd)
-
-if [[ -z "${BATON_BIN:-}" ]]; then
-  (cd "$REPO_ROOT" && cargo build --quiet)
-  BATON_BIN=$REPO_ROOT/target/debug/baton
-fi
-export BATON_BIN
-
-passed=0
-failed=0
-failed_names=()
-log=$(mktemp "${TMPDIR:-/tmp}/baton-e2e-run.XXXXXX")
-trap 'rm -f "$log"' EXIT
-seconds() { awk -v m="$1" 'BEGIN { printf "%.1f", m / 1000 }'; }
-all_start=$(date +%s%N)
-for script in "$E2E_DIR"/[0-9][0-9]-*.sh; do
-  name=$(basename "$script" .sh)
-  start=$(date +%s%N)
-  rc=0
-  bash "$script" >"$log" 2>&1 || rc=$?
-  ms=$((($(date +%s%N) - start) / 1000000))
-  summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
-  if [[ "$rc" -eq 0 ]]; then
-    passed=$((passed + 1))
-    printf 'PASS  %-24s %-22s %5ss\n' "$name" "$summary" "$(seconds "$ms")"
-    if [[ "${VERBOSE:-0}" == 1 ]]; then
-      sed 's/^/      /' "$log"
-    fi
-  else
-    failed=$((failed + 1))
-    failed_names+=("$name")
-    printf 'FAIL  %-24s %-22s %5ss (exit %s)\n' "$name" "${summary:-no summary}" "$(seconds "$ms")" "$rc"
-    sed 's/^/      /' "$log"
-  fi
-done
-total_ms=$((($(date +%s%N) - all_start) / 1000000))
-echo "e2e: $((passed + failed)) scripts in $(seconds "$total_ms")s${failed_names[*]:+; failed: ${failed_names[*]}}"
-echo "$passed passed, $failed failed"
-[[ "$failed" -eq 0 ]]
+here=$(cd "$(dirname "$0")" && pwd)
+exec bash "$here/../lib/run-suite.sh" "$here" e2e
