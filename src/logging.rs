@@ -1,4 +1,5 @@
-//! Diagnostics: `BATON_DEBUG` turns on the engine's decision log.
+//! Diagnostics: `BATON_DEBUG` turns on the engine's decision log, on stderr for
+//! one-shot runs and subcommands, in a log file for the chat.
 //!
 //! `BATON_DEBUG=baton:*` enables every namespace; `baton:lb`, `baton:breaker`,
 //! `baton:tpm` and `baton:provider` enable one each (comma-separated lists work).
@@ -82,6 +83,24 @@ pub fn init_stderr() {
         .with_writer(std::io::stderr)
         .event_format(BareFormat)
         .try_init();
+}
+
+/// Sends diagnostics to `~/.baton/logs/baton.log`, rolled daily (the chat: the
+/// screen belongs to it). The returned guard flushes the log when dropped.
+pub fn init_file(home: &crate::home::Home) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let dir = home.logs_dir();
+    crate::home::ensure_dir(&dir).ok()?;
+    let appender = tracing_appender::rolling::daily(dir, "baton.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let spec = std::env::var(DEBUG_ENV).ok();
+    let filter = EnvFilter::new(filter_from_debug_spec(spec.as_deref()));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(false)
+        .try_init()
+        .ok()?;
+    Some(guard)
 }
 
 #[cfg(test)]

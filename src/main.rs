@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use baton::cli::Exit;
 use baton::cli::{Cli, Command};
 use baton::home::Home;
-use baton::oneshot::{self, Exit};
+use baton::oneshot;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

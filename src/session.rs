@@ -2,9 +2,10 @@
 //! UI reads: the active profile, the current ephemeral settings and model parameters,
 //! the conversation, and its totals (prompts, answers, tokens).
 //!
-//! It holds no terminal and no engine: [`Session::build_engine`] makes one on demand
-//! from the current state, and [`Session::generation`] changes whenever that state
-//! does, so the UI rebuilds its engine only after a `/set`, `/profile load`, ....
+//! It holds no terminal. [`Session::engine`] gives the engine for the current state,
+//! built on first use and kept until [`Session::generation`] changes (a `/set`,
+//! `/profile load`, ...), so routing state (a round-robin position) carries across
+//! prompts; every face gets its engine here, so they cannot drift apart.
 //! Backend health (breakers, TPM, per-backend metrics) lives in the engine alone;
 //! with a state folder a load balancer's engine restores and saves it there.
 //! The conversation's archive id lives here too, so `/resume` (a command) can switch
@@ -37,6 +38,25 @@ pub struct Session {
     home: Option<Home>,
     /// The archive id of this conversation (`sessions/ID.jsonl`).
     session_id: String,
+    engine: Option<CachedEngine>,
+    /// Set while a `/retry` runs on its own engine that saves health to the state
+    /// folder: once it ends, the cached engine is dropped so the next one loads it.
+    reload_after_run: bool,
+}
+
+/// The engine prompts run on, and the generation it was built for.
+#[derive(Debug, Clone)]
+struct CachedEngine {
+    generation: u64,
+    engine: Engine,
+}
+
+/// An engine ready for a prompt, and a warning to show once when its saved health
+/// could not be read (a corrupt state file).
+#[derive(Debug)]
+pub struct BuiltEngine {
+    pub engine: Engine,
+    pub warning: Option<String>,
 }
 
 impl Session {
@@ -54,6 +74,8 @@ impl Session {
             state_dir: None,
             home: None,
             session_id: archive::new_session_id(),
+            engine: None,
+            reload_after_run: false,
         }
     }
 
@@ -196,12 +218,23 @@ impl Session {
         }
     }
 
-    /// An engine for the current state, and a warning to show when its saved
-    /// health could not be read (see [`Session::with_state_dir`]).
-    pub fn build_engine(&self) -> Result<(Engine, Option<String>), BuildError> {
+    /// The engine for the current state, built only after a change.
+    pub fn engine(&mut self) -> Result<BuiltEngine, BuildError> {
+        if let Some(cached) = &self.engine {
+            if cached.generation == self.generation {
+                return Ok(BuiltEngine {
+                    engine: cached.engine.clone(),
+                    warning: None,
+                });
+            }
+        }
         let engine = engine::build_engine(&self.effective_target(), &self.backend_overrides())?;
         let warning = self.attach_state(&engine);
-        Ok((engine, warning))
+        self.engine = Some(CachedEngine {
+            generation: self.generation,
+            engine: engine.clone(),
+        });
+        Ok(BuiltEngine { engine, warning })
     }
 
     /// Restores `engine`'s health from the state folder and has it saved there
@@ -216,12 +249,9 @@ impl Session {
     /// An engine for `/retry` after `backend` broke an answer: the same profile with
     /// its top-level members rotated so the one after `backend`'s comes first and
     /// `backend`'s comes last. A model profile is simply tried again. Health is
-    /// restored and saved as for [`Session::build_engine`] (the state is per
-    /// backend, so the order does not matter).
-    pub fn build_retry_engine(
-        &self,
-        backend: &str,
-    ) -> Result<(Engine, Option<String>), BuildError> {
+    /// restored and saved as for [`Session::engine`] (the state is per backend, so
+    /// the order does not matter); call [`Session::run_ended`] when the retry ends.
+    pub fn retry_engine(&mut self, backend: &str) -> Result<BuiltEngine, BuildError> {
         let mut target = self.effective_target();
         if let Resolved::LoadBalancer {
             members, profile, ..
@@ -239,7 +269,19 @@ impl Session {
         }
         let engine = engine::build_engine(&target, &self.backend_overrides())?;
         let warning = self.attach_state(&engine);
-        Ok((engine, warning))
+        // The retry saves its health to the state folder when it ends; the next
+        // prompt's engine is then rebuilt to load it rather than overwrite it with
+        // the cached engine's older view. Without a state folder the cached engine
+        // is kept, which is the better of the two in-memory views.
+        self.reload_after_run = self.persists_health();
+        Ok(BuiltEngine { engine, warning })
+    }
+
+    /// The request in flight has ended, however it ended.
+    pub fn run_ended(&mut self) {
+        if std::mem::take(&mut self.reload_after_run) {
+            self.engine = None;
+        }
     }
 
     /// Backend names of the active profile, in listed order.
@@ -414,7 +456,7 @@ mod tests {
         };
         assert_eq!(profile.settings.get_u64("timeout_ms"), Some(5000));
         s.unset("timeout_ms");
-        let (engine, _) = s.build_engine().unwrap();
+        let engine = s.engine().unwrap().engine;
         assert_eq!(
             engine.settings().timeout,
             std::time::Duration::from_millis(30_000)
@@ -433,8 +475,8 @@ mod tests {
 
     #[test]
     fn retry_engine_moves_the_broken_backend_last() {
-        let s = session();
-        let (engine, _) = s.build_retry_engine("a").unwrap();
+        let mut s = session();
+        let engine = s.retry_engine("a").unwrap().engine;
         let names: Vec<_> = engine.backends().iter().map(|b| b.name.clone()).collect();
         assert_eq!(names, vec!["b", "a"]);
     }

@@ -2,8 +2,8 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
+use crate::cli::Exit;
 use crate::mock::{MockConfig, MockServer};
-use crate::oneshot::Exit;
 
 use super::MockArgs;
 

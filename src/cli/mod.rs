@@ -1,11 +1,14 @@
 //! The command line: flags, subcommands and their help.
 
+pub mod exit;
 pub mod mock;
 pub mod profiles;
 pub mod sessions;
 pub mod state;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use exit::Exit;
 
 const EXAMPLES: &str = "\
 Examples:

@@ -1,9 +1,9 @@
 //! `baton profiles ...` and `baton settings`: thin commands over the profile
 //! store and the settings registry.
 
+use crate::cli::Exit;
 use crate::config;
 use crate::home::Home;
-use crate::oneshot::Exit;
 use crate::profile::{self, Profile, ProfileStore};
 
 use super::ProfilesCommand;

@@ -1,8 +1,8 @@
 //! `baton sessions ...`: thin commands over the archive's stored sessions.
 
 use crate::archive::{self, ExportFormat};
+use crate::cli::Exit;
 use crate::home::Home;
-use crate::oneshot::Exit;
 
 use super::SessionsCommand;
 

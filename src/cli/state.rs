@@ -1,10 +1,10 @@
 //! `baton state show|reset [NAME]`: the breaker, TPM and metrics state that
 //! load-balancer profiles keep between runs in `~/.baton/state/`.
 
+use crate::cli::Exit;
 use crate::config::Settings;
 use crate::engine::{self, state};
 use crate::home::Home;
-use crate::oneshot::Exit;
 use crate::profile::ProfileStore;
 
 use super::StateCommand;

@@ -18,6 +18,7 @@
 mod breaker;
 mod build;
 pub mod clock;
+mod exhausted;
 mod metrics;
 mod policy;
 mod run;
@@ -34,6 +35,7 @@ use serde::Serialize;
 pub use breaker::{Admission, BreakerState, CircuitBreaker};
 pub use build::{BuildError, build_engine};
 pub use clock::now_ms;
+pub use exhausted::{exhausted_message, retry_later};
 pub use metrics::BackendMetrics;
 pub use policy::{PoolLabel, Route, Router, Slot};
 pub use run::Verdict;

@@ -87,16 +87,11 @@ pub struct App {
     /// Answer requests: `--no-stream` asks for whole answers.
     pub stream: bool,
     next_id: u64,
-    /// The engine prompts run on, and the session generation it was built for.
-    engine: Option<(u64, Engine)>,
     /// The engine whose health the status bar shows: the last one started, or the
     /// current one after a change.
     health_from: Option<Engine>,
     /// Warnings already shown (a corrupt state file), so each shows once.
     warned: Vec<String>,
-    /// Set while a `/retry` runs on its own engine that saves health to the state
-    /// folder: once it ends, `engine` is rebuilt to load that state.
-    reload_after_run: bool,
     retry: Option<Retry>,
     should_quit: bool,
     dirty: bool,
@@ -147,10 +142,8 @@ impl App {
             quit_armed: false,
             stream: true,
             next_id: 0,
-            engine: None,
             health_from: None,
             warned: Vec::new(),
-            reload_after_run: false,
             retry: None,
             should_quit: false,
             dirty: true,
@@ -648,43 +641,28 @@ impl App {
         }]
     }
 
-    /// The engine for the session's current state, rebuilt only after a change, so
-    /// routing state (round-robin position) carries across prompts.
+    /// The engine for the session's current state (the session caches it).
     fn current_engine(&mut self) -> Result<Engine, crate::engine::BuildError> {
-        let generation = self.session.generation();
-        if let Some((g, engine)) = &self.engine {
-            if *g == generation {
-                return Ok(engine.clone());
-            }
-        }
-        let (engine, warning) = self.session.build_engine()?;
-        if let Some(warning) = warning {
+        let built = self.session.engine()?;
+        if let Some(warning) = built.warning {
             self.warn_once(warning);
         }
-        self.engine = Some((generation, engine.clone()));
-        Ok(engine)
+        Ok(built.engine)
     }
 
     /// The engine for `/retry` after `backend` broke an answer (its own backend
     /// order, so not the cached one).
     fn retry_engine(&mut self, backend: &str) -> Result<Engine, crate::engine::BuildError> {
-        let (engine, warning) = self.session.build_retry_engine(backend)?;
-        if let Some(warning) = warning {
+        let built = self.session.retry_engine(backend)?;
+        if let Some(warning) = built.warning {
             self.warn_once(warning);
         }
-        // The retry saves its health to the state folder when it ends; the next
-        // prompt's engine is then rebuilt to load it rather than overwrite it with
-        // the cached engine's older view. Without a state folder the cached engine
-        // is kept, which is the better of the two in-memory views.
-        self.reload_after_run = self.session.persists_health();
-        Ok(engine)
+        Ok(built.engine)
     }
 
     /// Called when the request in flight has ended, however it ended.
     fn run_ended(&mut self) {
-        if std::mem::take(&mut self.reload_after_run) {
-            self.engine = None;
-        }
+        self.session.run_ended();
     }
 
     fn cancel(&mut self) -> Vec<Effect> {
@@ -797,7 +775,7 @@ impl App {
                 }
             }
             EngineEvent::Exhausted { reasons } => {
-                let message = crate::oneshot::exhausted_message(&reasons);
+                let message = crate::engine::exhausted_message(&reasons);
                 self.finish_unanswered(&message, None);
             }
         }

@@ -41,13 +41,11 @@ use ratatui::backend::Backend;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 
-use crate::archive::{Archive, ArchiveConfig, ResumedSession};
-use crate::cli::RunArgs;
+use crate::archive::{Archive, ArchiveConfig};
+use crate::cli::{Exit, RunArgs};
 use crate::command::strings;
 use crate::home::Home;
-use crate::oneshot::{self, Exit};
-use crate::profile::ProfileStore;
-use crate::session::Session;
+use crate::launch::{self, Launched};
 use app::{App, Effect};
 use event::AppEvent;
 use theme::Theme;
@@ -55,59 +53,14 @@ use theme::Theme;
 /// Most events folded into one frame, so a fast stream still lets keys through.
 const MAX_BATCH: usize = 512;
 
-/// The session the command line asks for: the profile (or `--provider`) with
-/// `--set` values on top, continuing the stored session `--resume [ID]` names (its
-/// messages, its id, and its profile unless `--profile-load` or `--provider` says
-/// otherwise), which is returned too for the transcript. Shared with one-shot
-/// mode's resolution; load balancers keep their health in `home`'s state folder,
-/// as one-shot runs do.
-pub fn session_from_args(
-    args: &RunArgs,
-    home: &Home,
-) -> Result<(Session, Option<ResumedSession>), oneshot::Failure> {
-    let overrides = oneshot::parse_overrides(&args.set)?;
-    let resumed = oneshot::load_resumed(args.resume.as_deref(), home)?;
-    let resumed_profile = resumed.as_ref().and_then(|r| r.profile.as_deref());
-    let resolved = oneshot::resolve_target(args, home, resumed_profile)?;
-    let mut session = Session::new(ProfileStore::new(home.profiles_dir()), resolved)
-        .with_state_dir(home.state_dir())
-        .with_home(home.clone());
-    if !overrides.is_empty() {
-        session.merge_settings(&overrides);
-    }
-    if let Some(r) = &resumed {
-        session.resume_from(r);
-    }
-    Ok((session, resumed))
-}
-
-/// Sends diagnostics to `~/.baton/logs/baton.log` (the screen belongs to the chat).
-/// The returned guard flushes the log when dropped.
-pub fn init_file_logging(home: &Home) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let dir = home.logs_dir();
-    crate::home::ensure_dir(&dir).ok()?;
-    let appender = tracing_appender::rolling::daily(dir, "baton.log");
-    let (writer, guard) = tracing_appender::non_blocking(appender);
-    let spec = std::env::var(crate::logging::DEBUG_ENV).ok();
-    let filter =
-        tracing_subscriber::EnvFilter::new(crate::logging::filter_from_debug_spec(spec.as_deref()));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .with_ansi(false)
-        .try_init()
-        .ok()?;
-    Some(guard)
-}
-
 /// Runs the chat until the user leaves.
 pub async fn run(args: RunArgs, home: &Home) -> Exit {
-    let _log = init_file_logging(home);
-    let (session, resumed) = match session_from_args(&args, home) {
-        Ok(ready) => ready,
-        Err(failure) => {
-            eprintln!("baton: {}", failure.message);
-            return failure.exit;
+    let _log = crate::logging::init_file(home);
+    let Launched { session, resumed } = match launch::session(&args, home) {
+        Ok(launched) => launched,
+        Err(e) => {
+            eprintln!("baton: {e}");
+            return e.exit();
         }
     };
     // Lives until after the terminal is restored: dropping it flushes.

@@ -418,8 +418,8 @@ async fn a_retry_s_saved_health_is_what_comes_next() {
     // answer from the retry is still counted.
     let effects = send(&mut app, "again");
     run_to_end(&mut app, effects).await;
-    let restarted = app_in(tmp.path(), "cuttest", true);
-    let (engine, _) = restarted.session.build_engine().unwrap();
+    let mut restarted = app_in(tmp.path(), "cuttest", true);
+    let engine = restarted.session.engine().unwrap().engine;
     let stats = engine.stats_lb();
     assert!(stats.contains("Total Requests: 3"), "{stats}");
     assert!(stats.contains("  demo-fast\n    Requests: 1\n"), "{stats}");
@@ -849,7 +849,7 @@ mod archive_tests {
         let archive = Archive::start(&config);
         let mut app = app.with_archive(archive.handle(), false);
         app.session
-            .merge_settings(&crate::oneshot::parse_overrides(&["archive=off".into()]).unwrap());
+            .merge_settings(&crate::launch::parse_overrides(&["archive=off".into()]).unwrap());
         send(&mut app, "/set archive on");
         let rid = started_id(&send(&mut app, "hello"));
         answer(&mut app, rid, "hi");

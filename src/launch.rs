@@ -1,0 +1,183 @@
+//! The one way from a command line to a ready [`Session`], shared by every face
+//! (the chat, one-shot, and later the gateway): `--set` values checked through the
+//! settings registry, the stored conversation `--resume` names, the profile (or
+//! `--provider`) resolved, and the session set up to keep load balancers' health in
+//! the state folder. The engine is the session's to build, so every face gets the
+//! same one from the same state.
+//!
+//! Each failure is a [`LaunchError`] that knows its exit code.
+
+use crate::archive::{self, ArchiveError, ResumedSession};
+use crate::cli::{Exit, RunArgs};
+use crate::config::{self, SettingError, Settings};
+use crate::home::Home;
+use crate::profile::{self, ModelProfile, ProfileError, ProfileStore, Resolved};
+use crate::session::Session;
+
+/// Why a face could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("--set expects KEY=VALUE (got '{0}')")]
+    SetSyntax(String),
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    #[error("unknown provider '{name}'; known providers: {known}")]
+    UnknownProvider { name: String, known: String },
+    #[error("--provider {0} needs --model")]
+    NeedsModel(String),
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+}
+
+impl LaunchError {
+    /// The exit code this failure deserves: the command line's own mistakes are usage
+    /// errors, what it points at (a broken profile, a missing session) is an error.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Self::SetSyntax(_)
+            | Self::Setting(_)
+            | Self::UnknownProvider { .. }
+            | Self::NeedsModel(_) => Exit::Usage,
+            Self::Profile(_) | Self::Archive(_) => Exit::Error,
+        }
+    }
+}
+
+/// A session ready to run, and the stored conversation it continues (for the
+/// transcript and the one-shot's warning about unreadable lines).
+#[derive(Debug)]
+pub struct Launched {
+    pub session: Session,
+    pub resumed: Option<ResumedSession>,
+}
+
+/// The session the command line asks for: the profile (or `--provider`) with `--set`
+/// values on top, continuing the stored session `--resume [ID]` names (its messages,
+/// its id, and its profile unless `--profile-load` or `--provider` says otherwise).
+pub fn session(args: &RunArgs, home: &Home) -> Result<Launched, LaunchError> {
+    let overrides = parse_overrides(&args.set)?;
+    let resumed = load_resumed(args.resume.as_deref(), home)?;
+    let resumed_profile = resumed.as_ref().and_then(|r| r.profile.as_deref());
+    let resolved = resolve_target(args, home, resumed_profile)?;
+    let mut session = Session::new(ProfileStore::new(home.profiles_dir()), resolved)
+        .with_state_dir(home.state_dir())
+        .with_home(home.clone());
+    if !overrides.is_empty() {
+        session.merge_settings(&overrides);
+    }
+    if let Some(r) = &resumed {
+        session.resume_from(r);
+    }
+    Ok(Launched { session, resumed })
+}
+
+/// Parses `--set KEY=VALUE` flags through the settings registry.
+pub fn parse_overrides(pairs: &[String]) -> Result<Settings, LaunchError> {
+    let mut settings = Settings::new();
+    for pair in pairs {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| LaunchError::SetSyntax(pair.clone()))?;
+        let value = config::parse_value(key.trim(), value.trim())?;
+        settings.set_value(key.trim(), value)?;
+    }
+    Ok(settings)
+}
+
+/// Finds what to talk to: `--provider` directly, else a profile (`--profile-load`,
+/// else the resumed session's, else `demo`).
+fn resolve_target(
+    args: &RunArgs,
+    home: &Home,
+    resumed_profile: Option<&str>,
+) -> Result<Resolved, LaunchError> {
+    if let Some(provider) = &args.provider {
+        return direct_target(provider, args);
+    }
+    let name = args
+        .profile
+        .as_deref()
+        .or(resumed_profile)
+        .unwrap_or(profile::DEFAULT_PROFILE);
+    let store = ProfileStore::new(home.profiles_dir());
+    if !store.dir().exists() || (profile::is_builtin(name) && !store.exists(name)) {
+        profile::ensure_builtin(&store)?;
+    }
+    let (resolved, warnings) = store.resolve_with_warnings(name)?;
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(resolved)
+}
+
+/// `--provider P --model M [--base-url U]`: a model profile made on the spot.
+fn direct_target(provider: &str, args: &RunArgs) -> Result<Resolved, LaunchError> {
+    if crate::provider::lookup(provider).is_none() {
+        return Err(LaunchError::UnknownProvider {
+            name: provider.to_string(),
+            known: crate::provider::known_providers().join(", "),
+        });
+    }
+    let model = match (&args.model, provider) {
+        (Some(m), _) => m.clone(),
+        (None, "sim") => "sim-fast".to_string(),
+        (None, _) => return Err(LaunchError::NeedsModel(provider.to_string())),
+    };
+    let mut settings = Settings::new();
+    if let Some(url) = &args.base_url {
+        settings.set_value("base-url", config::parse_value("base-url", url)?)?;
+    }
+    let profile = ModelProfile {
+        provider: provider.to_string(),
+        model,
+        model_params: serde_json::Map::new(),
+        settings,
+        pool_name: None,
+    };
+    Ok(Resolved::Model {
+        name: provider.to_string(),
+        profile,
+    })
+}
+
+/// The session `--resume [ID]` asks for (`Some("")`: the latest), read and made
+/// ready to continue.
+fn load_resumed(resume: Option<&str>, home: &Home) -> Result<Option<ResumedSession>, LaunchError> {
+    let Some(id) = resume else { return Ok(None) };
+    let id = match id {
+        "" => archive::latest(home)?.ok_or_else(|| ArchiveError::NoSessions {
+            dir: home.sessions_dir(),
+        })?,
+        id => id.to_string(),
+    };
+    Ok(Some(archive::resume(home, &id)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_set_flags_are_usage_errors() {
+        let err = parse_overrides(&["timeout_ms".into()]).unwrap_err();
+        assert_eq!(err.exit(), Exit::Usage);
+        assert!(err.to_string().contains("KEY=VALUE"));
+        let err = parse_overrides(&["timeout_ms=soon".into()]).unwrap_err();
+        assert_eq!(err.exit(), Exit::Usage);
+    }
+
+    #[test]
+    fn a_provider_without_a_model_is_a_usage_error() {
+        let args = RunArgs {
+            provider: Some("openai".into()),
+            ..RunArgs::default()
+        };
+        let err = direct_target("openai", &args).unwrap_err();
+        assert_eq!(err.to_string(), "--provider openai needs --model");
+        assert_eq!(err.exit(), Exit::Usage);
+        let err = direct_target("nope", &args).unwrap_err();
+        assert!(err.to_string().starts_with("unknown provider 'nope'"));
+    }
+}

@@ -1,0 +1,160 @@
+//! One-shot mode: answer one prompt on stdout and exit with a code scripts can use.
+//!
+//! It starts through the same launch path as the chat and reads the same
+//! [`EngineEvent`] stream: [`text`] streams the answer as it arrives, [`json`] prints
+//! one object at the end.
+
+mod json;
+mod text;
+
+use std::io::{self, IsTerminal, Read};
+
+use futures_util::StreamExt;
+
+use crate::archive::{Archive, ArchiveConfig, SessionLog};
+use crate::cli::{Exit, OutputFormat, RunArgs};
+use crate::engine::{self, BackendFailure, EngineEvent};
+use crate::home::Home;
+use crate::launch::{self, Launched};
+use crate::provider::ChatRequest;
+
+/// Why there is no prompt to send.
+#[derive(Debug, thiserror::Error)]
+enum PromptError {
+    #[error(
+        "no prompt: pass --prompt \"...\" or pipe one in, or run `baton` without --prompt for the chat"
+    )]
+    Missing,
+    #[error("the prompt is empty: pass --prompt \"...\" or pipe text in")]
+    Empty,
+    #[error("cannot read the prompt from stdin: {0}")]
+    Stdin(io::Error),
+}
+
+/// The prompt from `--prompt`, else from stdin when it is not a terminal.
+fn read_prompt(arg: Option<String>) -> Result<String, PromptError> {
+    let prompt = match arg {
+        Some(p) => p,
+        // `baton` opens the chat in this case; only a caller that skips that check
+        // (a library user, a test) gets here.
+        None if io::stdin().is_terminal() => return Err(PromptError::Missing),
+        None => {
+            let mut text = String::new();
+            io::stdin()
+                .read_to_string(&mut text)
+                .map_err(PromptError::Stdin)?;
+            text
+        }
+    };
+    if prompt.trim().is_empty() {
+        return Err(PromptError::Empty);
+    }
+    Ok(prompt)
+}
+
+/// Runs one prompt to completion and returns the exit code.
+pub async fn run(args: RunArgs, home: &Home) -> Exit {
+    let prompt = match read_prompt(args.prompt.clone()) {
+        Ok(prompt) => prompt,
+        Err(e) => {
+            eprintln!("baton: {e}");
+            return Exit::Usage;
+        }
+    };
+    let Launched {
+        mut session,
+        resumed,
+    } = match launch::session(&args, home) {
+        Ok(launched) => launched,
+        Err(e) => {
+            eprintln!("baton: {e}");
+            return e.exit();
+        }
+    };
+    if let Some(r) = resumed.as_ref().filter(|r| r.skipped_lines > 0) {
+        eprintln!(
+            "baton: session {}: {} unreadable line(s) skipped; resuming from the rest",
+            r.id, r.skipped_lines
+        );
+    }
+    let engine = match session.engine() {
+        Ok(built) => {
+            if let Some(warning) = built.warning {
+                tracing::warn!("{warning}");
+            }
+            built.engine
+        }
+        Err(e) => {
+            eprintln!("baton: {e}");
+            return Exit::Error;
+        }
+    };
+    session.push_user(&prompt);
+    let request = ChatRequest {
+        messages: session.messages().to_vec(),
+        stream: !args.no_stream,
+    };
+    // The archive lives until this function returns: every way out (answer, error,
+    // Ctrl-C) drops it, which flushes.
+    let archive = Archive::start(&ArchiveConfig::from_settings(home, session.settings()));
+    let mut log = SessionLog::new(archive.handle(), session.session_id());
+    log.started(engine.profile(), resumed.is_some());
+    log.user(&prompt);
+    let mut out: Box<dyn Output> = match args.output_format {
+        OutputFormat::Text => Box::new(text::TextOutput::new(io::stdout())),
+        OutputFormat::Json => Box::new(json::JsonOutput::new(io::stdout())),
+    };
+    let mut events = Box::pin(engine.run(request));
+    let exit = loop {
+        tokio::select! {
+            event = events.next() => {
+                let Some(event) = event else { break Exit::Error };
+                log.engine_event(&event);
+                match out.event(&event) {
+                    Ok(Some(exit)) => break exit,
+                    Ok(None) => {}
+                    // The reader went away (`| head`): stop quietly.
+                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break Exit::Complete,
+                    Err(e) => {
+                        eprintln!("baton: cannot write the answer: {e}");
+                        break Exit::Error;
+                    }
+                }
+            }
+            _ = tokio::signal::ctrl_c() => {
+                drop(events);
+                out.cancelled();
+                eprintln!("baton: interrupted");
+                return Exit::Interrupted;
+            }
+        }
+    };
+    if engine.is_persistent() {
+        log.stats(engine.profile(), engine.snapshot());
+    }
+    if args.stats {
+        eprint!("\n{}", engine.stats_lb());
+    }
+    exit
+}
+
+/// The exit code and message for an exhausted run.
+fn exhausted(reasons: &[BackendFailure]) -> (Exit, String) {
+    let exit = if engine::retry_later(reasons) {
+        Exit::Unavailable
+    } else {
+        Exit::Error
+    };
+    (exit, engine::exhausted_message(reasons))
+}
+
+/// A consumer of engine events for one-shot mode.
+trait Output {
+    /// Handles one event; `Some(exit)` ends the run.
+    fn event(&mut self, event: &EngineEvent) -> io::Result<Option<Exit>>;
+    /// The run was cancelled with Ctrl-C.
+    fn cancelled(&mut self);
+}
+
+#[cfg(test)]
+mod tests;
