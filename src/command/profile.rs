@@ -222,7 +222,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_004_scenario_7_save_unset_load_round_trip() {
+    fn save_unset_load_round_trip_restores_the_saved_values() {
         let (_tmp, mut s) = demo_session();
         for line in [
             "/set tpm_threshold 1000",

@@ -101,7 +101,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn seed_004_scenario_6_valid_values_are_accepted_and_stored() {
+    fn valid_values_are_accepted_and_stored() {
         let (_tmp, mut s) = demo_session();
         for (line, key, value) in [
             ("/set tpm_threshold 1000", "tpm_threshold", json!(1000)),
@@ -135,7 +135,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_004_scenario_6_invalid_values_give_the_registry_errors() {
+    fn invalid_values_give_the_registry_errors() {
         let (_tmp, mut s) = demo_session();
         let before = s.settings().clone();
         for (line, expected) in [
