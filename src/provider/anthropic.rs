@@ -13,13 +13,13 @@ use super::http::{self, Answer, Flow, SseBody, SseEvent, WireFormat, WireParser}
 use super::{ApiKey, ChatRequest, ProviderError, Role, StreamError, StreamEvent};
 
 /// Where requests go when the profile sets no `base-url`.
-pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com/v1";
+pub(crate) const DEFAULT_BASE_URL: &str = "https://api.anthropic.com/v1";
 
 /// The API version baton speaks.
-pub const API_VERSION: &str = "2023-06-01";
+const API_VERSION: &str = "2023-06-01";
 
 /// `max_tokens` when the profile sets none (the API requires one).
-pub const DEFAULT_MAX_TOKENS: u64 = 4096;
+const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 /// OpenAI-only parameters the Messages API rejects.
 const UNSUPPORTED_PARAMS: &[&str] = &[

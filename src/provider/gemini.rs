@@ -16,7 +16,7 @@ use super::http::{self, Answer, Flow, SseBody, SseEvent, WireFormat, WireParser}
 use super::{ApiKey, ChatRequest, ProviderError, Role, StreamEvent};
 
 /// Where requests go when the profile sets no `base-url`.
-pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1beta";
+pub(crate) const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1beta";
 
 /// Parameters that are not generation settings, or make no sense here.
 const SKIPPED_PARAMS: &[&str] = &["stream", "stream_options", "n", "logprobs"];

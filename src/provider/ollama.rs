@@ -13,7 +13,7 @@ use super::http::{self, Answer, Flow, NdjsonDecoder, WireFormat, WireParser};
 use super::{ApiKey, ChatRequest, ProviderError, StreamEvent};
 
 /// Where requests go when the profile sets no `base-url`.
-pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:11434";
+pub(crate) const DEFAULT_BASE_URL: &str = "http://127.0.0.1:11434";
 
 /// Parameters that belong at the top level of the request rather than in `options`.
 const TOP_LEVEL_PARAMS: &[&str] = &["keep_alive", "format", "think"];

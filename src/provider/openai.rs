@@ -14,7 +14,7 @@ use super::http::{self, Answer, Flow, SseBody, SseEvent, WireFormat, WireParser}
 use super::{ApiKey, ChatRequest, ProviderError, StreamError, StreamEvent};
 
 /// Where requests go when the profile sets no `base-url`.
-pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+pub(crate) const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OpenAi {

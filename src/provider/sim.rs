@@ -52,7 +52,7 @@ struct Pace {
     per_token: Duration,
 }
 
-/// The demo provider.
+/// Answers locally, at the pace and with the failures its model names.
 #[derive(Debug)]
 pub struct SimProvider {
     model: String,

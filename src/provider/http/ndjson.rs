@@ -19,7 +19,6 @@ pub(crate) struct NdjsonDecoder {
 }
 
 impl NdjsonDecoder {
-    /// A decoder at the start of a body.
     pub(crate) fn new() -> Self {
         Self::default()
     }

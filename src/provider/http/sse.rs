@@ -44,7 +44,6 @@ pub(crate) struct SseDecoder {
 }
 
 impl SseDecoder {
-    /// A decoder at the start of a body.
     pub(crate) fn new() -> Self {
         Self {
             first_line: true,
