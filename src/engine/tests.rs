@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::*;
-use crate::provider::{EventStream, Message, ProviderKind, StreamError, StreamEvent};
+use crate::provider::{EventStream, Message, StreamError, StreamEvent};
 
 /// What a scripted backend does on one request.
 #[derive(Debug, Clone)]
@@ -36,7 +36,6 @@ enum Step {
 
 #[derive(Debug)]
 struct Scripted {
-    model: String,
     steps: Mutex<VecDeque<Step>>,
     calls: Mutex<u32>,
 }
@@ -44,7 +43,6 @@ struct Scripted {
 impl Scripted {
     fn new(steps: Vec<Step>) -> Arc<Self> {
         Arc::new(Self {
-            model: "m".into(),
             steps: Mutex::new(steps.into()),
             calls: Mutex::new(0),
         })
@@ -55,12 +53,6 @@ impl Scripted {
 }
 
 impl Provider for Scripted {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::OpenAi
-    }
-    fn model(&self) -> &str {
-        &self.model
-    }
     fn stream(&self, _request: ChatRequest) -> EventStream {
         *self.calls.lock().unwrap() += 1;
         let step = self

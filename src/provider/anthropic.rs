@@ -7,23 +7,19 @@
 //! reason), `message_stop` (the completion marker), `ping`, and `error`.
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::http::{self, Answer, Endpoint, Flow, WireParser};
-use super::sse::SseEvent;
-use super::{
-    BackendSpec, ChatRequest, EventStream, Provider, ProviderError, ProviderKind, Role,
-    StreamError, StreamEvent,
-};
+use super::http::{self, Answer, Flow, SseBody, SseEvent, WireFormat, WireParser};
+use super::{ApiKey, ChatRequest, ProviderError, Role, StreamError, StreamEvent};
 
 /// Where requests go when the profile sets no `base-url`.
-pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com/v1";
+pub(crate) const DEFAULT_BASE_URL: &str = "https://api.anthropic.com/v1";
 
 /// The API version baton speaks.
-pub const API_VERSION: &str = "2023-06-01";
+const API_VERSION: &str = "2023-06-01";
 
 /// `max_tokens` when the profile sets none (the API requires one).
-pub const DEFAULT_MAX_TOKENS: u64 = 4096;
+const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 /// OpenAI-only parameters the Messages API rejects.
 const UNSUPPORTED_PARAMS: &[&str] = &[
@@ -36,23 +32,35 @@ const UNSUPPORTED_PARAMS: &[&str] = &[
     "stream_options",
 ];
 
-/// A backend speaking Anthropic Messages.
-#[derive(Debug)]
-pub struct AnthropicProvider {
-    endpoint: Endpoint,
-}
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Anthropic;
 
-impl AnthropicProvider {
-    /// Builds the backend.
-    pub fn new(spec: &BackendSpec, client: &reqwest::Client) -> Result<Self, ProviderError> {
-        Ok(Self {
-            endpoint: Endpoint::new(spec, DEFAULT_BASE_URL, client)?,
-        })
+impl WireFormat for Anthropic {
+    type Decoder = SseBody;
+    type Parser = AnthropicParser;
+
+    fn path(&self, _model: &str, _streaming: bool) -> String {
+        "/messages".to_owned()
     }
 
-    fn body(&self, request: &ChatRequest) -> Value {
-        let mut body = serde_json::Map::new();
-        for (key, value) in &self.endpoint.model_params {
+    fn auth(&self, key: Option<&ApiKey>) -> Result<HeaderMap, ProviderError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HeaderName::from_static("anthropic-version"),
+            HeaderValue::from_static(API_VERSION),
+        );
+        if let Some(key) = key {
+            headers.insert(
+                HeaderName::from_static("x-api-key"),
+                http::key_header("anthropic", "", key)?,
+            );
+        }
+        Ok(headers)
+    }
+
+    fn body(&self, model: &str, params: &Map<String, Value>, request: &ChatRequest) -> Value {
+        let mut body = Map::new();
+        for (key, value) in params {
             if UNSUPPORTED_PARAMS.contains(&key.as_str()) {
                 continue;
             }
@@ -62,7 +70,7 @@ impl AnthropicProvider {
         if !body.get("max_tokens").is_some_and(Value::is_u64) {
             body.insert("max_tokens".into(), json!(DEFAULT_MAX_TOKENS));
         }
-        body.insert("model".into(), json!(self.endpoint.model));
+        body.insert("model".into(), json!(model));
         let system: Vec<&str> = request
             .messages
             .iter()
@@ -85,41 +93,12 @@ impl AnthropicProvider {
         Value::Object(body)
     }
 
-    fn auth(&self) -> Result<HeaderMap, ProviderError> {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            HeaderName::from_static("anthropic-version"),
-            HeaderValue::from_static(API_VERSION),
-        );
-        if let Some(key) = &self.endpoint.api_key {
-            headers.insert(
-                HeaderName::from_static("x-api-key"),
-                http::key_header("anthropic", "", key)?,
-            );
-        }
-        Ok(headers)
-    }
-}
-
-impl Provider for AnthropicProvider {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Anthropic
+    fn decoder(&self, streaming: bool) -> SseBody {
+        SseBody::new(streaming)
     }
 
-    fn model(&self) -> &str {
-        &self.endpoint.model
-    }
-
-    fn stream(&self, request: ChatRequest) -> EventStream {
-        let url = self.endpoint.url("/messages");
-        let parser = AnthropicParser::new(http::prompt_chars(&request));
-        self.endpoint.send(
-            url,
-            self.auth(),
-            &self.body(&request),
-            request.stream,
-            parser,
-        )
+    fn parser(&self, prompt_chars: usize) -> AnthropicParser {
+        AnthropicParser::new(prompt_chars)
     }
 }
 
@@ -231,7 +210,7 @@ impl WireParser<Value> for AnthropicParser {
             return Err(StreamError::Malformed {
                 detail: format!(
                     "the message has no content: {}",
-                    super::excerpt(&value.to_string())
+                    http::excerpt(&value.to_string())
                 ),
             }
             .into());
@@ -258,10 +237,9 @@ impl WireParser<Value> for AnthropicParser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::http::WholeBody;
     use crate::provider::http::testing::{collect, decode, ok_response, serve_once, text};
-    use crate::provider::sse::SseDecoder;
-    use crate::provider::{ApiKey, ErrorClass, Message, Usage, http_client};
+    use crate::provider::http::{HttpProvider, SseDecoder, WholeBody};
+    use crate::provider::{BackendSpec, ErrorClass, Message, Provider, Usage, http_client};
     use pretty_assertions::assert_eq;
 
     fn sse(frames: &[(&str, &str)]) -> String {
@@ -404,7 +382,8 @@ mod tests {
             socket_timeout: None,
             headers: Vec::new(),
         };
-        let provider = AnthropicProvider::new(&spec, &http_client().unwrap()).unwrap();
+        let client = http_client().unwrap();
+        let provider = HttpProvider::new(Anthropic, &spec, DEFAULT_BASE_URL, &client).unwrap();
         let request = ChatRequest {
             messages: vec![
                 Message {

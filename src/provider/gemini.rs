@@ -10,47 +10,48 @@
 //! Profile parameters (OpenAI naming) go to `generationConfig` in Gemini's camelCase.
 
 use reqwest::header::{HeaderMap, HeaderName};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::http::{self, Answer, Endpoint, Flow, WireParser};
-use super::sse::SseEvent;
-use super::{
-    BackendSpec, ChatRequest, EventStream, Provider, ProviderError, ProviderKind, Role, StreamEvent,
-};
+use super::http::{self, Answer, Flow, SseBody, SseEvent, WireFormat, WireParser};
+use super::{ApiKey, ChatRequest, ProviderError, Role, StreamEvent};
 
 /// Where requests go when the profile sets no `base-url`.
-pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1beta";
+pub(crate) const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1beta";
 
 /// Parameters that are not generation settings, or make no sense here.
 const SKIPPED_PARAMS: &[&str] = &["stream", "stream_options", "n", "logprobs"];
 
-/// A backend speaking Gemini.
-#[derive(Debug)]
-pub struct GeminiProvider {
-    endpoint: Endpoint,
-}
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Gemini;
 
-impl GeminiProvider {
-    /// Builds the backend.
-    pub fn new(spec: &BackendSpec, client: &reqwest::Client) -> Result<Self, ProviderError> {
-        Ok(Self {
-            endpoint: Endpoint::new(spec, DEFAULT_BASE_URL, client)?,
-        })
-    }
+impl WireFormat for Gemini {
+    type Decoder = SseBody;
+    type Parser = GeminiParser;
 
-    fn path(&self, stream: bool) -> String {
+    fn path(&self, model: &str, streaming: bool) -> String {
         // Profiles copied from Google's docs sometimes say `models/gemini-...`.
-        let model = self.endpoint.model.trim();
+        let model = model.trim();
         let model = model.strip_prefix("models/").unwrap_or(model);
-        if stream {
+        if streaming {
             format!("/models/{model}:streamGenerateContent?alt=sse")
         } else {
             format!("/models/{model}:generateContent")
         }
     }
 
-    fn body(&self, request: &ChatRequest) -> Value {
-        let mut body = serde_json::Map::new();
+    fn auth(&self, key: Option<&ApiKey>) -> Result<HeaderMap, ProviderError> {
+        let mut headers = HeaderMap::new();
+        if let Some(key) = key {
+            headers.insert(
+                HeaderName::from_static("x-goog-api-key"),
+                http::key_header("gemini", "", key)?,
+            );
+        }
+        Ok(headers)
+    }
+
+    fn body(&self, _model: &str, params: &Map<String, Value>, request: &ChatRequest) -> Value {
+        let mut body = Map::new();
         let contents: Vec<Value> = request
             .messages
             .iter()
@@ -77,44 +78,51 @@ impl GeminiProvider {
                 json!({"parts": [{"text": system.join("\n\n")}]}),
             );
         }
-        let mut config = serde_json::Map::new();
-        for (key, value) in &self.endpoint.model_params {
-            match key.as_str() {
-                k if SKIPPED_PARAMS.contains(&k) => {}
-                "safetySettings" | "safety_settings" => {
-                    body.insert("safetySettings".into(), value.clone());
-                }
-                "max_tokens" | "max_output_tokens" | "maxOutputTokens" => {
-                    config.insert("maxOutputTokens".into(), value.clone());
-                }
-                "stop" | "stop_sequences" | "stopSequences" => {
-                    let stops = match value {
-                        Value::String(_) => json!([value]),
-                        _ => value.clone(),
-                    };
-                    config.insert("stopSequences".into(), stops);
-                }
-                other => {
-                    config.insert(camel_case(other), value.clone());
-                }
-            }
-        }
+        let config = generation_config(params, &mut body);
         if !config.is_empty() {
             body.insert("generationConfig".into(), Value::Object(config));
         }
         Value::Object(body)
     }
 
-    fn auth(&self) -> Result<HeaderMap, ProviderError> {
-        let mut headers = HeaderMap::new();
-        if let Some(key) = &self.endpoint.api_key {
-            headers.insert(
-                HeaderName::from_static("x-goog-api-key"),
-                http::key_header("gemini", "", key)?,
-            );
-        }
-        Ok(headers)
+    fn decoder(&self, streaming: bool) -> SseBody {
+        SseBody::new(streaming)
     }
+
+    fn parser(&self, prompt_chars: usize) -> GeminiParser {
+        GeminiParser::new(prompt_chars)
+    }
+}
+
+/// The profile's parameters in Gemini's naming; `safetySettings` goes to the top of
+/// `body` instead.
+fn generation_config(
+    params: &Map<String, Value>,
+    body: &mut Map<String, Value>,
+) -> Map<String, Value> {
+    let mut config = Map::new();
+    for (key, value) in params {
+        match key.as_str() {
+            k if SKIPPED_PARAMS.contains(&k) => {}
+            "safetySettings" | "safety_settings" => {
+                body.insert("safetySettings".into(), value.clone());
+            }
+            "max_tokens" | "max_output_tokens" | "maxOutputTokens" => {
+                config.insert("maxOutputTokens".into(), value.clone());
+            }
+            "stop" | "stop_sequences" | "stopSequences" => {
+                let stops = match value {
+                    Value::String(_) => json!([value]),
+                    _ => value.clone(),
+                };
+                config.insert("stopSequences".into(), stops);
+            }
+            other => {
+                config.insert(camel_case(other), value.clone());
+            }
+        }
+    }
+    config
 }
 
 /// `top_p` → `topP`; names already in camelCase are kept.
@@ -132,28 +140,6 @@ fn camel_case(name: &str) -> String {
         }
     }
     out
-}
-
-impl Provider for GeminiProvider {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Gemini
-    }
-
-    fn model(&self) -> &str {
-        &self.endpoint.model
-    }
-
-    fn stream(&self, request: ChatRequest) -> EventStream {
-        let url = self.endpoint.url(&self.path(request.stream));
-        let parser = GeminiParser::new(http::prompt_chars(&request));
-        self.endpoint.send(
-            url,
-            self.auth(),
-            &self.body(&request),
-            request.stream,
-            parser,
-        )
-    }
 }
 
 /// Turns `GenerateContentResponse` objects into events.
@@ -258,9 +244,10 @@ impl WireParser<Value> for GeminiParser {
 mod tests {
     use super::*;
     use crate::provider::http::testing::{collect, decode, ok_response, serve_once, text};
-    use crate::provider::http::{SseOrJson, WholeBody};
-    use crate::provider::sse::SseDecoder;
-    use crate::provider::{ApiKey, ErrorClass, Message, StreamError, Usage, http_client};
+    use crate::provider::http::{HttpProvider, SseDecoder, SseOrJson, WholeBody};
+    use crate::provider::{
+        BackendSpec, ErrorClass, Message, Provider, StreamError, Usage, http_client,
+    };
     use pretty_assertions::assert_eq;
 
     fn sse(frames: &[&str]) -> String {
@@ -403,7 +390,8 @@ mod tests {
             socket_timeout: None,
             headers: Vec::new(),
         };
-        let provider = GeminiProvider::new(&spec, &http_client().unwrap()).unwrap();
+        let client = http_client().unwrap();
+        let provider = HttpProvider::new(Gemini, &spec, DEFAULT_BASE_URL, &client).unwrap();
         let request = ChatRequest {
             messages: vec![
                 Message {
@@ -449,7 +437,12 @@ mod tests {
                     {"role": "user", "parts": [{"text": "more"}]},
                 ],
                 "systemInstruction": {"parts": [{"text": "sys"}]},
-                "generationConfig": {"temperature": 0.3, "maxOutputTokens": 100, "topP": 0.9, "stopSequences": ["END"]},
+                "generationConfig": {
+                    "temperature": 0.3,
+                    "maxOutputTokens": 100,
+                    "topP": 0.9,
+                    "stopSequences": ["END"],
+                },
             })
         );
     }

@@ -228,8 +228,9 @@ mod tests {
         let empty = keyfile(" \n\t");
         let err = resolve_key_with(info("openai"), None, Some(empty.path()), None, &env_of(&[]))
             .unwrap_err();
+        let path = empty.path().display().to_string();
         assert!(
-            matches!(&err, ProviderError::Config(m) if m.contains(&empty.path().display().to_string()) && m.contains("empty")),
+            matches!(&err, ProviderError::Config(m) if m.contains(&path) && m.contains("empty")),
             "{err}"
         );
 

@@ -7,38 +7,41 @@
 //! Sampling parameters go into `options` (`max_tokens` becomes `num_predict`).
 
 use reqwest::header::{AUTHORIZATION, HeaderMap};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::http::{self, Answer, Endpoint, Flow, WireParser};
-use super::ndjson::NdjsonDecoder;
-use super::{
-    BackendSpec, ChatRequest, EventStream, Provider, ProviderError, ProviderKind, StreamEvent,
-};
+use super::http::{self, Answer, Flow, NdjsonDecoder, WireFormat, WireParser};
+use super::{ApiKey, ChatRequest, ProviderError, StreamEvent};
 
 /// Where requests go when the profile sets no `base-url`.
-pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:11434";
+pub(crate) const DEFAULT_BASE_URL: &str = "http://127.0.0.1:11434";
 
 /// Parameters that belong at the top level of the request rather than in `options`.
 const TOP_LEVEL_PARAMS: &[&str] = &["keep_alive", "format", "think"];
 
-/// A backend speaking Ollama's chat API.
-#[derive(Debug)]
-pub struct OllamaProvider {
-    endpoint: Endpoint,
-}
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ollama;
 
-impl OllamaProvider {
-    /// Builds the backend.
-    pub fn new(spec: &BackendSpec, client: &reqwest::Client) -> Result<Self, ProviderError> {
-        Ok(Self {
-            endpoint: Endpoint::new(spec, DEFAULT_BASE_URL, client)?,
-        })
+impl WireFormat for Ollama {
+    type Decoder = NdjsonDecoder;
+    type Parser = OllamaParser;
+
+    fn path(&self, _model: &str, _streaming: bool) -> String {
+        "/api/chat".to_owned()
     }
 
-    fn body(&self, request: &ChatRequest) -> Value {
-        let mut body = serde_json::Map::new();
-        let mut options = serde_json::Map::new();
-        for (key, value) in &self.endpoint.model_params {
+    fn auth(&self, key: Option<&ApiKey>) -> Result<HeaderMap, ProviderError> {
+        // Ollama needs no key, but one behind an authenticating proxy may.
+        let mut headers = HeaderMap::new();
+        if let Some(key) = key {
+            headers.insert(AUTHORIZATION, http::key_header("ollama", "Bearer ", key)?);
+        }
+        Ok(headers)
+    }
+
+    fn body(&self, model: &str, params: &Map<String, Value>, request: &ChatRequest) -> Value {
+        let mut body = Map::new();
+        let mut options = Map::new();
+        for (key, value) in params {
             match key.as_str() {
                 "stream" | "stream_options" => {}
                 k if TOP_LEVEL_PARAMS.contains(&k) => {
@@ -52,7 +55,7 @@ impl OllamaProvider {
                 }
             }
         }
-        body.insert("model".into(), json!(self.endpoint.model));
+        body.insert("model".into(), json!(model));
         let messages: Vec<Value> = request
             .messages
             .iter()
@@ -66,38 +69,13 @@ impl OllamaProvider {
         Value::Object(body)
     }
 
-    fn auth(&self) -> Result<HeaderMap, ProviderError> {
-        // Ollama needs no key, but one behind an authenticating proxy may.
-        let mut headers = HeaderMap::new();
-        if let Some(key) = &self.endpoint.api_key {
-            headers.insert(AUTHORIZATION, http::key_header("ollama", "Bearer ", key)?);
-        }
-        Ok(headers)
-    }
-}
-
-impl Provider for OllamaProvider {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Ollama
+    /// A non-streamed answer is the streamed answer's last line alone.
+    fn decoder(&self, _streaming: bool) -> NdjsonDecoder {
+        NdjsonDecoder::new()
     }
 
-    fn model(&self) -> &str {
-        &self.endpoint.model
-    }
-
-    fn stream(&self, request: ChatRequest) -> EventStream {
-        let url = self.endpoint.url("/api/chat");
-        let built = self
-            .auth()
-            .and_then(|auth| self.endpoint.post(&url, auth, &self.body(&request)));
-        let parser = OllamaParser::new(http::prompt_chars(&request));
-        http::run(
-            built,
-            url,
-            self.endpoint.socket_timeout,
-            NdjsonDecoder::new(),
-            parser,
-        )
+    fn parser(&self, prompt_chars: usize) -> OllamaParser {
+        OllamaParser::new(prompt_chars)
     }
 }
 
@@ -160,8 +138,11 @@ impl WireParser<Value> for OllamaParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::http::HttpProvider;
     use crate::provider::http::testing::{collect, decode, ok_response, serve_once, text};
-    use crate::provider::{ErrorClass, Message, StreamError, Usage, http_client};
+    use crate::provider::{
+        BackendSpec, ErrorClass, Message, Provider, StreamError, Usage, http_client,
+    };
     use pretty_assertions::assert_eq;
 
     const L1: &str = "{\"model\":\"llama3.2\",\"created_at\":\"2025-01-01T00:00:00Z\",\"message\":{\"role\":\"assistant\",\"content\":\"The\"},\"done\":false}\n";
@@ -262,7 +243,8 @@ mod tests {
             socket_timeout: Some(std::time::Duration::from_secs(5)),
             headers: Vec::new(),
         };
-        let provider = OllamaProvider::new(&spec, &http_client().unwrap()).unwrap();
+        let client = http_client().unwrap();
+        let provider = HttpProvider::new(Ollama, &spec, DEFAULT_BASE_URL, &client).unwrap();
         let request = ChatRequest {
             messages: vec![Message::user("why blue?")],
             stream: true,

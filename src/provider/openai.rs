@@ -8,50 +8,51 @@
 //! close the body without `[DONE]`). `--no-stream` reads one JSON answer.
 
 use reqwest::header::{AUTHORIZATION, HeaderMap};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::http::{self, Answer, Endpoint, Flow, WireParser};
-use super::sse::SseEvent;
-use super::{
-    BackendSpec, ChatRequest, EventStream, Provider, ProviderError, ProviderInfo, ProviderKind,
-    StreamError, StreamEvent,
-};
+use super::http::{self, Answer, Flow, SseBody, SseEvent, WireFormat, WireParser};
+use super::{ApiKey, ChatRequest, ProviderError, StreamError, StreamEvent};
 
 /// Where requests go when the profile sets no `base-url`.
-pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+pub(crate) const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 
-/// A backend speaking OpenAI chat completions.
-#[derive(Debug)]
-pub struct OpenAiProvider {
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OpenAi {
     /// The provider name from the registry (`openai`, `groq`, ...), for messages.
     provider: &'static str,
-    endpoint: Endpoint,
 }
 
-impl OpenAiProvider {
-    /// Builds the backend; `info` supplies the default base URL and the name.
-    pub fn new(
-        spec: &BackendSpec,
-        info: &ProviderInfo,
-        client: &reqwest::Client,
-    ) -> Result<Self, ProviderError> {
-        let default_base = if info.default_base_url.is_empty() {
-            DEFAULT_BASE_URL
-        } else {
-            info.default_base_url
-        };
-        Ok(Self {
-            provider: info.name,
-            endpoint: Endpoint::new(spec, default_base, client)?,
-        })
+impl OpenAi {
+    pub(crate) fn new(provider: &'static str) -> Self {
+        Self { provider }
+    }
+}
+
+impl WireFormat for OpenAi {
+    type Decoder = SseBody;
+    type Parser = OpenAiParser;
+
+    fn path(&self, _model: &str, _streaming: bool) -> String {
+        "/chat/completions".to_owned()
     }
 
-    fn body(&self, request: &ChatRequest) -> Value {
-        let mut body = self.endpoint.model_params.clone();
+    fn auth(&self, key: Option<&ApiKey>) -> Result<HeaderMap, ProviderError> {
+        let mut headers = HeaderMap::new();
+        if let Some(key) = key {
+            headers.insert(
+                AUTHORIZATION,
+                http::key_header(self.provider, "Bearer ", key)?,
+            );
+        }
+        Ok(headers)
+    }
+
+    fn body(&self, model: &str, params: &Map<String, Value>, request: &ChatRequest) -> Value {
+        let mut body = params.clone();
         // The request mode is ours to decide, whatever the profile says.
         body.remove("stream");
         body.remove("stream_options");
-        body.insert("model".into(), json!(self.endpoint.model));
+        body.insert("model".into(), json!(model));
         let messages: Vec<Value> = request
             .messages
             .iter()
@@ -65,37 +66,12 @@ impl OpenAiProvider {
         Value::Object(body)
     }
 
-    fn auth(&self) -> Result<HeaderMap, ProviderError> {
-        let mut headers = HeaderMap::new();
-        if let Some(key) = &self.endpoint.api_key {
-            headers.insert(
-                AUTHORIZATION,
-                http::key_header(self.provider, "Bearer ", key)?,
-            );
-        }
-        Ok(headers)
-    }
-}
-
-impl Provider for OpenAiProvider {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::OpenAi
+    fn decoder(&self, streaming: bool) -> SseBody {
+        SseBody::new(streaming)
     }
 
-    fn model(&self) -> &str {
-        &self.endpoint.model
-    }
-
-    fn stream(&self, request: ChatRequest) -> EventStream {
-        let url = self.endpoint.url("/chat/completions");
-        let parser = OpenAiParser::new(http::prompt_chars(&request));
-        self.endpoint.send(
-            url,
-            self.auth(),
-            &self.body(&request),
-            request.stream,
-            parser,
-        )
+    fn parser(&self, prompt_chars: usize) -> OpenAiParser {
+        OpenAiParser::new(prompt_chars)
     }
 }
 
@@ -171,7 +147,7 @@ impl WireParser<Value> for OpenAiParser {
             return Err(StreamError::Malformed {
                 detail: format!(
                     "the answer has no choices: {}",
-                    super::excerpt(&value.to_string())
+                    http::excerpt(&value.to_string())
                 ),
             }
             .into());
@@ -191,9 +167,8 @@ impl WireParser<Value> for OpenAiParser {
 mod tests {
     use super::*;
     use crate::provider::http::testing::{collect, decode, ok_response, serve_once, text};
-    use crate::provider::http::{SseOrJson, WholeBody};
-    use crate::provider::sse::SseDecoder;
-    use crate::provider::{Message, Role, Usage, http_client, lookup};
+    use crate::provider::http::{HttpProvider, SseDecoder, SseOrJson, WholeBody};
+    use crate::provider::{BackendSpec, Message, Provider, Role, Usage, http_client, lookup};
     use futures_util::StreamExt;
     use pretty_assertions::assert_eq;
 
@@ -352,6 +327,13 @@ mod tests {
         }
     }
 
+    /// The backend `build` makes for the registry's provider `name`.
+    fn backend(spec: &BackendSpec, name: &str) -> HttpProvider<OpenAi> {
+        let info = lookup(name).unwrap();
+        let client = http_client().unwrap();
+        HttpProvider::new(OpenAi::new(info.name), spec, info.default_base_url, &client).unwrap()
+    }
+
     fn request(stream: bool) -> ChatRequest {
         ChatRequest {
             messages: vec![
@@ -369,9 +351,7 @@ mod tests {
     async fn end_to_end_over_tcp_without_key() {
         let body = sse(&[HEL, LO, STOP, USAGE, "[DONE]"]);
         let (base, server) = serve_once(ok_response("text/event-stream", &body)).await;
-        let client = http_client().unwrap();
-        let provider =
-            OpenAiProvider::new(&spec(&base, None), lookup("openai").unwrap(), &client).unwrap();
+        let provider = backend(&spec(&base, None), "openai");
         let (events, err) = collect(provider.stream(request(true))).await;
         assert_eq!(err, None);
         assert_eq!(text(&events), "Hello \u{e9}");
@@ -393,7 +373,10 @@ mod tests {
             json!({
                 "model": "llama-3.1-8b",
                 "temperature": 0.2,
-                "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],
+                "messages": [
+                    {"role": "system", "content": "be brief"},
+                    {"role": "user", "content": "hi"},
+                ],
                 "stream": true,
                 "stream_options": {"include_usage": true},
             })
@@ -404,13 +387,7 @@ mod tests {
     async fn end_to_end_non_stream_with_key() {
         let body = r#"{"choices":[{"message":{"content":"ok"},"finish_reason":"stop"}]}"#;
         let (base, server) = serve_once(ok_response("application/json", body)).await;
-        let client = http_client().unwrap();
-        let provider = OpenAiProvider::new(
-            &spec(&base, Some("sk-local")),
-            lookup("groq").unwrap(),
-            &client,
-        )
-        .unwrap();
+        let provider = backend(&spec(&base, Some("sk-local")), "groq");
         let (events, err) = collect(provider.stream(request(false))).await;
         assert_eq!(err, None);
         assert_eq!(text(&events), "ok");
@@ -432,9 +409,8 @@ mod tests {
 
     #[tokio::test]
     async fn unusable_key_fails_in_the_stream_without_echoing_it() {
-        let client = http_client().unwrap();
         let spec = spec("http://127.0.0.1:9", Some("sk-bad\nkey"));
-        let provider = OpenAiProvider::new(&spec, lookup("openai").unwrap(), &client).unwrap();
+        let provider = backend(&spec, "openai");
         let (events, err) = collect(provider.stream(request(true))).await;
         assert_eq!(events, vec![]);
         let err = err.unwrap();
@@ -447,9 +423,7 @@ mod tests {
         // A proxy's error with status 200, then a server that ignores `stream: true`.
         let error = r#"{"error":{"message":"upstream quota","code":429}}"#;
         let (base, server) = serve_once(ok_response("application/json", error)).await;
-        let client = http_client().unwrap();
-        let provider =
-            OpenAiProvider::new(&spec(&base, None), lookup("openai").unwrap(), &client).unwrap();
+        let provider = backend(&spec(&base, None), "openai");
         let (_, err) = collect(provider.stream(request(true))).await;
         assert_eq!(
             err,
@@ -471,9 +445,7 @@ mod tests {
     async fn body_closed_mid_answer_is_truncated() {
         let body = sse(&[HEL]);
         let (base, server) = serve_once(ok_response("text/event-stream", &body)).await;
-        let client = http_client().unwrap();
-        let provider =
-            OpenAiProvider::new(&spec(&base, None), lookup("openai").unwrap(), &client).unwrap();
+        let provider = backend(&spec(&base, None), "openai");
         let (events, err) = collect(provider.stream(request(true))).await;
         assert_eq!(text(&events), "Hel");
         assert_eq!(err, Some(ProviderError::Stream(StreamError::Truncated)));
@@ -488,9 +460,7 @@ mod tests {
             sse(&[HEL])
         );
         let (base, server) = serve_once(raw.into_bytes()).await;
-        let client = http_client().unwrap();
-        let provider =
-            OpenAiProvider::new(&spec(&base, None), lookup("openai").unwrap(), &client).unwrap();
+        let provider = backend(&spec(&base, None), "openai");
         let (events, err) = collect(provider.stream(request(true))).await;
         assert_eq!(text(&events), "Hel");
         assert_eq!(
@@ -526,9 +496,7 @@ mod tests {
                 .unwrap();
             socket.shutdown().await.ok();
         });
-        let client = http_client().unwrap();
-        let provider =
-            OpenAiProvider::new(&spec(&base, None), lookup("openai").unwrap(), &client).unwrap();
+        let provider = backend(&spec(&base, None), "openai");
         let mut events = provider.stream(request(true));
         let first = tokio::time::timeout(std::time::Duration::from_secs(5), events.next())
             .await

@@ -17,9 +17,9 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::http::prompt_chars;
 use super::{
-    ChatRequest, EventStream, Provider, ProviderError, ProviderKind, Role, StreamError,
-    StreamEvent, Usage,
+    ChatRequest, EventStream, Provider, ProviderError, Role, StreamError, StreamEvent, Usage,
 };
 
 /// The environment variable that seeds `sim-flaky`.
@@ -52,7 +52,7 @@ struct Pace {
     per_token: Duration,
 }
 
-/// The demo provider.
+/// Answers locally, at the pace and with the failures its model names.
 #[derive(Debug)]
 pub struct SimProvider {
     model: String,
@@ -132,6 +132,11 @@ impl SimProvider {
     }
 }
 
+/// How `sim-cut` breaks its stream.
+fn cut_error() -> ProviderError {
+    ProviderError::Stream(StreamError::Io("connection reset (simulated)".into()))
+}
+
 /// The words of the demo answer; each is one streamed token.
 fn answer_tokens(model: &str, request: &ChatRequest) -> Vec<String> {
     let prompt = request
@@ -170,24 +175,12 @@ fn answer_tokens(model: &str, request: &ChatRequest) -> Vec<String> {
 }
 
 impl Provider for SimProvider {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Sim
-    }
-
-    fn model(&self) -> &str {
-        &self.model
-    }
-
     fn stream(&self, request: ChatRequest) -> EventStream {
         let failure = self.failure();
         let pace = self.pace();
         let mode = self.mode;
         let tokens = answer_tokens(&self.model, &request);
-        let prompt_chars: usize = request
-            .messages
-            .iter()
-            .map(|m| m.content.chars().count())
-            .sum();
+        let prompt_chars = prompt_chars(&request);
         Box::pin(async_stream::stream! {
             tokio::time::sleep(pace.first_chunk).await;
             if let Some(err) = failure {
@@ -200,7 +193,7 @@ impl Provider for SimProvider {
             } else {
                 for (i, token) in tokens.iter().enumerate() {
                     if cut_after == Some(i) {
-                        yield Err(ProviderError::Stream(StreamError::Io("connection reset (simulated)".into())));
+                        yield Err(cut_error());
                         return;
                     }
                     if i > 0 {

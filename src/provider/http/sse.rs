@@ -14,23 +14,23 @@
 
 use memchr::{memchr, memchr2};
 
-use super::StreamError;
+use crate::provider::StreamError;
 
 /// A line longer than this is treated as malformed rather than buffered forever.
 const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
 /// One dispatched event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SseEvent {
+pub(crate) struct SseEvent {
     /// The `event:` field, when the server named the event.
-    pub event: Option<String>,
+    pub(crate) event: Option<String>,
     /// The `data:` lines, joined with `\n`.
-    pub data: String,
+    pub(crate) data: String,
 }
 
 /// Turns body chunks into [`SseEvent`]s.
 #[derive(Debug, Default)]
-pub struct SseDecoder {
+pub(crate) struct SseDecoder {
     /// The unfinished line carried over from the previous chunk.
     line: Vec<u8>,
     /// The previous chunk ended with `\r`: a `\n` starting the next one belongs to it.
@@ -44,8 +44,7 @@ pub struct SseDecoder {
 }
 
 impl SseDecoder {
-    /// A decoder at the start of a body.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             first_line: true,
             ..Self::default()
@@ -53,7 +52,7 @@ impl SseDecoder {
     }
 
     /// Feeds one chunk; returns the events it completed.
-    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, StreamError> {
+    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, StreamError> {
         let mut out = Vec::new();
         let mut rest = chunk;
         // An empty chunk must not end the wait for the `\n` of a split `\r\n`.
@@ -95,7 +94,7 @@ impl SseDecoder {
 
     /// Ends the body: completes an unfinished last line and dispatches an event that
     /// was not followed by a blank line.
-    pub fn finish(mut self) -> Result<Vec<SseEvent>, StreamError> {
+    pub(crate) fn finish(mut self) -> Result<Vec<SseEvent>, StreamError> {
         let mut out = Vec::new();
         if !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);

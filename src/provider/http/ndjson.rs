@@ -1,31 +1,30 @@
 //! Incremental newline-delimited JSON framing (Ollama's `/api/chat`).
 //!
-//! Like [`super::sse`], the decoder keeps only the unfinished line between chunks and
+//! Like the SSE decoder, the decoder keeps only the unfinished line between chunks and
 //! finds line ends with `memchr`, so a chunk may split anywhere. Blank lines are
 //! skipped, a `\r` before the `\n` is dropped, and the last line may lack its newline
 //! (a non-streamed answer is one JSON object, often without one).
 
 use memchr::memchr;
 
-use super::StreamError;
+use crate::provider::StreamError;
 
 /// A line longer than this is treated as malformed rather than buffered forever.
 const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Turns body chunks into JSON values, one per line.
 #[derive(Debug, Default)]
-pub struct NdjsonDecoder {
+pub(crate) struct NdjsonDecoder {
     line: Vec<u8>,
 }
 
 impl NdjsonDecoder {
-    /// A decoder at the start of a body.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Feeds one chunk; returns the values of the lines it completed.
-    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<serde_json::Value>, StreamError> {
+    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<Vec<serde_json::Value>, StreamError> {
         let mut out = Vec::new();
         let mut rest = chunk;
         while let Some(end) = memchr(b'\n', rest) {
@@ -48,7 +47,7 @@ impl NdjsonDecoder {
     }
 
     /// Ends the body: parses a last line that had no newline.
-    pub fn finish(self) -> Result<Vec<serde_json::Value>, StreamError> {
+    pub(crate) fn finish(self) -> Result<Vec<serde_json::Value>, StreamError> {
         let mut out = Vec::new();
         parse_line(&self.line, &mut out)?;
         Ok(out)

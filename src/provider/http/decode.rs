@@ -1,0 +1,333 @@
+//! Framing: a [`FrameDecoder`] cuts body chunks into frames (an SSE event, a JSON line,
+//! the whole body), and [`decode_body`] drives a [`WireParser`] over them, yielding each
+//! event as soon as the frame holding it is complete.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use serde_json::Value;
+
+use super::errors::{excerpt, human_duration};
+use super::ndjson::NdjsonDecoder;
+use super::sse::{SseDecoder, SseEvent};
+use crate::provider::{EventStream, ProviderError, StreamError, StreamEvent};
+
+/// Largest non-streamed answer body accepted.
+const WHOLE_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Splits a body into frames.
+pub(crate) trait FrameDecoder: Send + 'static {
+    /// One unit of the wire format: an SSE event, a JSON line, the whole body.
+    type Frame: Send + 'static;
+    /// Feeds a chunk; returns the frames it completed.
+    fn push(&mut self, chunk: &[u8]) -> Result<Vec<Self::Frame>, StreamError>;
+    /// Ends the body; returns any last frame.
+    fn finish(self) -> Result<Vec<Self::Frame>, StreamError>;
+}
+
+/// Whether a parser wants more frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    More,
+    /// The provider's terminal marker arrived; stop reading.
+    Done,
+}
+
+/// Turns one wire format's frames into [`StreamEvent`]s.
+pub(crate) trait WireParser<F>: Send + 'static {
+    /// Handles one frame, pushing the events to yield now onto `out`.
+    fn frame(&mut self, frame: F, out: &mut Vec<StreamEvent>) -> Result<Flow, ProviderError>;
+    /// The body ended (or [`Flow::Done`]): the closing events, or why the answer is
+    /// not complete.
+    fn end(&mut self) -> Result<Vec<StreamEvent>, ProviderError>;
+}
+
+impl FrameDecoder for SseDecoder {
+    type Frame = SseEvent;
+    fn push(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, StreamError> {
+        SseDecoder::push(self, chunk)
+    }
+    fn finish(self) -> Result<Vec<SseEvent>, StreamError> {
+        SseDecoder::finish(self)
+    }
+}
+
+impl FrameDecoder for NdjsonDecoder {
+    type Frame = Value;
+    fn push(&mut self, chunk: &[u8]) -> Result<Vec<Value>, StreamError> {
+        NdjsonDecoder::push(self, chunk)
+    }
+    fn finish(self) -> Result<Vec<Value>, StreamError> {
+        NdjsonDecoder::finish(self)
+    }
+}
+
+/// A non-streamed answer: the whole body is one JSON document.
+#[derive(Debug, Default)]
+pub(crate) struct WholeBody {
+    buf: Vec<u8>,
+}
+
+impl FrameDecoder for WholeBody {
+    type Frame = Value;
+    fn push(&mut self, chunk: &[u8]) -> Result<Vec<Value>, StreamError> {
+        if self.buf.len() + chunk.len() > WHOLE_BODY_BYTES {
+            return Err(StreamError::Malformed {
+                detail: format!("the answer is larger than {WHOLE_BODY_BYTES} bytes"),
+            });
+        }
+        self.buf.extend_from_slice(chunk);
+        Ok(Vec::new())
+    }
+    fn finish(self) -> Result<Vec<Value>, StreamError> {
+        if self.buf.iter().all(u8::is_ascii_whitespace) {
+            // Nothing at all: the parser reports the answer as cut.
+            return Ok(Vec::new());
+        }
+        serde_json::from_slice(&self.buf)
+            .map(|v| vec![v])
+            .map_err(|err| StreamError::Malformed {
+                detail: format!(
+                    "invalid JSON answer ({err}): {}",
+                    excerpt(&String::from_utf8_lossy(&self.buf))
+                ),
+            })
+    }
+}
+
+/// A frame of [`SseOrJson`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Sniffed {
+    Event(SseEvent),
+    /// The whole body, which was one JSON document.
+    Json(Value),
+}
+
+/// An SSE body, unless the server answered with one JSON document instead (a proxy's
+/// error with status 200, or a server that ignores `stream: true`). The first
+/// non-blank byte decides: an event stream never starts with `{` or `[`.
+#[derive(Debug, Default)]
+pub(crate) struct SseOrJson {
+    sse: SseDecoder,
+    json: Option<WholeBody>,
+    decided: bool,
+}
+
+impl SseOrJson {
+    pub fn new() -> Self {
+        Self {
+            sse: SseDecoder::new(),
+            json: None,
+            decided: false,
+        }
+    }
+}
+
+impl FrameDecoder for SseOrJson {
+    type Frame = Sniffed;
+
+    fn push(&mut self, chunk: &[u8]) -> Result<Vec<Sniffed>, StreamError> {
+        if !self.decided {
+            if let Some(first) = chunk.iter().find(|b| !b.is_ascii_whitespace()) {
+                self.decided = true;
+                if matches!(first, b'{' | b'[') {
+                    self.json = Some(WholeBody::default());
+                }
+            }
+        }
+        match &mut self.json {
+            Some(json) => json.push(chunk).map(|_| Vec::new()),
+            None => Ok(self
+                .sse
+                .push(chunk)?
+                .into_iter()
+                .map(Sniffed::Event)
+                .collect()),
+        }
+    }
+
+    fn finish(self) -> Result<Vec<Sniffed>, StreamError> {
+        match self.json {
+            Some(json) => Ok(json.finish()?.into_iter().map(Sniffed::Json).collect()),
+            None => Ok(self.sse.finish()?.into_iter().map(Sniffed::Event).collect()),
+        }
+    }
+}
+
+/// The body of an SSE wire format: events when streaming (or the one JSON document a
+/// server may send instead, see [`SseOrJson`]), one JSON document when not.
+#[derive(Debug)]
+pub(crate) enum SseBody {
+    Streamed(SseOrJson),
+    Whole(WholeBody),
+}
+
+impl SseBody {
+    pub fn new(streaming: bool) -> Self {
+        if streaming {
+            Self::Streamed(SseOrJson::new())
+        } else {
+            Self::Whole(WholeBody::default())
+        }
+    }
+}
+
+impl FrameDecoder for SseBody {
+    type Frame = Sniffed;
+
+    fn push(&mut self, chunk: &[u8]) -> Result<Vec<Sniffed>, StreamError> {
+        match self {
+            Self::Streamed(sse) => sse.push(chunk),
+            Self::Whole(whole) => Ok(whole.push(chunk)?.into_iter().map(Sniffed::Json).collect()),
+        }
+    }
+
+    fn finish(self) -> Result<Vec<Sniffed>, StreamError> {
+        match self {
+            Self::Streamed(sse) => sse.finish(),
+            Self::Whole(whole) => Ok(whole.finish()?.into_iter().map(Sniffed::Json).collect()),
+        }
+    }
+}
+
+/// Every parser that reads both events and whole answers reads a sniffed body.
+impl<P> WireParser<Sniffed> for P
+where
+    P: WireParser<SseEvent> + WireParser<Value>,
+{
+    fn frame(&mut self, frame: Sniffed, out: &mut Vec<StreamEvent>) -> Result<Flow, ProviderError> {
+        match frame {
+            Sniffed::Event(event) => WireParser::<SseEvent>::frame(self, event, out),
+            Sniffed::Json(value) => WireParser::<Value>::frame(self, value, out),
+        }
+    }
+
+    fn end(&mut self) -> Result<Vec<StreamEvent>, ProviderError> {
+        WireParser::<SseEvent>::end(self)
+    }
+}
+
+/// Drives body chunks through `decoder` and `parser`; each event is yielded as soon as
+/// the frame holding it is complete.
+pub(crate) fn decode_body<S, D, P>(
+    body: S,
+    idle_timeout: Option<Duration>,
+    mut decoder: D,
+    mut parser: P,
+) -> EventStream
+where
+    S: Stream<Item = Result<Bytes, StreamError>> + Send + 'static,
+    D: FrameDecoder,
+    P: WireParser<D::Frame>,
+{
+    Box::pin(async_stream::try_stream! {
+        let mut body = Box::pin(body);
+        let mut out = Vec::new();
+        loop {
+            let Some(chunk) = next_chunk(&mut body, idle_timeout).await? else { break };
+            for frame in decoder.push(&chunk?)? {
+                let flow = parser.frame(frame, &mut out)?;
+                for event in out.drain(..) {
+                    yield event;
+                }
+                if flow == Flow::Done {
+                    for event in parser.end()? {
+                        yield event;
+                    }
+                    return;
+                }
+            }
+        }
+        for frame in decoder.finish()? {
+            let flow = parser.frame(frame, &mut out)?;
+            for event in out.drain(..) {
+                yield event;
+            }
+            if flow == Flow::Done {
+                break;
+            }
+        }
+        for event in parser.end()? {
+            yield event;
+        }
+    })
+}
+
+/// The next chunk of the body; waiting longer than `idle_timeout` for it is an error.
+async fn next_chunk<S: Stream + Unpin>(
+    body: &mut S,
+    idle_timeout: Option<Duration>,
+) -> Result<Option<S::Item>, StreamError> {
+    match idle_timeout {
+        Some(limit) => tokio::time::timeout(limit, body.next())
+            .await
+            .map_err(|_| StreamError::Io(format!("no data for {}", human_duration(limit)))),
+        None => Ok(body.next().await),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing;
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use serde_json::json;
+
+    #[test]
+    fn sniffing_tells_json_from_events() {
+        let mut d = SseOrJson::new();
+        assert_eq!(d.push(b" \r\n").unwrap(), vec![]);
+        assert_eq!(d.push(b"{\"error\":").unwrap(), vec![]);
+        assert_eq!(d.push(b"{\"message\":\"no\"}}").unwrap(), vec![]);
+        assert_eq!(
+            d.finish().unwrap(),
+            vec![Sniffed::Json(json!({"error": {"message": "no"}}))]
+        );
+
+        let mut d = SseOrJson::new();
+        let mut got = d.push(b"\n: hi\ndata: {\"a\":1}\n\n").unwrap();
+        got.extend(d.finish().unwrap());
+        assert_eq!(
+            got,
+            vec![Sniffed::Event(SseEvent {
+                event: None,
+                data: "{\"a\":1}".into()
+            })]
+        );
+    }
+
+    #[tokio::test]
+    async fn stalled_body_is_an_io_error() {
+        let body = futures_util::stream::iter(vec![Ok(Bytes::from_static(b"data: {}\n\n"))])
+            .chain(futures_util::stream::pending());
+        struct Count;
+        impl WireParser<SseEvent> for Count {
+            fn frame(
+                &mut self,
+                _: SseEvent,
+                out: &mut Vec<StreamEvent>,
+            ) -> Result<Flow, ProviderError> {
+                out.push(StreamEvent::Delta("x".into()));
+                Ok(Flow::More)
+            }
+            fn end(&mut self) -> Result<Vec<StreamEvent>, ProviderError> {
+                Ok(Vec::new())
+            }
+        }
+        let events = decode_body(
+            body,
+            Some(Duration::from_millis(100)),
+            SseDecoder::new(),
+            Count,
+        );
+        let (got, err) = testing::collect(events).await;
+        assert_eq!(got, vec![StreamEvent::Delta("x".into())]);
+        assert_eq!(
+            err,
+            Some(ProviderError::Stream(StreamError::Io(
+                "no data for 100ms".into()
+            )))
+        );
+    }
+}
