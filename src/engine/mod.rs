@@ -15,11 +15,16 @@
 //!
 //! All timing goes through `tokio::time`, so tests run under a paused clock.
 
+mod attempt;
 mod breaker;
 mod build;
 pub mod clock;
+mod decide;
+mod events;
+mod markers;
 mod metrics;
 mod policy;
+mod probe;
 mod run;
 pub mod state;
 mod stats;
@@ -34,9 +39,9 @@ use serde::Serialize;
 pub use breaker::{Admission, BreakerState, CircuitBreaker};
 pub use build::{BuildError, build_engine};
 pub use clock::now_ms;
+pub use decide::Verdict;
 pub use metrics::BackendMetrics;
 pub use policy::{PoolLabel, Route, Router, Slot};
-pub use run::Verdict;
 pub use state::StateError;
 pub use stats::{BackendHealth, LastFailure, LbHealth};
 pub use tpm::TpmTracker;
@@ -206,6 +211,11 @@ fn changed(before: BreakerState, after: BreakerState) -> Option<BreakerState> {
     (before != after).then_some(after)
 }
 
+/// Whole milliseconds, saturating.
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Locks a mutex, recovering the data if a panic poisoned it: health counters
 /// are still meaningful after a panicked prompt.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -350,11 +360,16 @@ impl Engine {
     /// round-robin rotation like a real prompt. The routing benchmark measures this.
     pub fn decide(&self) -> Vec<(usize, Verdict)> {
         let order = self.inner.route.order();
-        let verdicts = run::plan(&self.inner, &order, now_ms());
-        order
-            .iter()
-            .map(|slot| slot.backend)
-            .zip(verdicts)
+        let inner = &self.inner;
+        let plan = decide::plan(
+            &order,
+            &inner.backends,
+            &inner.health(),
+            &inner.settings,
+            now_ms(),
+        );
+        plan.into_iter()
+            .map(|(slot, verdict)| (slot.backend, verdict))
             .collect()
     }
 
