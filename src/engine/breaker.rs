@@ -13,7 +13,8 @@
 //! The breaker is plain data: every method takes the time (`now_ms`, from
 //! [`now_ms`](super::clock::now_ms)) and the [`BreakerSettings`] as arguments, so it
 //! can be tested without a clock and persisted between runs. The backend's name is
-//! passed only for the log lines, which are byte-exact (scripts grep them):
+//! passed only for the log lines, which are byte-exact (scripts grep them; the text
+//! lives in `markers.rs`):
 //!
 //! ```text
 //! [circuit-breaker] X: Marked unhealthy (N failures in window)
@@ -31,6 +32,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::markers;
 use crate::config::BreakerSettings;
 
 /// Where a breaker stands.
@@ -136,7 +138,7 @@ impl CircuitBreaker {
         match self.state {
             BreakerState::HalfOpen => {
                 *self = Self::new();
-                tracing::debug!(target: "baton::breaker", "[circuit-breaker] {name}: Recovered (state = closed)");
+                markers::breaker_recovered(name);
             }
             BreakerState::Closed => self.failures.clear(),
             BreakerState::Open => {}
@@ -159,7 +161,7 @@ impl CircuitBreaker {
         }
         match self.state {
             BreakerState::Closed if self.failures.len() >= cap => {
-                tracing::debug!(target: "baton::breaker", "[circuit-breaker] {name}: Marked unhealthy ({} failures in window)", self.failures.len());
+                markers::breaker_marked_unhealthy(name, self.failures.len());
                 self.open(name, now_ms);
             }
             BreakerState::Closed | BreakerState::Open => {}
@@ -218,12 +220,12 @@ impl CircuitBreaker {
         self.state = BreakerState::Open;
         self.opened_at_ms = Some(now_ms);
         self.probe_in_flight = false;
-        tracing::debug!(target: "baton::breaker", "[circuit-breaker] {name}: State = open");
+        markers::breaker_open(name);
     }
 
     fn start_probe(&mut self, name: &str) -> Admission {
         self.probe_in_flight = true;
-        tracing::debug!(target: "baton::breaker", "[circuit-breaker] {name}: Testing recovery (half-open)");
+        markers::breaker_testing(name);
         Admission::Probe
     }
 

@@ -3,7 +3,7 @@
 //!
 //! [`Engine::run`] returns a stream of [`EngineEvent`]s that both consumers (the
 //! one-shot printer and the interactive UI) read; the engine itself never touches
-//! the terminal. Decisions follow DESIGN.md's "Engine rules":
+//! the terminal. The rules (docs/failover.md):
 //! - the first chunk must arrive within `timeout_ms`, later chunks within
 //!   `stream_idle_timeout_ms`;
 //! - a *transient* error is retried on the same backend (`attempt n/M`, waiting
@@ -15,12 +15,17 @@
 //!
 //! All timing goes through `tokio::time`, so tests run under a paused clock.
 
+mod attempt;
 mod breaker;
 mod build;
 pub mod clock;
+mod decide;
+mod events;
 mod exhausted;
+mod markers;
 mod metrics;
 mod policy;
+mod probe;
 mod run;
 pub mod state;
 mod stats;
@@ -35,10 +40,10 @@ use serde::Serialize;
 pub use breaker::{Admission, BreakerState, CircuitBreaker};
 pub use build::{BuildError, build_engine};
 pub use clock::now_ms;
+pub use decide::Verdict;
 pub use exhausted::{exhausted_message, retry_later};
 pub use metrics::BackendMetrics;
 pub use policy::{PoolLabel, Route, Router, Slot};
-pub use run::Verdict;
 pub use state::StateError;
 pub use stats::{BackendHealth, LastFailure, LbHealth};
 pub use tpm::TpmTracker;
@@ -208,6 +213,11 @@ fn changed(before: BreakerState, after: BreakerState) -> Option<BreakerState> {
     (before != after).then_some(after)
 }
 
+/// Whole milliseconds, saturating.
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Locks a mutex, recovering the data if a panic poisoned it: health counters
 /// are still meaningful after a panicked prompt.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -352,11 +362,16 @@ impl Engine {
     /// round-robin rotation like a real prompt. The routing benchmark measures this.
     pub fn decide(&self) -> Vec<(usize, Verdict)> {
         let order = self.inner.route.order();
-        let verdicts = run::plan(&self.inner, &order, now_ms());
-        order
-            .iter()
-            .map(|slot| slot.backend)
-            .zip(verdicts)
+        let inner = &self.inner;
+        let plan = decide::plan(
+            &order,
+            &inner.backends,
+            &inner.health(),
+            &inner.settings,
+            now_ms(),
+        );
+        plan.into_iter()
+            .map(|(slot, verdict)| (slot.backend, verdict))
             .collect()
     }
 

@@ -1,0 +1,175 @@
+//! The engine's decisions, as pure functions over plain data: which backends a
+//! prompt may try ([`plan`]) and what to do after each attempt ([`next_step`]).
+//!
+//! Nothing here waits, sends or records; the driver in `run.rs` does that with the
+//! answers. The only side effect is the `[LB:tpm]` trace line a plan writes for each
+//! backend whose TPM it reads.
+
+use std::time::Duration;
+
+use super::markers;
+use super::policy::Slot;
+use super::stats::{LastFailure, LbHealth};
+use super::{Backend, millis};
+use crate::config::LbSettings;
+use crate::provider::{ErrorClass, ProviderError, Usage};
+
+/// What the plan says about a backend before any attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Worth a try.
+    Go,
+    /// Its circuit breaker is open.
+    Unhealthy,
+    /// Its tokens per minute are above zero and below `tpm_threshold`.
+    LowTpm(u64),
+}
+
+/// Judges each slot of `order` by its backend's breaker and TPM at `now`.
+///
+/// TPM only demotes: when every backend the breakers allow is below the
+/// threshold, they are used in order rather than failing the prompt.
+pub(super) fn plan(
+    order: &[Slot],
+    backends: &[Backend],
+    health: &LbHealth,
+    settings: &LbSettings,
+    now: u64,
+) -> Vec<(Slot, Verdict)> {
+    let verdict = |slot: &Slot| {
+        let name = backends.get(slot.backend).map_or("", |b| b.name.as_str());
+        let Some(h) = health.get(name) else {
+            return Verdict::Go;
+        };
+        if settings.breaker.enabled && !h.breaker.would_admit(now, &settings.breaker) {
+            return Verdict::Unhealthy;
+        }
+        let Some(threshold) = settings.tpm_threshold else {
+            return Verdict::Go;
+        };
+        let tpm = h.tpm.tpm(now);
+        markers::current_tpm(name, tpm);
+        if tpm > 0 && tpm < threshold {
+            Verdict::LowTpm(tpm)
+        } else {
+            Verdict::Go
+        }
+    };
+    let mut plan: Vec<(Slot, Verdict)> = order.iter().map(|s| (*s, verdict(s))).collect();
+    if !plan.iter().any(|(_, v)| *v == Verdict::Go) {
+        for (_, v) in &mut plan {
+            if matches!(v, Verdict::LowTpm(_)) {
+                *v = Verdict::Go;
+            }
+        }
+    }
+    plan
+}
+
+/// The pools (indices below `pools`) reached in `plan` whose every member is
+/// unhealthy: the prompt reports each as one "no active member" reason.
+pub(super) fn empty_pools(plan: &[(Slot, Verdict)], pools: usize) -> Vec<usize> {
+    (0..pools)
+        .filter(|&pool| {
+            let mut members = plan
+                .iter()
+                .filter(|(slot, _)| slot.pool == Some(pool))
+                .peekable();
+            members.peek().is_some() && members.all(|(_, v)| *v == Verdict::Unhealthy)
+        })
+        .collect()
+}
+
+/// Why a backend skipped for its open breaker is out: its last real failure and
+/// that failure's class, so a bad key stays an auth error (exit 1, not 75).
+pub(super) fn skipped_reason(last: Option<&LastFailure>) -> (ErrorClass, String) {
+    match last {
+        Some(last) => (
+            last.class,
+            format!("circuit breaker open (last error: {})", last.reason),
+        ),
+        None => (ErrorClass::Transient, "circuit breaker open".to_string()),
+    }
+}
+
+/// Attempts allowed per backend (`attempt n/M`).
+pub(super) fn max_attempts(settings: &LbSettings) -> u32 {
+    settings.retry_count.max(1)
+}
+
+/// What a streamed answer cost and how long it took, for its provenance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Answer {
+    /// From the start of the attempt to its first text.
+    pub first_chunk_ms: u64,
+    /// From the start of the attempt to its end.
+    pub attempt_ms: u64,
+    /// Sent by the provider, or estimated from the text.
+    pub usage: Usage,
+}
+
+/// How one attempt on a backend ended.
+#[derive(Debug)]
+pub(super) enum AttemptEnd {
+    /// No text within `timeout_ms`; nothing was shown.
+    FirstChunkTimeout {
+        /// How long the attempt waited.
+        elapsed: Duration,
+    },
+    /// The provider failed before any text was shown.
+    Failed(ProviderError),
+    /// The answer arrived whole.
+    Complete(Answer),
+    /// Text was shown, then the stream stalled or broke: the answer is partial.
+    Broken {
+        /// What was shown and what it cost.
+        answer: Answer,
+        /// What broke.
+        reason: String,
+    },
+}
+
+/// What the engine does after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Step {
+    /// Try the same backend again after this wait.
+    Retry(Duration),
+    /// Give up on this backend and try the next.
+    FailOver,
+    /// Give up on this backend; try only backends that differ from it in provider,
+    /// base URL or model (identical ones would reject the request the same way).
+    FailOverToDifferent,
+    /// The answer is complete, or text was shown and this backend owns it: stop.
+    Commit,
+}
+
+/// Decides what follows attempt `attempt` of `max` on one backend.
+///
+/// A transient error is retried after `failover_retry_delay_ms`, or after the
+/// provider's Retry-After when that is within `retry_after_cap_ms` (a longer one
+/// fails over rather than wait); an auth error fails over at once; a request error
+/// fails over to different backends only. A first-chunk timeout fails over without
+/// a retry: the backend has already had `timeout_ms`.
+pub(super) fn next_step(end: &AttemptEnd, attempt: u32, max: u32, settings: &LbSettings) -> Step {
+    match end {
+        AttemptEnd::Complete(_) | AttemptEnd::Broken { .. } => Step::Commit,
+        AttemptEnd::FirstChunkTimeout { .. } => Step::FailOver,
+        AttemptEnd::Failed(err) => match err.class() {
+            ErrorClass::Transient if attempt < max => match err.retry_after() {
+                Some(asked) if asked > settings.retry_after_cap => Step::FailOver,
+                Some(asked) => Step::Retry(asked),
+                None => Step::Retry(settings.retry_delay),
+            },
+            ErrorClass::Transient | ErrorClass::Auth => Step::FailOver,
+            ErrorClass::Request => Step::FailOverToDifferent,
+        },
+    }
+}
+
+/// The reason a first-chunk timeout gives, for events and the exhausted error.
+pub(super) fn timeout_reason(settings: &LbSettings) -> String {
+    format!(
+        "no answer within {}ms (timeout_ms)",
+        millis(settings.timeout)
+    )
+}

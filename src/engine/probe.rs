@@ -1,0 +1,97 @@
+//! A backend's admission for one prompt, which may hold the breaker's half-open
+//! probe.
+//!
+//! A half-open breaker lets exactly one request through, and the breaker stays
+//! half-open, refusing everyone else, until that request's outcome is reported.
+//! An outcome that is never reported would shut the backend out for good, so the
+//! outcome is reported by consuming the [`Ticket`] ([`Ticket::settle`]): a ticket
+//! that is dropped unsettled (the user cancelled the prompt, which drops the
+//! engine's stream and with it the attempt) gives the probe back, and the next
+//! prompt may probe instead of waiting a whole recovery window.
+
+use std::sync::Arc;
+
+use super::Inner;
+use super::breaker::{Admission, BreakerState};
+use super::clock::now_ms;
+use crate::provider::ErrorClass;
+
+/// How a backend's turn at a prompt ended, for its breaker and counters.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Outcome<'a> {
+    /// It answered in full.
+    Answered {
+        /// The answering attempt's duration.
+        latency_ms: u64,
+        /// The answer's tokens, for TPM.
+        tokens: u64,
+    },
+    /// It gave up on the prompt.
+    GaveUp {
+        /// The last error's class (a request error does not count against it).
+        class: ErrorClass,
+        /// The last error, in words.
+        reason: &'a str,
+    },
+}
+
+/// Leave to send a prompt's attempts to one backend; see the module docs.
+#[derive(Debug)]
+pub(super) struct Ticket {
+    inner: Arc<Inner>,
+    backend: String,
+    /// Holds the breaker's one probe until settled.
+    probe: bool,
+}
+
+/// Asks `backend`'s breaker for admission: `None` when it refuses.
+pub(super) fn admit(inner: &Arc<Inner>, backend: &str) -> Option<Ticket> {
+    let breaker = &inner.settings.breaker;
+    let admission = match inner.health().get_mut(backend) {
+        Some(h) if breaker.enabled => h.breaker.admit(backend, now_ms(), breaker),
+        Some(_) | None => Admission::Allowed,
+    };
+    let probe = match admission {
+        Admission::Allowed => false,
+        Admission::Probe => true,
+        Admission::Rejected => return None,
+    };
+    Some(Ticket {
+        inner: Arc::clone(inner),
+        backend: backend.to_string(),
+        probe,
+    })
+}
+
+impl Ticket {
+    /// Whether this ticket holds the half-open probe.
+    pub(super) fn is_probe(&self) -> bool {
+        self.probe
+    }
+
+    /// Records how the backend's turn ended; returns its breaker's new state if
+    /// that changed.
+    pub(super) fn settle(mut self, outcome: Outcome<'_>) -> Option<BreakerState> {
+        // The breaker now has its verdict (a request error leaves it as it was),
+        // so dropping the ticket must not give the probe back.
+        self.probe = false;
+        match outcome {
+            Outcome::Answered { latency_ms, tokens } => {
+                self.inner.record_success(&self.backend, latency_ms, tokens)
+            }
+            Outcome::GaveUp { class, reason } => {
+                self.inner.record_give_up(&self.backend, class, reason)
+            }
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if self.probe {
+            if let Some(h) = self.inner.health().get_mut(&self.backend) {
+                h.breaker.release_probe();
+            }
+        }
+    }
+}
