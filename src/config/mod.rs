@@ -49,7 +49,7 @@ pub fn settings_markdown() -> String {
             out.push_str(&format!(
                 "| `{}` | {} | {} | {} | {} |\n",
                 s.key,
-                s.kind.to_string().replace('|', "\\|"),
+                value_cell(s),
                 s.default
                     .map(|d| format!("`{d}`"))
                     .unwrap_or_else(|| "unset".to_string()),
@@ -97,5 +97,14 @@ mod tests {
         for s in registry() {
             assert!(md.contains(&format!("| `{}` |", s.key)), "{}", s.key);
         }
+    }
+}
+
+/// The docs' "value" cell: the kind, and the range of a number.
+fn value_cell(s: &SettingSpec) -> String {
+    let kind = s.kind.to_string().replace('|', "\\|");
+    match s.range() {
+        Some(range) => format!("{kind}, {range}"),
+        None => kind,
     }
 }
