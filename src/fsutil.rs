@@ -90,7 +90,7 @@ pub enum ReadError {
         path: PathBuf,
     },
     /// A folder, device, pipe or socket where a file was expected.
-    #[error("{} is not a regular file ({kind}); baton reads only regular files", path.display())]
+    #[error("cannot read {}: it is {kind}, not a regular file", path.display())]
     NotRegular {
         /// The path.
         path: PathBuf,
@@ -98,7 +98,11 @@ pub enum ReadError {
         kind: &'static str,
     },
     /// Larger than baton accepts for this kind of file.
-    #[error("{} is larger than {} (the limit for this file); refusing to read it", path.display(), human_size(*limit))]
+    #[error(
+        "cannot read {}: it is larger than {}, the limit for this kind of file",
+        path.display(),
+        human_size(*limit)
+    )]
     TooLarge {
         /// The file.
         path: PathBuf,
@@ -216,7 +220,7 @@ fn kind_of(meta: &fs::Metadata) -> &'static str {
             return "a socket";
         }
     }
-    "not a file"
+    "not a regular file"
 }
 
 /// The permission bits of `path` when group or others may use it (`0755` and the
@@ -347,7 +351,8 @@ mod tests {
         assert!(err.to_string().contains("larger than 1 KiB"), "{err}");
         let err = read_capped(dir.path(), 1024).unwrap_err();
         assert!(
-            err.to_string().contains("not a regular file (a folder)"),
+            err.to_string()
+                .contains("it is a folder, not a regular file"),
             "{err}"
         );
         assert!(
@@ -364,6 +369,6 @@ mod tests {
         let link = dir.path().join("zero");
         std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
         let err = read_capped(&link, 1 << 20).unwrap_err();
-        assert!(err.to_string().contains("(a device)"), "{err}");
+        assert!(err.to_string().contains("it is a device"), "{err}");
     }
 }

@@ -74,7 +74,7 @@ pub enum ArchiveError {
         id: String,
     },
     /// The file named like the session is not one (a folder, a device).
-    #[error("session '{id}' cannot be read: {why}")]
+    #[error("session '{id}': {why}")]
     NotASession {
         /// The id asked for.
         id: String,
