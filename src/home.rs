@@ -60,9 +60,95 @@ impl Home {
     pub fn sessions_dir(&self) -> PathBuf {
         self.root.join("sessions")
     }
+
+    /// `spill/`: archive records that overflowed the queue, waiting to be written.
+    pub fn spill_dir(&self) -> PathBuf {
+        self.root.join("spill")
+    }
+
+    /// The home and every folder baton keeps in it.
+    fn folders(&self) -> [PathBuf; 6] {
+        [
+            self.root.clone(),
+            self.profiles_dir(),
+            self.state_dir(),
+            self.logs_dir(),
+            self.sessions_dir(),
+            self.spill_dir(),
+        ]
+    }
+
+    /// Makes the home private when an older baton (or a hand-made folder) left it
+    /// readable by others: each such folder becomes `0700` and the files directly in
+    /// it `0600`. Returns one note per folder tightened, or per folder that could not
+    /// be (to warn about). Private folders are not walked, so once tightened this
+    /// costs one `stat` per folder.
+    pub fn tighten(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        for dir in self.folders() {
+            let Some(mode) = crate::fsutil::loose_mode(&dir) else {
+                continue;
+            };
+            let mut failed = crate::fsutil::make_private(&dir)
+                .err()
+                .map(|e| e.to_string());
+            let entries = std::fs::read_dir(&dir).into_iter().flatten().flatten();
+            for entry in entries {
+                let path = entry.path();
+                let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+                if is_file && crate::fsutil::loose_mode(&path).is_some() {
+                    if let Err(e) = crate::fsutil::make_private(&path) {
+                        failed.get_or_insert_with(|| format!("{}: {e}", path.display()));
+                    }
+                }
+            }
+            notes.push(match failed {
+                None => format!(
+                    "{} was readable by others (mode {mode:o}); made it private (700, files 600)",
+                    dir.display()
+                ),
+                Some(e) => format!(
+                    "{} is readable by others (mode {mode:o}) and could not be made private: {e}",
+                    dir.display()
+                ),
+            });
+        }
+        notes
+    }
 }
 
-/// Creates `dir` (and its parents) if it does not exist yet.
+/// Creates `dir` (and its parents) if it does not exist yet, private to the user
+/// (`0700`): sessions hold whole conversations.
 pub fn ensure_dir(dir: &Path) -> io::Result<()> {
-    std::fs::create_dir_all(dir)
+    crate::fsutil::create_private_dir(dir)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).map_or(0, |m| m.permissions().mode() & 0o777)
+    }
+
+    #[test]
+    fn tighten_makes_a_loose_home_private_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = Home::at(tmp.path().join("h"));
+        std::fs::create_dir_all(home.sessions_dir()).unwrap();
+        let file = home.sessions_dir().join("a.jsonl");
+        std::fs::write(&file, "{}").unwrap();
+        for p in [home.root(), &home.sessions_dir()] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let notes = home.tighten();
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].contains("mode 755"), "{notes:?}");
+        assert_eq!(mode(home.root()), 0o700);
+        assert_eq!(mode(&home.sessions_dir()), 0o700);
+        assert_eq!(mode(&file), 0o600);
+        assert!(home.tighten().is_empty());
+    }
 }

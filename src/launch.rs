@@ -57,10 +57,17 @@ pub struct Launched {
 /// values on top, continuing the stored session `--resume [ID]` names (its messages,
 /// its id, and its profile unless `--profile-load` or `--provider` says otherwise).
 pub fn session(args: &RunArgs, home: &Home) -> Result<Launched, LaunchError> {
+    for note in home.tighten() {
+        tracing::warn!("{note}");
+    }
     let overrides = parse_overrides(&args.set)?;
     let resumed = load_resumed(args.resume.as_deref(), home)?;
+    if let Some(r) = &resumed {
+        check_resumed_profile(r, args)?;
+    }
     let resumed_profile = resumed.as_ref().and_then(|r| r.profile.as_deref());
     let resolved = resolve_target(args, home, resumed_profile)?;
+    remember_keys(&resolved, &overrides);
     let mut session = Session::new(ProfileStore::new(home.profiles_dir()), resolved)
         .with_state_dir(home.state_dir())
         .with_home(home.clone());
@@ -71,6 +78,94 @@ pub fn session(args: &RunArgs, home: &Home) -> Result<Launched, LaunchError> {
         session.resume_from(r);
     }
     Ok(Launched { session, resumed })
+}
+
+/// A resume never changes profile silently: when the session's header is lost, the
+/// profile is the one the command line names, else the last one the file still
+/// records (each with a warning naming what was lost), else an error.
+fn check_resumed_profile(r: &ResumedSession, args: &RunArgs) -> Result<(), LaunchError> {
+    let Some(lost) = r.transcript.header.lost() else {
+        return Ok(());
+    };
+    let named = args
+        .provider
+        .as_deref()
+        .map(|p| format!("provider {p}"))
+        .or_else(|| args.profile.as_deref().map(|p| format!("profile {p}")));
+    match (named, r.profile.as_deref()) {
+        (Some(named), _) => {
+            tracing::warn!("session {}: {lost}; resuming on {named}, as asked", r.id);
+            Ok(())
+        }
+        (None, Some(recorded)) => {
+            tracing::warn!(
+                "session {}: {lost}; resuming on profile {recorded}, the last one it records",
+                r.id
+            );
+            Ok(())
+        }
+        (None, None) => Err(ArchiveError::UnknownProfile {
+            id: r.id.clone(),
+            lost,
+        }
+        .into()),
+    }
+}
+
+/// Tells [`crate::redact`] every key this run may send, so no echo of one reaches
+/// a session file, a log line or stderr: the key each backend resolves (a key file,
+/// `auth-key-env`, the provider's variable, `auth-key`) and credential headers.
+fn remember_keys(target: &Resolved, overrides: &Settings) {
+    let top = Resolved::top_settings(target);
+    let mut models: Vec<&ModelProfile> = Vec::new();
+    collect_models(target, &mut models);
+    for model in models {
+        let settings = model.settings.merged_with(top).merged_with(overrides);
+        for s in [&model.settings, &settings] {
+            remember_settings_keys(&model.provider, s);
+        }
+    }
+}
+
+fn collect_models<'a>(target: &'a Resolved, out: &mut Vec<&'a ModelProfile>) {
+    match target {
+        Resolved::Model { profile, .. } => out.push(profile),
+        Resolved::Pool { members, .. } => out.extend(members.iter().map(|(_, m)| m)),
+        Resolved::LoadBalancer { members, .. } => {
+            for member in members {
+                collect_models(member, out);
+            }
+        }
+    }
+}
+
+fn remember_settings_keys(provider: &str, settings: &Settings) {
+    if let Some(info) = crate::provider::lookup(provider) {
+        let keyfile = settings
+            .get_str("auth-keyfile")
+            .map(std::path::PathBuf::from);
+        let key = crate::provider::resolve_key(
+            info,
+            settings.get_str("auth-key"),
+            keyfile.as_deref(),
+            settings.get_str("auth-key-env"),
+        );
+        // A key that cannot be found is the engine's error to report, not ours.
+        if let Ok(Some(key)) = key {
+            crate::redact::remember_secret(key.expose());
+        }
+    }
+    if let Some(serde_json::Value::Object(headers)) = settings.get("custom-headers") {
+        for (name, value) in headers {
+            if config::is_secret_header(name) {
+                if let Some(v) = value.as_str() {
+                    // `Bearer KEY`: the key alone, so it is found in any shape.
+                    let key = v.rsplit(' ').next().unwrap_or(v);
+                    crate::redact::remember_secret(key);
+                }
+            }
+        }
+    }
 }
 
 /// Parses `--set KEY=VALUE` flags through the settings registry.

@@ -13,14 +13,15 @@
 //!
 //! The writer talks to a [`Sink`], so tests can slow the disk down or break it.
 
+mod export;
 mod record;
 pub mod sessions;
+mod sink;
 mod spill;
+mod worker;
 mod writer;
 
-use std::collections::{HashMap, HashSet};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -32,9 +33,10 @@ use crate::home::Home;
 
 pub use record::{ArchivedFailure, ArchivedProvenance, Event, RECORD_VERSION, Record, parse_line};
 pub use sessions::{
-    ExportFormat, ResumedSession, SessionSummary, Transcript, delete, export, latest, list, read,
-    resume,
+    ExportFormat, Header, Listing, ResumedSession, SessionSummary, SkippedEntry, Transcript,
+    delete, export, latest, list, list_all, read, resume,
 };
+pub use sink::FileSink;
 pub use writer::{Archive, ArchiveHandle, EXIT_FLUSH_TIMEOUT, ShutdownReport, WriterStatus};
 
 /// Default of `archive_queue_capacity`.
@@ -70,6 +72,25 @@ pub enum ArchiveError {
     InvalidId {
         /// The id given.
         id: String,
+    },
+    /// The file named like the session is not one (a folder, a device).
+    #[error("session '{id}': {why}")]
+    NotASession {
+        /// The id asked for.
+        id: String,
+        /// What the file is instead.
+        why: String,
+    },
+    /// The session's header is lost and no profile was named to resume it on.
+    #[error(
+        "cannot resume session '{id}': {lost}, so the profile it ran on is unknown; \
+         name one with --profile-load NAME (or --provider)"
+    )]
+    UnknownProfile {
+        /// The session.
+        id: String,
+        /// What was lost ([`sessions::Header::lost`]).
+        lost: &'static str,
     },
     /// There is no session to resume.
     #[error("no sessions in {} to resume", dir.display())]
@@ -143,7 +164,7 @@ pub fn enabled_in(settings: &Settings) -> bool {
 
 /// `~/.baton/spill/`: records that overflowed the queue, waiting to be written.
 pub fn spill_dir(home: &Home) -> PathBuf {
-    home.root().join("spill")
+    home.spill_dir()
 }
 
 /// Where the writer puts lines. [`FileSink`] in production; tests slow it down or
@@ -152,124 +173,23 @@ pub trait Sink: Send {
     /// Appends `lines` (whole JSON lines, each ending in `\n`) to session `session`.
     /// Errors should name the file.
     fn append(&mut self, session: &str, lines: &[u8]) -> io::Result<()>;
-}
 
-/// Appends to `DIR/ID.jsonl`, creating the folder on the first write.
-#[derive(Debug)]
-pub struct FileSink {
-    dir: PathBuf,
-    open: HashMap<String, File>,
-    /// Sessions whose last write failed, possibly half-way through a line.
-    broken: HashSet<String>,
-}
-
-/// Open files kept at once; sessions are few, this only guards against many.
-const MAX_OPEN: usize = 16;
-
-impl FileSink {
-    /// A sink over the sessions folder `dir`.
-    pub fn new(dir: PathBuf) -> Self {
-        Self {
-            dir,
-            open: HashMap::new(),
-            broken: HashSet::new(),
-        }
-    }
-
-    /// Opens the session's file unless it is open already.
-    fn ensure_open(&mut self, session: &str) -> io::Result<()> {
-        if !self.open.contains_key(session) {
-            if sessions::validate_id(session).is_err() {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("'{session}' is not a session id"),
-                ));
-            }
-            fs::create_dir_all(&self.dir).map_err(|e| writer::io_at(&self.dir, &e))?;
-            let path = self.dir.join(format!("{session}.jsonl"));
-            let mut file = OpenOptions::new()
-                .create(true)
-                .read(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| writer::io_at(&path, &e))?;
-            // A file an earlier crash left mid-line: start on a fresh line.
-            if !ends_with_newline(&mut file) {
-                self.broken.insert(session.to_string());
-            }
-            if self.open.len() >= MAX_OPEN {
-                self.open.clear();
-            }
-            self.open.insert(session.to_string(), file);
-        }
-        Ok(())
-    }
-
-    fn path(&self, session: &str) -> PathBuf {
-        self.dir.join(format!("{session}.jsonl"))
+    /// Creates a new conversation's file, failing if one exists (`Ok(false)`: the
+    /// id is taken, pick another). Sinks without files accept every id.
+    fn claim(&mut self, _session: &str) -> io::Result<bool> {
+        Ok(true)
     }
 }
 
-/// True for an empty file or one whose last byte is `\n`; a file that cannot be
-/// read counts as ending mid-line (one extra newline is harmless).
-fn ends_with_newline(file: &mut File) -> bool {
-    use std::io::{Read, Seek, SeekFrom};
-    match file.metadata() {
-        Ok(m) if m.len() == 0 => return true,
-        Ok(_) => {}
-        Err(_) => return false,
-    }
-    let mut last = [0u8; 1];
-    file.seek(SeekFrom::End(-1))
-        .and_then(|_| file.read_exact(&mut last))
-        .is_ok_and(|()| last[0] == b'\n')
-}
-
-impl Sink for FileSink {
-    fn append(&mut self, session: &str, lines: &[u8]) -> io::Result<()> {
-        let path = self.path(session);
-        // Opening may find the file mid-line, so ask only after.
-        let result = self.ensure_open(session).and_then(|()| {
-            let was_broken = self.broken.contains(session);
-            let file = self
-                .open
-                .get_mut(session)
-                .ok_or_else(|| io::Error::other("session file vanished from the open set"))?;
-            if was_broken {
-                // A failed write may have left half a line: end it, so it stays one
-                // bad line that readers skip instead of spoiling the next one.
-                file.write_all(b"\n")?;
-            }
-            file.write_all(lines)
-        });
-        match result {
-            Ok(()) => {
-                self.broken.remove(session);
-                Ok(())
-            }
-            Err(e) => {
-                self.broken.insert(session.to_string());
-                // Reopen next time: the folder or file may have come back.
-                self.open.remove(session);
-                if e.to_string().contains(&*path.to_string_lossy()) {
-                    Err(e)
-                } else {
-                    Err(writer::io_at(&path, &e))
-                }
-            }
-        }
-    }
-}
-
-/// Creates a new session id: `YYYYMMDD-HHMMSS-xxxx` (UTC, then random hex), so ids
-/// sort by start time.
+/// Creates a new session id: `YYYYMMDD-HHMMSS-mmm-` then 64 random bits as 16 hex
+/// digits (UTC start time to the millisecond), so ids sort by start time and two
+/// runs started in the same millisecond still differ (a clash is caught anyway by
+/// [`Sink::claim`], which creates the file with `create_new`).
 pub fn new_session_id() -> String {
     use rand::{Rng, SeedableRng};
-    let suffix: u16 = rand::rngs::StdRng::from_os_rng().random();
-    format!(
-        "{}-{suffix:04x}",
-        record::compact_utc(record::unix_millis())
-    )
+    let suffix: u64 = rand::rngs::StdRng::from_os_rng().random();
+    let ms = record::unix_millis();
+    format!("{}-{:03}-{suffix:016x}", record::compact_utc(ms), ms % 1000)
 }
 
 /// The records of one conversation: what the chat path calls.

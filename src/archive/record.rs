@@ -229,6 +229,90 @@ impl From<&BackendFailure> for ArchivedFailure {
     }
 }
 
+/// Appends `record` to `out` as one JSON line (ending in `\n`), every string
+/// passed through [`crate::redact`] first: no key, URL credential or credential
+/// header reaches a session or spill file, whatever a server echoed back.
+pub(crate) fn encode(record: &Record, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    let mut record = record.clone();
+    record.redact();
+    serde_json::to_writer(&mut *out, &record)?;
+    out.push(b'\n');
+    Ok(())
+}
+
+fn scrub(s: &mut String) {
+    if let std::borrow::Cow::Owned(clean) = crate::redact::text(s) {
+        *s = clean;
+    }
+}
+
+impl Record {
+    /// Passes every string of the record through [`crate::redact`].
+    fn redact(&mut self) {
+        scrub(&mut self.session);
+        match &mut self.event {
+            Event::SessionStarted { profile, .. } | Event::ProfileChanged { profile } => {
+                scrub(profile);
+            }
+            Event::User { content } => scrub(content),
+            Event::Answer {
+                content,
+                provenance,
+            } => {
+                scrub(content);
+                provenance.redact();
+            }
+            Event::Interrupted {
+                content,
+                provenance,
+                reason,
+            } => {
+                scrub(content);
+                scrub(reason);
+                provenance.redact();
+            }
+            Event::Failover {
+                backend, detail, ..
+            } => {
+                scrub(backend);
+                scrub(detail);
+            }
+            Event::Skipped { backend, why } => {
+                scrub(backend);
+                scrub(why);
+            }
+            Event::Exhausted { reasons } => {
+                for f in reasons {
+                    scrub(&mut f.backend);
+                    scrub(&mut f.reason);
+                }
+            }
+            Event::Breaker { backend, state } => {
+                scrub(backend);
+                scrub(state);
+            }
+            Event::Setting { key, value } => {
+                scrub(key);
+                if let Some(v) = value {
+                    crate::redact::json(v);
+                }
+            }
+            Event::Stats { profile, snapshot } => {
+                scrub(profile);
+                crate::redact::json(snapshot);
+            }
+        }
+    }
+}
+
+impl ArchivedProvenance {
+    fn redact(&mut self) {
+        scrub(&mut self.backend);
+        scrub(&mut self.provider);
+        scrub(&mut self.model);
+    }
+}
+
 /// Parses one line; `None` for anything that is not a record this version reads
 /// (corrupt, truncated, or written by a newer baton).
 pub fn parse_line(line: &str) -> Option<Record> {
@@ -310,6 +394,28 @@ mod tests {
             None
         );
         assert_eq!(parse_line("{\"v\":1,\"ts\":\"x\""), None);
+    }
+
+    #[test]
+    fn encoded_lines_carry_no_secrets() {
+        crate::redact::remember_secret("sk-record-test-KEY-42");
+        let r = Record::new(
+            "s1",
+            Event::Failover {
+                backend: "a".into(),
+                class: ErrorClass::Auth,
+                detail: "401 from https://u:pw@h/v1?key=k: you sent sk-record-test-KEY-42".into(),
+                will_retry: false,
+            },
+        );
+        let mut out = Vec::new();
+        encode(&r, &mut out).unwrap();
+        let line = String::from_utf8(out).unwrap();
+        assert!(line.ends_with('\n'));
+        for secret in ["pw@", "key=k", "sk-record-test-KEY-42"] {
+            assert!(!line.contains(secret), "{line}");
+        }
+        assert!(parse_line(line.trim_end()).is_some());
     }
 
     #[test]

@@ -8,7 +8,8 @@ use std::io;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use super::record::{Event, RECORD_VERSION, Record, parse_line};
+pub use super::export::{ExportFormat, export};
+use super::record::{Event, Record, parse_line};
 use super::{ArchiveError, Result};
 use crate::home::Home;
 use crate::provider::{Message, Role};
@@ -38,6 +39,31 @@ pub struct Transcript {
     pub records: Vec<Record>,
     /// Lines that could not be read and were skipped.
     pub skipped_lines: usize,
+    /// Whether the first line, the session's header, could be read.
+    pub header: Header,
+}
+
+/// The state of a session file's first line, its `session_started` header: the
+/// profile a resume goes back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Header {
+    /// The first line is a readable `session_started` record.
+    Whole,
+    /// The first line cannot be read or is not a `session_started` record.
+    Damaged,
+    /// The file has no lines at all.
+    Empty,
+}
+
+impl Header {
+    /// What was lost, for a warning or an error; `None` when nothing was.
+    pub fn lost(self) -> Option<&'static str> {
+        match self {
+            Self::Whole => None,
+            Self::Damaged => Some("its first line (the session header) is damaged"),
+            Self::Empty => Some("the file is empty (no header, no messages)"),
+        }
+    }
 }
 
 impl Transcript {
@@ -74,12 +100,32 @@ fn session_path(home: &Home, id: &str) -> Result<PathBuf> {
     Ok(home.sessions_dir().join(format!("{id}.jsonl")))
 }
 
-/// Session ids with their file's modification time, oldest first by id.
-fn ids(home: &Home) -> Result<Vec<(String, SystemTime)>> {
+/// A folder entry named like a session that is not one (a folder, a device, a
+/// broken symlink, an unreadable file): listing and resuming pass over it by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedEntry {
+    /// The entry.
+    pub path: PathBuf,
+    /// Why it was passed over.
+    pub why: String,
+}
+
+impl std::fmt::Display for SkippedEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "skipping {}: {}", self.path.display(), self.why)
+    }
+}
+
+/// A session id and its file's modification time.
+type Stamped = (String, SystemTime);
+
+/// Session ids with their file's modification time, oldest first by id, and the
+/// `*.jsonl` entries that are not session files.
+fn scan(home: &Home) -> Result<(Vec<Stamped>, Vec<SkippedEntry>)> {
     let dir = home.sessions_dir();
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
         Err(e) => {
             return Err(ArchiveError::Io {
                 action: "list",
@@ -89,6 +135,7 @@ fn ids(home: &Home) -> Result<Vec<(String, SystemTime)>> {
         }
     };
     let mut out = Vec::new();
+    let mut skipped = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".jsonl")) else {
@@ -97,40 +144,99 @@ fn ids(home: &Home) -> Result<Vec<(String, SystemTime)>> {
         if validate_id(id).is_err() {
             continue;
         }
-        let modified = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .unwrap_or(SystemTime::UNIX_EPOCH);
+        // Follows a symlink: what counts is what would be read.
+        let meta = match fs::metadata(entry.path()) {
+            Ok(meta) if meta.is_file() => meta,
+            Ok(meta) => {
+                skipped.push(SkippedEntry {
+                    path: entry.path(),
+                    why: if meta.is_dir() {
+                        "a folder, not a session file".into()
+                    } else {
+                        "not a regular file".into()
+                    },
+                });
+                continue;
+            }
+            Err(e) => {
+                skipped.push(SkippedEntry {
+                    path: entry.path(),
+                    why: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
         out.push((id.to_string(), modified));
     }
     out.sort();
-    Ok(out)
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok((out, skipped))
 }
 
-/// Every stored session, ordered by id (ids start with their start time).
-pub fn list(home: &Home) -> Result<Vec<SessionSummary>> {
-    let mut out = Vec::new();
-    for (id, _) in ids(home)? {
-        let t = read(home, &id)?;
-        let messages = t
-            .records
-            .iter()
-            .filter(|r| matches!(r.event, Event::User { .. } | Event::Answer { .. }))
-            .count();
-        let title = t.records.iter().find_map(|r| match &r.event {
-            Event::User { content } => Some(title_of(content)),
-            _ => None,
-        });
-        out.push(SessionSummary {
-            profile: t.profile().map(str::to_string),
-            last: t.records.last().map(|r| r.ts.clone()),
-            messages,
-            title,
-            skipped_lines: t.skipped_lines,
-            id,
-        });
+/// Session ids with their file's modification time, oldest first by id.
+fn ids(home: &Home) -> Result<Vec<(String, SystemTime)>> {
+    scan(home).map(|(ids, _)| ids)
+}
+
+/// Every stored session and the entries passed over, for callers that show both.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Listing {
+    /// The sessions, ordered by id.
+    pub sessions: Vec<SessionSummary>,
+    /// Entries named like sessions that could not be read as one.
+    pub skipped: Vec<SkippedEntry>,
+}
+
+/// Every stored session, and what was passed over: one entry that is not a session
+/// file (a folder named `x.jsonl`, a symlink to a device) never hides the others.
+pub fn list_all(home: &Home) -> Result<Listing> {
+    let (ids, mut skipped) = scan(home)?;
+    let mut sessions = Vec::new();
+    for (id, _) in ids {
+        let t = match read(home, &id) {
+            Ok(t) => t,
+            Err(e) => {
+                skipped.push(SkippedEntry {
+                    path: home.sessions_dir().join(format!("{id}.jsonl")),
+                    why: e.to_string(),
+                });
+                continue;
+            }
+        };
+        sessions.push(summary(id, &t));
     }
-    Ok(out)
+    Ok(Listing { sessions, skipped })
+}
+
+fn summary(id: String, t: &Transcript) -> SessionSummary {
+    let messages = t
+        .records
+        .iter()
+        .filter(|r| matches!(r.event, Event::User { .. } | Event::Answer { .. }))
+        .count();
+    let title = t.records.iter().find_map(|r| match &r.event {
+        Event::User { content } => Some(title_of(content)),
+        _ => None,
+    });
+    SessionSummary {
+        profile: t.profile().map(str::to_string),
+        last: t.records.last().map(|r| r.ts.clone()),
+        messages,
+        title,
+        skipped_lines: t.skipped_lines,
+        id,
+    }
+}
+
+/// Every stored session, ordered by id (ids start with their start time). Entries
+/// that are not session files are passed over with a warning naming each.
+pub fn list(home: &Home) -> Result<Vec<SessionSummary>> {
+    let listing = list_all(home)?;
+    for entry in &listing.skipped {
+        tracing::warn!("{entry}");
+    }
+    Ok(listing.sessions)
 }
 
 /// The lines of `baton sessions list` and `/sessions`: id, last activity, profile,
@@ -190,12 +296,22 @@ pub fn session_ids(home: &Home) -> Result<Vec<String>> {
     Ok(ids(home)?.into_iter().map(|(id, _)| id).collect())
 }
 
-/// Reads session `id`, skipping (and counting) lines that do not parse.
+/// Longest line read from a session file; a longer one is skipped and counted as
+/// unreadable, so a damaged or hostile file cannot take all memory.
+pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Reads session `id`, skipping (and counting) lines that do not parse. Only a
+/// regular file is read, line by line, each line at most [`MAX_LINE_BYTES`].
 pub fn read(home: &Home, id: &str) -> Result<Transcript> {
+    read_with_limit(home, id, MAX_LINE_BYTES)
+}
+
+pub(crate) fn read_with_limit(home: &Home, id: &str, max_line: usize) -> Result<Transcript> {
+    use crate::fsutil::ReadError;
     let path = session_path(home, id)?;
-    let bytes = match fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+    let file = match crate::fsutil::open_regular(&path) {
+        Ok(file) => file,
+        Err(ReadError::NotFound { .. }) => {
             let mut available: Vec<String> = ids(home)?.into_iter().map(|(id, _)| id).collect();
             let keep = available.len().saturating_sub(5);
             available.drain(..keep);
@@ -205,31 +321,102 @@ pub fn read(home: &Home, id: &str) -> Result<Transcript> {
                 available,
             });
         }
-        Err(e) => {
+        Err(e @ (ReadError::NotRegular { .. } | ReadError::TooLarge { .. })) => {
+            return Err(ArchiveError::NotASession {
+                id: id.to_string(),
+                why: e.to_string(),
+            });
+        }
+        Err(ReadError::Io { source, .. }) => {
             return Err(ArchiveError::Io {
                 action: "read",
                 path,
-                source: e,
+                source,
             });
         }
     };
     let mut records = Vec::new();
     let mut skipped_lines = 0;
-    for line in bytes.split(|b| *b == b'\n') {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
+    let mut first_line_ok = None;
+    let lines = each_line(file, max_line, |line| {
+        let record = line.and_then(|l| std::str::from_utf8(l).ok().and_then(parse_line));
+        if first_line_ok.is_none() {
+            first_line_ok = Some(matches!(
+                record.as_ref().map(|r| &r.event),
+                Some(Event::SessionStarted { .. })
+            ));
         }
-        match std::str::from_utf8(line).ok().and_then(parse_line) {
+        match record {
             Some(record) => records.push(record),
             None => skipped_lines += 1,
         }
-    }
+    });
+    lines.map_err(|source| ArchiveError::Io {
+        action: "read",
+        path: path.clone(),
+        source,
+    })?;
+    let header = match first_line_ok {
+        None => Header::Empty,
+        Some(true) => Header::Whole,
+        Some(false) => Header::Damaged,
+    };
     Ok(Transcript {
         id: id.to_string(),
         path,
         records,
         skipped_lines,
+        header,
     })
+}
+
+/// Calls `each` with every non-blank line (without its `\n`), or `None` for a line
+/// longer than `max_line` (read past without keeping it).
+fn each_line(
+    file: fs::File,
+    max_line: usize,
+    mut each: impl FnMut(Option<&[u8]>),
+) -> io::Result<()> {
+    use std::io::BufRead;
+    let mut reader = io::BufReader::with_capacity(64 * 1024, file);
+    let mut line = Vec::new();
+    let mut overlong = false;
+    let mut emit = |line: &mut Vec<u8>, overlong: &mut bool| {
+        if *overlong {
+            each(None);
+        } else if !line.iter().all(u8::is_ascii_whitespace) {
+            each(Some(line));
+        }
+        line.clear();
+        *overlong = false;
+    };
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        let (chunk, ends) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (&buf[..i], true),
+            None => (buf, false),
+        };
+        if !overlong {
+            if line.len() + chunk.len() > max_line {
+                overlong = true;
+                line.clear();
+            } else {
+                line.extend_from_slice(chunk);
+            }
+        }
+        let used = chunk.len() + usize::from(ends);
+        reader.consume(used);
+        if ends {
+            emit(&mut line, &mut overlong);
+        }
+    }
+    if overlong || !line.is_empty() {
+        emit(&mut line, &mut overlong);
+    }
+    Ok(())
 }
 
 /// Deletes session `id` and returns the path it had.
@@ -304,128 +491,43 @@ pub fn resume(home: &Home, id: &str) -> Result<ResumedSession> {
     })
 }
 
-/// `baton sessions export --format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ExportFormat {
-    /// A readable document: messages as sections, events as quotes.
-    Markdown,
-    /// One JSON object: id, version, profile, skipped_lines, records.
-    Json,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Renders a transcript for export (and, as Markdown, for `sessions show`).
-pub fn export(t: &Transcript, format: ExportFormat) -> String {
-    match format {
-        ExportFormat::Json => {
-            /// Field order as documented (a `json!` map would sort the keys).
-            #[derive(serde::Serialize)]
-            struct Export<'a> {
-                id: &'a str,
-                version: u32,
-                profile: Option<&'a str>,
-                skipped_lines: usize,
-                records: &'a [Record],
-            }
-            let export = Export {
-                id: &t.id,
-                version: RECORD_VERSION,
-                profile: t.profile(),
-                skipped_lines: t.skipped_lines,
-                records: &t.records,
-            };
-            // Our own types always serialise.
-            serde_json::to_string_pretty(&export).unwrap_or_default() + "\n"
-        }
-        ExportFormat::Markdown => markdown(t),
+    fn lines_of(text: &[u8], cap: usize) -> Vec<Option<String>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        fs::write(&path, text).unwrap();
+        let mut out = Vec::new();
+        each_line(fs::File::open(&path).unwrap(), cap, |l| {
+            out.push(l.map(|l| String::from_utf8_lossy(l).into_owned()));
+        })
+        .unwrap();
+        out
     }
-}
 
-fn markdown(t: &Transcript) -> String {
-    let mut out = format!("# Session {}\n\n", t.id);
-    if let Some(first) = t.records.first() {
-        out.push_str(&format!("Started {}", first.ts));
-        if let Some(p) = t.profile() {
-            out.push_str(&format!(" · profile `{p}`"));
-        }
-        out.push_str("\n\n");
+    #[test]
+    fn lines_over_the_cap_are_passed_over_whole() {
+        assert_eq!(
+            lines_of(b"ab\n\n  \ntoo long\ncd", 4),
+            vec![Some("ab".into()), None, Some("cd".into())]
+        );
+        assert_eq!(lines_of(b"endless-without-newline", 4), vec![None]);
     }
-    if t.skipped_lines > 0 {
-        out.push_str(&format!(
-            "> {} unreadable line(s) skipped\n\n",
-            t.skipped_lines
-        ));
+
+    #[test]
+    fn a_folder_named_like_a_session_is_skipped_by_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = Home::at(tmp.path());
+        fs::create_dir_all(home.sessions_dir().join("x.jsonl")).unwrap();
+        fs::write(home.sessions_dir().join("ok.jsonl"), "").unwrap();
+        let listing = list_all(&home).unwrap();
+        assert_eq!(listing.sessions.len(), 1);
+        assert_eq!(listing.skipped.len(), 1);
+        assert!(listing.skipped[0].to_string().contains("x.jsonl: a folder"));
+        let err = read(&home, "x").unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert_eq!(read(&home, "ok").unwrap().header, Header::Empty);
     }
-    for r in &t.records {
-        match &r.event {
-            Event::SessionStarted { profile, resumed } => {
-                if *resumed {
-                    out.push_str(&format!("> resumed on profile `{profile}` ({})\n\n", r.ts));
-                }
-            }
-            Event::ProfileChanged { profile } => {
-                out.push_str(&format!("> profile changed to `{profile}`\n\n"));
-            }
-            Event::User { content } => out.push_str(&format!("## You\n\n{content}\n\n")),
-            Event::Answer {
-                content,
-                provenance: p,
-            } => {
-                out.push_str(&format!(
-                    "## Assistant ({} · {}/{} · {} ms · {} attempt(s), {} failover(s) · {} tokens{})\n\n{content}\n\n",
-                    p.backend,
-                    p.provider,
-                    p.model,
-                    p.latency_ms,
-                    p.attempts,
-                    p.failovers,
-                    p.usage.total(),
-                    if p.usage.estimated { ", estimated" } else { "" },
-                ));
-            }
-            Event::Interrupted {
-                content,
-                provenance: p,
-                reason,
-            } => {
-                out.push_str(&format!(
-                    "## Assistant, interrupted ({} · {}/{})\n\n{content}\n\n> incomplete: {reason}\n\n",
-                    p.backend, p.provider, p.model
-                ));
-            }
-            Event::Failover {
-                backend,
-                class,
-                detail,
-                will_retry,
-            } => {
-                let next = if *will_retry {
-                    "retrying"
-                } else {
-                    "failing over"
-                };
-                out.push_str(&format!(
-                    "> {backend} failed ({class}): {detail}; {next}\n\n"
-                ));
-            }
-            Event::Skipped { backend, why } => {
-                out.push_str(&format!("> skipped {backend}: {why}\n\n"));
-            }
-            Event::Exhausted { reasons } => {
-                out.push_str("> every backend failed:\n");
-                for f in reasons {
-                    out.push_str(&format!("> - {}: {}\n", f.backend, f.reason));
-                }
-                out.push('\n');
-            }
-            Event::Breaker { backend, state } => {
-                out.push_str(&format!("> circuit breaker {backend}: {state}\n\n"));
-            }
-            Event::Setting { key, value } => match value {
-                Some(v) => out.push_str(&format!("> set {key} = {v}\n\n")),
-                None => out.push_str(&format!("> unset {key}\n\n")),
-            },
-            Event::Stats { .. } => {}
-        }
-    }
-    out
 }

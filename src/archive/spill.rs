@@ -5,7 +5,7 @@
 //! spill file behind; one that still fails to parse was damaged from outside and is
 //! renamed `NAME.failed-<unix ms>.jsonl`, kept for a human, and skipped.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,10 +17,14 @@ static SPILL_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 const FAILED_MARK: &str = ".failed-";
 
+/// Largest spill file read back; the spiller writes one batch of overflow per file,
+/// far below this.
+const MAX_SPILL_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Writes `records` to a new spill file in `dir` (created on first use) and returns
 /// its path. Names start with the time, so sorting them sorts them by age.
 pub(crate) fn write(dir: &Path, records: &[Record]) -> io::Result<PathBuf> {
-    fs::create_dir_all(dir).map_err(|e| with_path(dir, e))?;
+    crate::fsutil::create_private_dir(dir).map_err(|e| with_path(dir, e))?;
     let name = format!(
         "{:013}-{}-{:06}.jsonl",
         unix_millis(),
@@ -31,11 +35,13 @@ pub(crate) fn write(dir: &Path, records: &[Record]) -> io::Result<PathBuf> {
     let tmp = dir.join(format!(".{name}.tmp"));
     let mut text = Vec::with_capacity(records.len() * 128);
     for record in records {
-        serde_json::to_writer(&mut text, record).map_err(io::Error::other)?;
-        text.push(b'\n');
+        super::record::encode(record, &mut text).map_err(io::Error::other)?;
     }
     let written = (|| -> io::Result<()> {
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut file = crate::fsutil::private_options()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         file.write_all(&text)?;
         drop(file);
         fs::rename(&tmp, &path)
@@ -79,14 +85,18 @@ pub(crate) enum Taken {
 
 /// Reads a spill file whole. A file with any unreadable line is quarantined.
 pub(crate) fn take(path: &Path) -> io::Result<Taken> {
-    let text = match fs::read_to_string(path) {
+    use crate::fsutil::ReadError;
+    let text = match crate::fsutil::read_capped_string(path, MAX_SPILL_BYTES) {
         Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Taken::Gone),
-        // Not UTF-8 is damage too.
-        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+        Err(ReadError::NotFound { .. }) => return Ok(Taken::Gone),
+        // Not UTF-8, not a file, or bigger than baton ever writes: damage too.
+        Err(ReadError::Io { source, .. }) if source.kind() == io::ErrorKind::InvalidData => {
             return quarantine(path).map(|_| Taken::Quarantined);
         }
-        Err(e) => return Err(with_path(path, e)),
+        Err(ReadError::NotRegular { .. } | ReadError::TooLarge { .. }) => {
+            return quarantine(path).map(|_| Taken::Quarantined);
+        }
+        Err(ReadError::Io { source, .. }) => return Err(with_path(path, source)),
     };
     let mut records = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {

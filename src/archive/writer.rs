@@ -36,7 +36,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::record::Record;
-use super::spill::{self, Taken};
+use super::spill;
+use super::worker::{Writer, run_spiller};
 use super::{ArchiveConfig, FileSink, Sink};
 
 /// The longest exit, `/quit`, Ctrl-C or a panic waits for the archive to flush.
@@ -61,7 +62,7 @@ pub enum WriterStatus {
 }
 
 /// What is waiting to be re-enqueued, in order.
-enum Chunk {
+pub(super) enum Chunk {
     /// A spill file on disk.
     File(PathBuf),
     /// Overflow handed over without a file (flush, shutdown, or the spill folder
@@ -70,23 +71,23 @@ enum Chunk {
 }
 
 #[derive(Default)]
-struct State {
-    queue: VecDeque<Record>,
-    overflow: Vec<Record>,
+pub(super) struct State {
+    pub(super) queue: VecDeque<Record>,
+    pub(super) overflow: Vec<Record>,
     /// Set by the first overflow; new records follow the spill path until it is empty.
-    spilling: bool,
-    chunks: VecDeque<Chunk>,
-    spill_inflight: bool,
-    writer_busy: bool,
+    pub(super) spilling: bool,
+    pub(super) chunks: VecDeque<Chunk>,
+    pub(super) spill_inflight: bool,
+    pub(super) writer_busy: bool,
     /// The writer sleeps until a record arrives: the next enqueue must wake it.
-    writer_waiting: bool,
-    flush_waiters: usize,
-    shutdown: bool,
-    writer_done: bool,
+    pub(super) writer_waiting: bool,
+    pub(super) flush_waiters: usize,
+    pub(super) shutdown: bool,
+    pub(super) writer_done: bool,
 }
 
 impl State {
-    fn quiescent(&self) -> bool {
+    pub(super) fn quiescent(&self) -> bool {
         self.queue.is_empty()
             && self.overflow.is_empty()
             && self.chunks.is_empty()
@@ -94,28 +95,28 @@ impl State {
             && !self.writer_busy
     }
 
-    fn urgent(&self) -> bool {
+    pub(super) fn urgent(&self) -> bool {
         self.shutdown || self.flush_waiters > 0
     }
 }
 
-struct Shared {
-    state: Mutex<State>,
-    writer_cv: Condvar,
-    spiller_cv: Condvar,
-    done_cv: Condvar,
-    capacity: usize,
-    spill_dir: PathBuf,
-    status: watch::Sender<WriterStatus>,
+pub(super) struct Shared {
+    pub(super) state: Mutex<State>,
+    pub(super) writer_cv: Condvar,
+    pub(super) spiller_cv: Condvar,
+    pub(super) done_cv: Condvar,
+    pub(super) capacity: usize,
+    pub(super) spill_dir: PathBuf,
+    pub(super) status: watch::Sender<WriterStatus>,
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         // Nothing panics while holding the lock, so a poisoned state is still whole.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn set_status(&self, next: WriterStatus) {
+    pub(super) fn set_status(&self, next: WriterStatus) {
         self.status.send_if_modified(|now| {
             let changed = match (&*now, &next) {
                 (WriterStatus::Failing { .. }, WriterStatus::Failing { .. }) => false,
@@ -427,245 +428,6 @@ impl Drop for Archive {
         if !self.threads.is_empty() {
             self.stop(EXIT_FLUSH_TIMEOUT);
         }
-    }
-}
-
-/// The writer thread's own state.
-struct Writer {
-    shared: Arc<Shared>,
-    sink: Box<dyn Sink>,
-    window: Duration,
-    /// Records whose write failed, retried before the next batch.
-    retry: Vec<Record>,
-    /// Spare queue buffer with room reserved, swapped in under the lock.
-    spare: VecDeque<Record>,
-}
-
-impl Writer {
-    fn new(shared: Arc<Shared>, sink: Box<dyn Sink>, window: Duration) -> Self {
-        let spare = VecDeque::with_capacity(shared.capacity);
-        Self {
-            shared,
-            sink,
-            window,
-            retry: Vec::new(),
-            spare,
-        }
-    }
-
-    fn run(mut self) {
-        loop {
-            let mut st = self.shared.lock();
-            st.writer_busy = false;
-            if st.quiescent() {
-                self.shared.done_cv.notify_all();
-            }
-            // Sleep until there is something to do.
-            while st.queue.is_empty() && st.chunks.is_empty() && !st.shutdown {
-                if st.flush_waiters > 0 && !st.overflow.is_empty() && !st.spill_inflight {
-                    break;
-                }
-                st.writer_waiting = true;
-                st = self.wait(st, None);
-                st.writer_waiting = false;
-            }
-            if !st.queue.is_empty() {
-                // Let more records join this write, unless someone is waiting.
-                let deadline = Instant::now() + self.window;
-                while !st.urgent() && st.queue.len() < self.shared.capacity {
-                    if Instant::now() >= deadline {
-                        break;
-                    }
-                    st = self.wait(st, Some(deadline));
-                }
-                std::mem::swap(&mut st.queue, &mut self.spare);
-                st.writer_busy = true;
-                drop(st);
-                let batch: Vec<Record> = self.spare.drain(..).collect();
-                self.write(batch);
-                continue;
-            }
-            if let Some(chunk) = st.chunks.pop_front() {
-                st.writer_busy = true;
-                drop(st);
-                self.reenqueue(chunk);
-                continue;
-            }
-            // The queue and the spill backlog are empty: overflow is the newest
-            // thing left. Take it directly when the spiller is not already on it.
-            if !st.overflow.is_empty() && !st.spill_inflight && st.urgent() {
-                let records = std::mem::take(&mut st.overflow);
-                st.writer_busy = true;
-                drop(st);
-                self.write(records);
-                continue;
-            }
-            if st.shutdown {
-                if st.spill_inflight || !st.overflow.is_empty() {
-                    // The spiller is handing its batch over; wait for it.
-                    st = self.wait(st, Some(Instant::now() + Duration::from_millis(5)));
-                    drop(st);
-                    continue;
-                }
-                // Last try for records whose write failed.
-                if !self.retry.is_empty() {
-                    drop(st);
-                    self.write(Vec::new());
-                    st = self.shared.lock();
-                }
-                st.writer_done = true;
-                drop(st);
-                self.shared.done_cv.notify_all();
-                self.shared.spiller_cv.notify_all();
-                return;
-            }
-        }
-    }
-
-    fn wait<'a>(&self, st: MutexGuard<'a, State>, until: Option<Instant>) -> MutexGuard<'a, State> {
-        match until {
-            None => self
-                .shared
-                .writer_cv
-                .wait(st)
-                .unwrap_or_else(PoisonError::into_inner),
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                self.shared
-                    .writer_cv
-                    .wait_timeout(st, left)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0
-            }
-        }
-    }
-
-    /// Writes records (after any earlier failed ones), one append per session.
-    fn write(&mut self, records: Vec<Record>) {
-        let mut all = std::mem::take(&mut self.retry);
-        all.extend(records);
-        // Group by session, keeping each session's order and the order sessions
-        // first appear in.
-        let mut groups: Vec<(String, Vec<u8>, Vec<Record>)> = Vec::new();
-        for record in all {
-            let index = match groups.iter().position(|(s, _, _)| *s == record.session) {
-                Some(i) => i,
-                None => {
-                    groups.push((record.session.clone(), Vec::new(), Vec::new()));
-                    groups.len() - 1
-                }
-            };
-            let (_, bytes, kept) = &mut groups[index];
-            match serde_json::to_writer(&mut *bytes, &record) {
-                Ok(()) => {
-                    bytes.push(b'\n');
-                    kept.push(record);
-                }
-                // Our types always serialise; if one ever does not, skip it rather
-                // than stop archiving.
-                Err(e) => tracing::warn!("archive: cannot encode a record: {e}"),
-            }
-        }
-        let mut failure = None;
-        for (session, bytes, kept) in groups {
-            if bytes.is_empty() {
-                continue;
-            }
-            match self.sink.append(&session, &bytes) {
-                Ok(()) => {}
-                Err(e) => {
-                    failure = Some(e.to_string());
-                    self.retry.extend(kept);
-                }
-            }
-        }
-        match failure {
-            Some(error) => {
-                let cap = self.shared.capacity;
-                if self.retry.len() > cap {
-                    let dropped = self.retry.len() - cap;
-                    self.retry.drain(..dropped);
-                    tracing::debug!("archive: dropped {dropped} records after failed writes");
-                }
-                self.shared.set_status(WriterStatus::Failing { error });
-            }
-            None => self.shared.set_status(WriterStatus::Ok),
-        }
-    }
-
-    /// Writes a spilled chunk; a spill file is removed once its records are written.
-    fn reenqueue(&mut self, chunk: Chunk) {
-        match chunk {
-            Chunk::Memory(records) => self.write(records),
-            Chunk::File(path) => {
-                // Earlier failures first, so a failure below is this file's alone.
-                if !self.retry.is_empty() {
-                    self.write(Vec::new());
-                    if !self.retry.is_empty() {
-                        // Still failing: the file stays for the next run.
-                        return;
-                    }
-                }
-                match spill::take(&path) {
-                    Ok(Taken::Records(records)) => {
-                        self.write(records);
-                        if self.retry.is_empty() {
-                            if let Err(e) = spill::remove(&path) {
-                                tracing::warn!("archive: {e}");
-                            }
-                        } else {
-                            // The file still holds them; keeping both would write
-                            // them twice when the next run re-enqueues the file.
-                            self.retry.clear();
-                        }
-                    }
-                    Ok(Taken::Quarantined) | Ok(Taken::Gone) => {}
-                    Err(e) => self.shared.set_status(WriterStatus::Failing {
-                        error: e.to_string(),
-                    }),
-                }
-            }
-        }
-    }
-}
-
-/// Moves overflow to spill files while the writer is busy.
-fn run_spiller(shared: &Shared) {
-    loop {
-        let mut st = shared.lock();
-        while st.overflow.is_empty() {
-            if st.shutdown {
-                return;
-            }
-            st = shared
-                .spiller_cv
-                .wait(st)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        let records = std::mem::take(&mut st.overflow);
-        st.spill_inflight = true;
-        // Someone is waiting: handing over in memory is faster than a round trip
-        // through the disk, and the records are about to be written anyway.
-        let in_memory = st.urgent();
-        drop(st);
-        let chunk = if in_memory {
-            Chunk::Memory(records)
-        } else {
-            match spill::write(&shared.spill_dir, &records) {
-                Ok(path) => Chunk::File(path),
-                Err(e) => {
-                    shared.set_status(WriterStatus::Failing {
-                        error: e.to_string(),
-                    });
-                    Chunk::Memory(records)
-                }
-            }
-        };
-        let mut st = shared.lock();
-        st.chunks.push_back(chunk);
-        st.spill_inflight = false;
-        drop(st);
-        shared.writer_cv.notify_one();
     }
 }
 

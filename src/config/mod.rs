@@ -49,7 +49,7 @@ pub fn settings_markdown() -> String {
             out.push_str(&format!(
                 "| `{}` | {} | {} | {} | {} |\n",
                 s.key,
-                s.kind.to_string().replace('|', "\\|"),
+                value_cell(s),
                 s.default
                     .map(|d| format!("`{d}`"))
                     .unwrap_or_else(|| "unset".to_string()),
@@ -64,6 +64,15 @@ pub fn settings_markdown() -> String {
 /// Test helper shared by the generated-docs drift tests: compares `content` with the
 /// committed file at `rel` (from the crate root), or rewrites it when
 /// `BATON_UPDATE_DOCS=1`.
+/// The docs' "value" cell: the kind, and the range of a number.
+fn value_cell(s: &SettingSpec) -> String {
+    let kind = s.kind.to_string().replace('|', "\\|");
+    match s.range() {
+        Some(range) => format!("{kind}, {range}"),
+        None => kind,
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn check_generated_doc(rel: &str, content: &str) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);

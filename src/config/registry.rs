@@ -96,6 +96,10 @@ pub struct SettingSpec {
     pub protected: bool,
     /// Where it takes effect.
     pub scope: Scope,
+    /// The largest value a numeric setting accepts (`None` for the others). Every
+    /// number has one: an unbounded retry count or delay is a request storm or a
+    /// sleep that never ends.
+    pub max: Option<u64>,
 }
 
 impl SettingSpec {
@@ -106,10 +110,35 @@ impl SettingSpec {
             "{}: {}\n  value: {}\n  default: {}\n  applies to: {}",
             self.key, self.help, self.kind, default, self.scope
         );
+        if let Some(range) = self.range() {
+            text.push_str(&format!("\n  range: {range}"));
+        }
         if self.protected {
             text.push_str("\n  protected: never saved to a profile");
         }
         text
+    }
+
+    /// The smallest value a numeric setting accepts.
+    pub fn min(&self) -> Option<u64> {
+        match self.kind {
+            SettingKind::PositiveInt => Some(1),
+            SettingKind::NonNegativeInt => Some(0),
+            _ => None,
+        }
+    }
+
+    /// `1 to 3600000` for a numeric setting.
+    pub fn range(&self) -> Option<String> {
+        Some(format!("{} to {}", self.min()?, self.max?))
+    }
+
+    /// The same row with an upper bound.
+    const fn up_to(self, max: u64) -> Self {
+        Self {
+            max: Some(max),
+            ..self
+        }
     }
 }
 
@@ -127,6 +156,7 @@ const fn row(
         help,
         protected: false,
         scope,
+        max: None,
     }
 }
 
@@ -135,6 +165,10 @@ use SettingKind::{
     Bool, Choice, EnvVar, Fraction, Headers, Json, NonNegativeInt, Path, PositiveInt, Text, Toggle,
     Url,
 };
+
+const MINUTE_MS: u64 = 60_000;
+const HOUR_MS: u64 = 60 * MINUTE_MS;
+const DAY_MS: u64 = 24 * HOUR_MS;
 
 /// The table. Order is the order of `/set` completion, the docs and saved files.
 static REGISTRY: &[SettingSpec] = &[
@@ -145,42 +179,48 @@ static REGISTRY: &[SettingSpec] = &[
         Some("30000"),
         LoadBalancer,
         "Max wait in ms for the first streamed chunk of an attempt before failing over",
-    ),
+    )
+    .up_to(HOUR_MS),
     row(
         "stream_idle_timeout_ms",
         PositiveInt,
         Some("60000"),
         LoadBalancer,
         "Max gap in ms between chunks once an answer is streaming",
-    ),
+    )
+    .up_to(HOUR_MS),
     row(
         "tpm_threshold",
         PositiveInt,
         None,
         LoadBalancer,
         "Skip a backend whose tokens-per-minute is above 0 and below this",
-    ),
+    )
+    .up_to(1_000_000_000),
     row(
         "failover_retry_count",
         NonNegativeInt,
         Some("2"),
         LoadBalancer,
         "Attempts per backend before failing over (0 counts as 1, as in llxprt)",
-    ),
+    )
+    .up_to(100),
     row(
         "failover_retry_delay_ms",
         NonNegativeInt,
         Some("1000"),
         LoadBalancer,
         "Wait in ms between attempts on one backend (a Retry-After header wins, up to the cap)",
-    ),
+    )
+    .up_to(10 * MINUTE_MS),
     row(
         "retry_after_cap_ms",
         NonNegativeInt,
         Some("60000"),
         LoadBalancer,
         "Longest Retry-After in ms baton waits for; a longer one fails over instead",
-    ),
+    )
+    .up_to(HOUR_MS),
     row(
         "circuit_breaker_enabled",
         Bool,
@@ -194,21 +234,24 @@ static REGISTRY: &[SettingSpec] = &[
         Some("3"),
         LoadBalancer,
         "Failures within the window that open the breaker",
-    ),
+    )
+    .up_to(10_000),
     row(
         "circuit_breaker_failure_window_ms",
         PositiveInt,
         Some("60000"),
         LoadBalancer,
         "The window in ms in which failures are counted",
-    ),
+    )
+    .up_to(DAY_MS),
     row(
         "circuit_breaker_recovery_timeout_ms",
         PositiveInt,
         Some("30000"),
         LoadBalancer,
         "Time in ms an open breaker waits before letting one probe request through",
-    ),
+    )
+    .up_to(DAY_MS),
     // Backend.
     row(
         "base-url",
@@ -224,6 +267,7 @@ static REGISTRY: &[SettingSpec] = &[
         help: "The API key itself; kept in memory only, never saved (use auth-keyfile or auth-key-env)",
         protected: true,
         scope: Backend,
+        max: None,
     },
     row(
         "auth-keyfile",
@@ -245,7 +289,8 @@ static REGISTRY: &[SettingSpec] = &[
         None,
         Backend,
         "Maximum tokens in the context window",
-    ),
+    )
+    .up_to(100_000_000),
     row(
         "streaming",
         Toggle {
@@ -262,7 +307,8 @@ static REGISTRY: &[SettingSpec] = &[
         None,
         Backend,
         "Socket timeout in ms for the HTTP connection",
-    ),
+    )
+    .up_to(HOUR_MS),
     row(
         "socket-keepalive",
         Bool,
@@ -334,7 +380,8 @@ static REGISTRY: &[SettingSpec] = &[
         None,
         Session,
         "Maximum tokens in any prompt sent to the model (llxprt)",
-    ),
+    )
+    .up_to(100_000_000),
     row(
         "archive",
         Toggle {
@@ -351,14 +398,16 @@ static REGISTRY: &[SettingSpec] = &[
         Some("1024"),
         Session,
         "Records the archive queue holds before overflow spills to ~/.baton/spill/",
-    ),
+    )
+    .up_to(1_000_000),
     row(
         "archive_coalesce_ms",
         NonNegativeInt,
         Some("50"),
         Session,
         "Window in ms in which archive writes coalesce into one (a kill -9 loses at most this window)",
-    ),
+    )
+    .up_to(10_000),
 ];
 
 /// Every setting, in table order.
@@ -462,5 +511,37 @@ mod tests {
         assert!(text.contains("a positive integer"), "{text}");
         assert!(text.contains("default: unset"), "{text}");
         assert!(text.contains("load balancer"), "{text}");
+    }
+
+    #[test]
+    fn every_number_has_an_upper_bound_and_its_default_fits() {
+        for s in registry().iter().filter(|s| s.min().is_some()) {
+            let max = s
+                .max
+                .unwrap_or_else(|| panic!("{} has no upper bound", s.key));
+            if let Some(d) = s.default {
+                assert!(d.parse::<u64>().is_ok_and(|d| d <= max), "{}", s.key);
+            }
+        }
+        let spec = spec("failover_retry_count").map(SettingSpec::describe);
+        assert!(spec.unwrap_or_default().contains("\n  range: 0 to 100"));
+    }
+
+    #[test]
+    fn values_above_the_bound_name_the_key_value_and_range() {
+        use crate::config::{check_value, parse_value};
+        let err = parse_value("failover_retry_count", "4294967295").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "failover_retry_count must be from 0 to 100 (got 4294967295)"
+        );
+        let err = check_value("failover_retry_delay_ms", &u64::MAX.into()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "failover_retry_delay_ms must be from 0 to 600000 (got 18446744073709551615)"
+        );
+        assert!(parse_value("timeout_ms", "3600000").is_ok());
+        let err = parse_value("timeout_ms", "3600001").unwrap_err();
+        assert_eq!(err.key(), "timeout_ms");
     }
 }

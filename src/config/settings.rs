@@ -171,7 +171,9 @@ impl Settings {
                     warnings.push(unknown_kept_warning(k));
                     out.insert(k.clone(), v.clone());
                 }
-                Err(e @ SettingError::Invalid { .. }) => warnings.push(format!("{e}; ignored")),
+                Err(e @ (SettingError::Invalid { .. } | SettingError::OutOfRange { .. })) => {
+                    warnings.push(format!("{e}; ignored"))
+                }
             }
         }
         (out, warnings)
@@ -191,7 +193,9 @@ impl Settings {
                     warnings.push(unknown_kept_warning(k));
                     out.insert(k.clone(), v.clone());
                 }
-                Err(e @ SettingError::Invalid { .. }) => return Err(e),
+                Err(e @ (SettingError::Invalid { .. } | SettingError::OutOfRange { .. })) => {
+                    return Err(e);
+                }
             }
         }
         Ok((out, warnings))

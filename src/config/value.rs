@@ -18,6 +18,18 @@ pub enum SettingError {
         /// A known key that is probably what was meant.
         suggestion: Option<&'static str>,
     },
+    /// A number outside the key's range.
+    #[error("{key} must be from {min} to {max} (got {got})")]
+    OutOfRange {
+        /// The key.
+        key: String,
+        /// The smallest value allowed.
+        min: u64,
+        /// The largest value allowed.
+        max: u64,
+        /// What was given.
+        got: String,
+    },
     /// The value does not fit the key's kind or bounds.
     #[error("{key} must be {expected} (got {got})")]
     Invalid {
@@ -45,7 +57,9 @@ impl SettingError {
     /// The key the error is about.
     pub fn key(&self) -> &str {
         match self {
-            Self::UnknownKey { key, .. } | Self::Invalid { key, .. } => key,
+            Self::UnknownKey { key, .. }
+            | Self::Invalid { key, .. }
+            | Self::OutOfRange { key, .. } => key,
         }
     }
 
@@ -63,14 +77,9 @@ pub fn parse_value(key: &str, raw: &str) -> Result<Value, SettingError> {
     let bad = || invalid(spec, raw.to_string());
     let text = raw.trim();
     match spec.kind {
-        SettingKind::PositiveInt => int_from_text(text)
-            .filter(|n| *n >= 1)
-            .and_then(to_value_u64)
-            .ok_or_else(bad),
-        SettingKind::NonNegativeInt => int_from_text(text)
-            .filter(|n| *n >= 0)
-            .and_then(to_value_u64)
-            .ok_or_else(bad),
+        SettingKind::PositiveInt | SettingKind::NonNegativeInt => {
+            bounded(spec, int_from_text(text), raw.trim())
+        }
         SettingKind::Bool => match text.to_ascii_lowercase().as_str() {
             "true" => Ok(Value::Bool(true)),
             "false" => Ok(Value::Bool(false)),
@@ -112,14 +121,9 @@ pub fn check_value(key: &str, value: &Value) -> Result<Value, SettingError> {
     let spec = registry::spec(key).ok_or_else(|| SettingError::unknown(key))?;
     let bad = || invalid(spec, got_json(spec, value));
     match spec.kind {
-        SettingKind::PositiveInt => int_from_json(value)
-            .filter(|n| *n >= 1)
-            .and_then(to_value_u64)
-            .ok_or_else(bad),
-        SettingKind::NonNegativeInt => int_from_json(value)
-            .filter(|n| *n >= 0)
-            .and_then(to_value_u64)
-            .ok_or_else(bad),
+        SettingKind::PositiveInt | SettingKind::NonNegativeInt => {
+            bounded(spec, int_from_json(value), &got_json(spec, value))
+        }
         SettingKind::Bool => match value {
             Value::Bool(_) => Ok(value.clone()),
             _ => Err(bad()),
@@ -182,6 +186,25 @@ pub fn is_secret_header(name: &str) -> bool {
     ["auth", "key", "token", "secret", "password", "cookie"]
         .iter()
         .any(|word| name.contains(word))
+}
+
+/// A whole number checked against the row's range: below the minimum, beyond any
+/// 64-bit number, or not a number is the kind's error; above the maximum names the
+/// range.
+fn bounded(spec: &SettingSpec, n: Option<i128>, got: &str) -> Result<Value, SettingError> {
+    let min = spec.min().unwrap_or(0);
+    let n = n
+        .filter(|n| *n >= i128::from(min) && *n <= i128::from(u64::MAX))
+        .ok_or_else(|| invalid(spec, got.to_string()))?;
+    if let Some(max) = spec.max.filter(|max| n > i128::from(*max)) {
+        return Err(SettingError::OutOfRange {
+            key: spec.key.to_string(),
+            min,
+            max,
+            got: got.to_string(),
+        });
+    }
+    to_value_u64(n).ok_or_else(|| invalid(spec, got.to_string()))
 }
 
 fn invalid(spec: &SettingSpec, got: String) -> SettingError {

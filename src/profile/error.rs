@@ -156,6 +156,25 @@ pub enum ProfileError {
         /// The load-balancer profiles that list it.
         users: Vec<String>,
     },
+    /// The file is not one baton reads as a profile: not a regular file (a folder,
+    /// a device such as `/dev/zero` behind a symlink) or larger than
+    /// [`MAX_PROFILE_BYTES`](super::store::MAX_PROFILE_BYTES).
+    #[error(transparent)]
+    File(crate::fsutil::ReadError),
+    /// Saving would write a secret into the file.
+    #[error(
+        "refusing to save profile '{name}': {field} holds a raw secret ({what}); keep keys in \
+         a file (auth-keyfile), an environment variable (auth-key-env) or the provider's own \
+         variable (OPENAI_API_KEY, ...)"
+    )]
+    RawSecret {
+        /// The profile.
+        name: String,
+        /// The field, dotted: `ephemeralSettings.base-url`, `modelParams.api_key`.
+        field: String,
+        /// What in it is secret.
+        what: String,
+    },
     /// The file system said no.
     #[error("cannot {action} {}: {source}", path.display())]
     Io {

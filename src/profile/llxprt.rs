@@ -60,12 +60,16 @@ pub fn import_llxprt(src_dir: &Path, store: &ProfileStore) -> Result<ImportRepor
             report.skipped_existing.push(name);
             continue;
         }
-        let text = match fs::read_to_string(&path) {
+        let text = match crate::fsutil::read_capped_string(&path, super::store::MAX_PROFILE_BYTES) {
             Ok(text) => text,
-            Err(e) => {
+            Err(crate::fsutil::ReadError::Io { source, .. }) => {
                 report
                     .failed
-                    .push((name, ProfileError::io("read", &path, e).to_string()));
+                    .push((name, ProfileError::io("read", &path, source).to_string()));
+                continue;
+            }
+            Err(e) => {
+                report.failed.push((name, e.to_string()));
                 continue;
             }
         };

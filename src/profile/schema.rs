@@ -69,6 +69,9 @@ impl JsonSchema for EphemeralSettings {
                 Value::Object(map) => map,
                 _ => Map::new(),
             };
+            if let Some(max) = spec.max {
+                prop.insert("maximum".into(), json!(max));
+            }
             let mut description = spec.help.to_string();
             if spec.protected {
                 description.push_str(" (protected: never written by baton)");

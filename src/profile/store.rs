@@ -1,14 +1,20 @@
 //! [`ProfileStore`]: the profiles folder, one `NAME.json` per profile.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::fsutil::{ReadError, read_capped_string};
+
 use super::error::{ProfileError, Result};
 use super::format::{parse_profile, try_to_json, validate_name};
 use super::model::{Loaded, ModelProfile, Profile, Resolved};
+
+/// Largest profile file baton reads; real ones are a few hundred bytes.
+pub const MAX_PROFILE_BYTES: u64 = 1024 * 1024;
 
 /// The profiles folder (`Home::profiles_dir()`, or llxprt's for an import).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,10 +74,13 @@ impl ProfileStore {
     /// see [`ProfileStore::resolve`].
     pub fn load(&self, name: &str) -> Result<Loaded> {
         let path = self.path_of(name)?;
-        let text = match fs::read_to_string(&path) {
+        let text = match read_capped_string(&path, MAX_PROFILE_BYTES) {
             Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(self.not_found(name)),
-            Err(e) => return Err(ProfileError::io("read", &path, e)),
+            Err(ReadError::NotFound { .. }) => return Err(self.not_found(name)),
+            Err(ReadError::Io { source, .. }) => {
+                return Err(ProfileError::io("read", &path, source));
+            }
+            Err(e) => return Err(ProfileError::File(e)),
         };
         let (profile, warnings) = parse_profile(&path, &text)?;
         Ok(Loaded {
@@ -84,18 +93,22 @@ impl ProfileStore {
 
     /// Writes profile `name`, replacing any existing one, and returns its path.
     ///
-    /// Protected settings are left out. The text is checked by reading it back before
+    /// Protected settings (`auth-key`, credential `custom-headers`) are left out; a
+    /// raw secret anywhere else (credentials in `base-url`, a key-like model
+    /// parameter) refuses the save with [`ProfileError::RawSecret`] naming the field. The text is checked by reading it back before
     /// anything touches the disk, then written to a temp file in the same folder,
     /// flushed to disk and renamed over the old file, so a crash leaves either the old
     /// profile or the new one, never half of one.
     pub fn save(&self, name: &str, profile: &Profile) -> Result<PathBuf> {
         let path = self.path_of(name)?;
+        refuse_raw_secrets(name, profile)?;
         let text = try_to_json(profile)
             .map_err(|e| ProfileError::io("write", &path, io::Error::other(e)))?;
         // Refuses what could not be loaded again (a load balancer listing itself, no
         // members, bad values set behind the registry's back).
         parse_profile(&path, &text)?;
-        fs::create_dir_all(&self.dir).map_err(|e| ProfileError::io("create", &self.dir, e))?;
+        crate::fsutil::create_private_dir(&self.dir)
+            .map_err(|e| ProfileError::io("create", &self.dir, e))?;
         crate::fsutil::write_atomic(&path, text.as_bytes())
             .map_err(|e| ProfileError::io("write", &path, e))?;
         Ok(path)
@@ -120,122 +133,15 @@ impl ProfileStore {
     /// Loads `name` and, for a load balancer, every member down to the model
     /// profiles. Refuses missing members and cycles (`a -> b -> a`).
     pub fn resolve(&self, name: &str) -> Result<Resolved> {
-        self.resolve_inner(name, &mut Vec::new(), &mut Vec::new())
+        Resolver::new(self).resolve(name, &mut Vec::new(), &mut Vec::new())
     }
 
     /// Like [`resolve`](Self::resolve), also returning the warnings of every file
     /// read on the way (a raw key, unknown settings), each prefixed with its file.
     pub fn resolve_with_warnings(&self, name: &str) -> Result<(Resolved, Vec<String>)> {
         let mut warnings = Vec::new();
-        let resolved = self.resolve_inner(name, &mut Vec::new(), &mut warnings)?;
+        let resolved = Resolver::new(self).resolve(name, &mut Vec::new(), &mut warnings)?;
         Ok((resolved, warnings))
-    }
-
-    fn resolve_inner(
-        &self,
-        name: &str,
-        stack: &mut Vec<String>,
-        warnings: &mut Vec<String>,
-    ) -> Result<Resolved> {
-        if let Some(start) = stack.iter().position(|n| n == name) {
-            let mut chain = stack[start..].to_vec();
-            chain.push(name.to_string());
-            return Err(ProfileError::Cycle {
-                dir: self.dir.clone(),
-                chain,
-            });
-        }
-        let loaded = self.load(name)?;
-        warnings.extend(
-            loaded
-                .warnings
-                .iter()
-                .map(|w| format!("{}: {w}", loaded.path.display())),
-        );
-        match loaded.profile {
-            Profile::Model(profile) => self.pool_of(name, profile, warnings),
-            Profile::LoadBalancer(profile) => {
-                stack.push(name.to_string());
-                let mut members = Vec::with_capacity(profile.profiles.len());
-                for member in &profile.profiles {
-                    match self.resolve_inner(member, stack, warnings) {
-                        Ok(resolved) => members.push(resolved),
-                        Err(ProfileError::NotFound {
-                            name: missing,
-                            dir,
-                            available,
-                        }) if missing == *member => {
-                            return Err(ProfileError::MissingMember {
-                                path: loaded.path,
-                                lb: name.to_string(),
-                                member: missing,
-                                dir,
-                                available,
-                            });
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-                stack.pop();
-                Ok(Resolved::LoadBalancer {
-                    name: name.to_string(),
-                    profile,
-                    members,
-                })
-            }
-        }
-    }
-
-    /// A model profile alone, or the pool it belongs to (seed 000): the pool key is
-    /// `poolName`, else the profile's own name, so a solo profile whose name equals
-    /// another's `poolName` joins that pool.
-    fn pool_of(
-        &self,
-        name: &str,
-        profile: ModelProfile,
-        warnings: &mut Vec<String>,
-    ) -> Result<Resolved> {
-        let key = profile
-            .pool_name
-            .clone()
-            .unwrap_or_else(|| name.to_string());
-        let mut members = Vec::new();
-        for other in self.list()? {
-            if other == name {
-                continue;
-            }
-            // A sibling that fails to load is left out of the pool, with a warning,
-            // rather than taking the pinned profile down with it.
-            match self.load(&other) {
-                Ok(Loaded {
-                    profile: Profile::Model(m),
-                    ..
-                }) => {
-                    let other_key = m.pool_name.as_deref().unwrap_or(&other);
-                    if other_key == key {
-                        members.push((other, m));
-                    }
-                }
-                Ok(_) => {}
-                Err(e) if profile.pool_name.is_some() => {
-                    warnings.push(format!("pool '{key}': skipping {other}: {e}"));
-                }
-                Err(_) => {}
-            }
-        }
-        if members.is_empty() {
-            return Ok(Resolved::Model {
-                name: name.to_string(),
-                profile,
-            });
-        }
-        members.push((name.to_string(), profile));
-        members.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(Resolved::Pool {
-            key,
-            pinned: name.to_string(),
-            members,
-        })
     }
 
     /// Load-balancer profiles that list `name` as a member, sorted.
@@ -266,7 +172,7 @@ impl ProfileStore {
         let Ok(path) = self.path_of(profile) else {
             return false;
         };
-        let Ok(text) = fs::read_to_string(path) else {
+        let Ok(text) = read_capped_string(&path, MAX_PROFILE_BYTES) else {
             return false;
         };
         let Ok(value) = serde_json::from_str::<Value>(&text) else {
@@ -304,4 +210,187 @@ impl ProfileStore {
             available: self.list().unwrap_or_default(),
         }
     }
+}
+
+/// One resolution: every profile file is read at most once, however many load
+/// balancers list it and however many pool members look for siblings, so resolving
+/// an LB of N members costs O(profiles in the folder), not O(N × profiles).
+struct Resolver<'a> {
+    store: &'a ProfileStore,
+    loaded: HashMap<String, Loaded>,
+    /// Every model profile in the folder and its pool key, read on the first pool
+    /// lookup; and the profiles that failed to load, with why.
+    pools: Option<PoolIndex>,
+}
+
+#[derive(Default)]
+struct PoolIndex {
+    models: Vec<(String, String, ModelProfile)>,
+    broken: Vec<(String, String)>,
+}
+
+impl<'a> Resolver<'a> {
+    fn new(store: &'a ProfileStore) -> Self {
+        Self {
+            store,
+            loaded: HashMap::new(),
+            pools: None,
+        }
+    }
+
+    fn load(&mut self, name: &str) -> Result<Loaded> {
+        if let Some(loaded) = self.loaded.get(name) {
+            return Ok(loaded.clone());
+        }
+        let loaded = self.store.load(name)?;
+        self.loaded.insert(name.to_string(), loaded.clone());
+        Ok(loaded)
+    }
+
+    fn resolve(
+        &mut self,
+        name: &str,
+        stack: &mut Vec<String>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Resolved> {
+        if let Some(start) = stack.iter().position(|n| n == name) {
+            let mut chain = stack[start..].to_vec();
+            chain.push(name.to_string());
+            return Err(ProfileError::Cycle {
+                dir: self.store.dir.clone(),
+                chain,
+            });
+        }
+        let loaded = self.load(name)?;
+        warnings.extend(
+            loaded
+                .warnings
+                .iter()
+                .map(|w| format!("{}: {w}", loaded.path.display())),
+        );
+        match loaded.profile {
+            Profile::Model(profile) => self.pool_of(name, profile, warnings),
+            Profile::LoadBalancer(profile) => {
+                stack.push(name.to_string());
+                let mut members = Vec::with_capacity(profile.profiles.len());
+                for member in &profile.profiles {
+                    match self.resolve(member, stack, warnings) {
+                        Ok(resolved) => members.push(resolved),
+                        Err(ProfileError::NotFound {
+                            name: missing,
+                            dir,
+                            available,
+                        }) if missing == *member => {
+                            return Err(ProfileError::MissingMember {
+                                path: loaded.path,
+                                lb: name.to_string(),
+                                member: missing,
+                                dir,
+                                available,
+                            });
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                stack.pop();
+                Ok(Resolved::LoadBalancer {
+                    name: name.to_string(),
+                    profile,
+                    members,
+                })
+            }
+        }
+    }
+
+    fn pool_index(&mut self) -> Result<&PoolIndex> {
+        if self.pools.is_none() {
+            let mut index = PoolIndex::default();
+            for other in self.store.list()? {
+                match self.load(&other) {
+                    Ok(Loaded {
+                        profile: Profile::Model(m),
+                        ..
+                    }) => {
+                        let key = m.pool_name.clone().unwrap_or_else(|| other.clone());
+                        index.models.push((other, key, m));
+                    }
+                    Ok(_) => {}
+                    Err(e) => index.broken.push((other, e.to_string())),
+                }
+            }
+            self.pools = Some(index);
+        }
+        Ok(self.pools.get_or_insert_with(PoolIndex::default))
+    }
+
+    /// A model profile alone, or the pool it belongs to (seed 000): the pool key is
+    /// `poolName`, else the profile's own name, so a solo profile whose name equals
+    /// another's `poolName` joins that pool.
+    fn pool_of(
+        &mut self,
+        name: &str,
+        profile: ModelProfile,
+        warnings: &mut Vec<String>,
+    ) -> Result<Resolved> {
+        let key = profile
+            .pool_name
+            .clone()
+            .unwrap_or_else(|| name.to_string());
+        let index = self.pool_index()?;
+        let mut members: Vec<(String, ModelProfile)> = index
+            .models
+            .iter()
+            .filter(|(other, other_key, _)| other != name && *other_key == key)
+            .map(|(other, _, m)| (other.clone(), m.clone()))
+            .collect();
+        // A sibling that fails to load is left out of the pool, with a warning,
+        // rather than taking the pinned profile down with it.
+        if profile.pool_name.is_some() {
+            for (other, e) in index.broken.iter().filter(|(other, _)| other != name) {
+                warnings.push(format!("pool '{key}': skipping {other}: {e}"));
+            }
+        }
+        if members.is_empty() {
+            return Ok(Resolved::Model {
+                name: name.to_string(),
+                profile,
+            });
+        }
+        members.push((name.to_string(), profile));
+        members.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Resolved::Pool {
+            key,
+            pinned: name.to_string(),
+            members,
+        })
+    }
+}
+
+/// Refuses a profile that would put a raw secret on disk, naming the field.
+fn refuse_raw_secrets(name: &str, profile: &Profile) -> Result<()> {
+    let refuse = |field: String, what: &str| ProfileError::RawSecret {
+        name: name.to_string(),
+        field,
+        what: what.to_string(),
+    };
+    let settings = profile.settings();
+    if let Some(url) = settings.get_str("base-url") {
+        if let Some(what) = crate::redact::url_credentials(url) {
+            let what = match what.as_str() {
+                "user:password" => "a user name and password in the URL".to_string(),
+                param => format!("the `{param}` query parameter"),
+            };
+            return Err(refuse("ephemeralSettings.base-url".into(), &what));
+        }
+    }
+    if let Profile::Model(m) = profile {
+        for (key, value) in &m.model_params {
+            let is_secret = crate::redact::is_key_like(key)
+                && value.as_str().is_some_and(|v| !v.trim().is_empty());
+            if is_secret {
+                return Err(refuse(format!("modelParams.{key}"), "a key-like parameter"));
+            }
+        }
+    }
+    Ok(())
 }
