@@ -143,11 +143,9 @@ impl LbHealth {
     pub fn render_stats(&self, profile: &str, now_ms: u64, s: &BreakerSettings) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
-        let _ = write!(
-            out,
-            "Load Balancer Statistics\nProfile: {profile}\nTotal Requests: {}\n\nBackend Metrics:\n",
-            self.total_requests()
-        );
+        let _ = writeln!(out, "Load Balancer Statistics\nProfile: {profile}");
+        let total = self.total_requests();
+        let _ = writeln!(out, "Total Requests: {total}\n\nBackend Metrics:");
         for (i, (name, health)) in self.backends.iter().enumerate() {
             if i > 0 {
                 out.push('\n');
@@ -159,12 +157,14 @@ impl LbHealth {
             let latency = m
                 .avg_latency_ms()
                 .map_or_else(|| "N/A".to_string(), |ms| format!("{ms}ms"));
-            let _ = write!(
+            let (requests, tokens, tpm) = (m.requests, m.tokens, health.tpm.tpm(now_ms));
+            let _ = writeln!(
                 out,
-                "  {name}\n    Requests: {}\n    Success Rate: {rate}\n    Avg Latency: {latency}\n    Tokens: {}\n    TPM: {}\n",
-                m.requests,
-                m.tokens,
-                health.tpm.tpm(now_ms)
+                "  {name}\n    Requests: {requests}\n    Success Rate: {rate}"
+            );
+            let _ = writeln!(
+                out,
+                "    Avg Latency: {latency}\n    Tokens: {tokens}\n    TPM: {tpm}"
             );
         }
         out.push_str("\nCircuit Breaker States:\n");
