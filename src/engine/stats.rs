@@ -1,7 +1,7 @@
 //! [`LbHealth`]: the breaker, TPM and counters of every backend of one
 //! load-balancer profile, and the `/stats lb` report over them.
 //!
-//! The report's layout is seed 004's, byte for byte:
+//! The report's layout, which scripts and users read, byte for byte:
 //!
 //! ```text
 //! Load Balancer Statistics
@@ -184,10 +184,10 @@ mod tests {
 
     const MINUTE: u64 = 60_000;
 
-    /// Seed 004 scenario 5, built through the recording API: synthetic answered six
-    /// of eight attempts over five minutes then failed twice (threshold 2, as in
-    /// scenario 2); chutes answered four over two minutes; groqgpt was never used.
-    fn seed_004(now: u64, s: &BreakerSettings) -> LbHealth {
+    /// The module docs' example, built through the recording API: synthetic answered
+    /// six of eight attempts over five minutes then failed twice (threshold 2);
+    /// chutes answered four over two minutes; groqgpt was never used.
+    fn reference_health(now: u64, s: &BreakerSettings) -> LbHealth {
         let mut lb = LbHealth::new(["synthetic", "chutes", "groqgpt"]);
         let syn = lb.get_mut("synthetic").unwrap();
         let answers = [
@@ -219,11 +219,11 @@ mod tests {
     }
 
     #[test]
-    fn renders_seed_004_scenario_5_exactly() {
+    fn renders_the_reference_report_exactly() {
         let s = settings(2, 60_000, 30_000);
         // Mid-minute, so "minutes ago" stay inside their minute.
         let now = 1_700_000_000_000 / MINUTE * MINUTE + 30_000;
-        let lb = seed_004(now, &s);
+        let lb = reference_health(now, &s);
         assert_eq!(lb.total_requests(), 12);
         let expected = "\
 Load Balancer Statistics
@@ -301,7 +301,7 @@ Circuit Breaker States:
     fn tpm_shown_decays_with_time() {
         let s = settings(2, 60_000, 30_000);
         let now = 1_700_000_000_000 / MINUTE * MINUTE + 30_000;
-        let lb = seed_004(now, &s);
+        let lb = reference_health(now, &s);
         let later = lb.render_stats("testlb489", now + 10 * MINUTE, &s);
         assert!(later.contains("    Tokens: 3200\n    TPM: 0\n"));
     }
