@@ -1,8 +1,8 @@
 //! [`BackendMetrics`]: what one backend has done since its state was last reset.
 //!
-//! `requests` counts attempts (each retry is a request to the backend), so seed
-//! 004's "Requests: 8, Success Rate: 75.0%" means six attempts answered and two did
-//! not. `/stats lb`'s "Total Requests" is the sum over the backends.
+//! `requests` counts attempts (each retry is a request to the backend), so
+//! "Requests: 8, Success Rate: 75.0%" in `/stats lb` means six attempts answered and
+//! two did not. `/stats lb`'s "Total Requests" is the sum over the backends.
 
 use serde::{Deserialize, Serialize};
 
@@ -72,7 +72,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_004_synthetic_numbers() {
+    fn reference_report_synthetic_numbers() {
         let mut m = BackendMetrics::default();
         for (latency, tokens) in [(1200, 500), (1500, 500), (1700, 600), (1400, 600)] {
             m.record_success(latency, tokens);

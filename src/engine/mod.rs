@@ -3,7 +3,7 @@
 //!
 //! [`Engine::run`] returns a stream of [`EngineEvent`]s that both consumers (the
 //! one-shot printer and the interactive UI) read; the engine itself never touches
-//! the terminal. The rules (docs/failover.md):
+//! the terminal. The rules (`docs/failover.md` tells them to users):
 //! - the first chunk must arrive within `timeout_ms`, later chunks within
 //!   `stream_idle_timeout_ms`;
 //! - a *transient* error is retried on the same backend (`attempt n/M`, waiting
@@ -12,6 +12,19 @@
 //!   over only to backends that differ in provider, base URL or model;
 //! - once a chunk has been shown the backend owns the answer: a later stall or cut
 //!   ends it as [`EngineEvent::Interrupted`], never as a complete answer.
+//!
+//! Deciding is kept apart from doing:
+//! - `decide.rs` is pure: `plan` judges each backend of the order by its breaker
+//!   and TPM, `next_step` turns how an attempt ended into retry, fail over or
+//!   commit. Both are tested row by row, without a clock or a provider.
+//! - `run.rs` drives: it walks the plan, takes a `probe::Ticket` from each
+//!   backend's breaker, runs attempts (`attempt.rs`: first-chunk timeout, idle
+//!   tail, usage) and acts on `next_step`, sending events through `events.rs`'s
+//!   one-slot channel. The stream polls the driver itself, so dropping it cancels
+//!   the request in flight and gives back a half-open probe.
+//! - `markers.rs` holds every byte-exact log line that scripts grep.
+//! - Breaker, TPM, metrics and their persistence (`breaker.rs`, `tpm.rs`,
+//!   `metrics.rs`, `stats.rs`, `state.rs`) are plain data taking `now`.
 //!
 //! All timing goes through `tokio::time`, so tests run under a paused clock.
 
@@ -409,7 +422,7 @@ impl Engine {
         lock(&self.inner.state_dir).is_some()
     }
 
-    /// The `/stats lb` block (seed 004's layout).
+    /// The `/stats lb` block (its layout is in `docs/failover.md`).
     pub fn stats_lb(&self) -> String {
         self.inner.health().render_stats(
             &self.inner.profile,

@@ -1,7 +1,7 @@
 //! Policies: the order in which backends are offered a request.
 //!
 //! A profile becomes a [`Route`] tree: backends at the leaves, and a group for each
-//! load balancer (ordered by its policy) or pool (seed 000: shuffled each turn).
+//! load balancer (ordered by its policy) or pool (shuffled each turn).
 //! [`Route::order`] flattens the tree for one prompt; a backend reachable twice is
 //! offered once, at its first place.
 

@@ -403,7 +403,10 @@ mod tests {
             ),
             (r#"{"profile":"p"}"#, "no version"),
             (
-                r#"{"version":1,"profile":"p","saved_at_ms":0,"backends":{"a":{"metrics":{"requests":"x"}}}}"#,
+                concat!(
+                    r#"{"version":1,"profile":"p","saved_at_ms":0,"#,
+                    r#""backends":{"a":{"metrics":{"requests":"x"}}}}"#
+                ),
                 "invalid type",
             ),
             (

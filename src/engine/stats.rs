@@ -1,7 +1,7 @@
 //! [`LbHealth`]: the breaker, TPM and counters of every backend of one
 //! load-balancer profile, and the `/stats lb` report over them.
 //!
-//! The report's layout is seed 004's, byte for byte:
+//! The report's layout, which scripts and users read, byte for byte:
 //!
 //! ```text
 //! Load Balancer Statistics
@@ -143,11 +143,9 @@ impl LbHealth {
     pub fn render_stats(&self, profile: &str, now_ms: u64, s: &BreakerSettings) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
-        let _ = write!(
-            out,
-            "Load Balancer Statistics\nProfile: {profile}\nTotal Requests: {}\n\nBackend Metrics:\n",
-            self.total_requests()
-        );
+        let _ = writeln!(out, "Load Balancer Statistics\nProfile: {profile}");
+        let total = self.total_requests();
+        let _ = writeln!(out, "Total Requests: {total}\n\nBackend Metrics:");
         for (i, (name, health)) in self.backends.iter().enumerate() {
             if i > 0 {
                 out.push('\n');
@@ -159,12 +157,14 @@ impl LbHealth {
             let latency = m
                 .avg_latency_ms()
                 .map_or_else(|| "N/A".to_string(), |ms| format!("{ms}ms"));
-            let _ = write!(
+            let (requests, tokens, tpm) = (m.requests, m.tokens, health.tpm.tpm(now_ms));
+            let _ = writeln!(
                 out,
-                "  {name}\n    Requests: {}\n    Success Rate: {rate}\n    Avg Latency: {latency}\n    Tokens: {}\n    TPM: {}\n",
-                m.requests,
-                m.tokens,
-                health.tpm.tpm(now_ms)
+                "  {name}\n    Requests: {requests}\n    Success Rate: {rate}"
+            );
+            let _ = writeln!(
+                out,
+                "    Avg Latency: {latency}\n    Tokens: {tokens}\n    TPM: {tpm}"
             );
         }
         out.push_str("\nCircuit Breaker States:\n");
@@ -184,10 +184,10 @@ mod tests {
 
     const MINUTE: u64 = 60_000;
 
-    /// Seed 004 scenario 5, built through the recording API: synthetic answered six
-    /// of eight attempts over five minutes then failed twice (threshold 2, as in
-    /// scenario 2); chutes answered four over two minutes; groqgpt was never used.
-    fn seed_004(now: u64, s: &BreakerSettings) -> LbHealth {
+    /// The module docs' example, built through the recording API: synthetic answered
+    /// six of eight attempts over five minutes then failed twice (threshold 2);
+    /// chutes answered four over two minutes; groqgpt was never used.
+    fn reference_health(now: u64, s: &BreakerSettings) -> LbHealth {
         let mut lb = LbHealth::new(["synthetic", "chutes", "groqgpt"]);
         let syn = lb.get_mut("synthetic").unwrap();
         let answers = [
@@ -219,11 +219,11 @@ mod tests {
     }
 
     #[test]
-    fn renders_seed_004_scenario_5_exactly() {
+    fn renders_the_reference_report_exactly() {
         let s = settings(2, 60_000, 30_000);
         // Mid-minute, so "minutes ago" stay inside their minute.
         let now = 1_700_000_000_000 / MINUTE * MINUTE + 30_000;
-        let lb = seed_004(now, &s);
+        let lb = reference_health(now, &s);
         assert_eq!(lb.total_requests(), 12);
         let expected = "\
 Load Balancer Statistics
@@ -301,7 +301,7 @@ Circuit Breaker States:
     fn tpm_shown_decays_with_time() {
         let s = settings(2, 60_000, 30_000);
         let now = 1_700_000_000_000 / MINUTE * MINUTE + 30_000;
-        let lb = seed_004(now, &s);
+        let lb = reference_health(now, &s);
         let later = lb.render_stats("testlb489", now + 10 * MINUTE, &s);
         assert!(later.contains("    Tokens: 3200\n    TPM: 0\n"));
     }

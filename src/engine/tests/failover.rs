@@ -1,0 +1,246 @@
+//! Retry, failover, timeouts and interrupted answers.
+
+use std::time::Duration;
+
+use pretty_assertions::assert_eq;
+use tokio::time::Instant;
+
+use super::*;
+
+#[tokio::test(start_paused = true)]
+async fn first_backend_answers() {
+    let a = Scripted::new(vec![Reply::Answer {
+        first_ms: 100,
+        tokens: vec!["Hel", "lo"],
+    }]);
+    let b = Scripted::new(vec![]);
+    let events = run(&engine(vec![backend("a", &a), backend("b", &b)])).await;
+    assert_eq!(text(&events), "Hello");
+    assert_eq!(b.calls(), 0);
+    match events.last() {
+        Some(EngineEvent::Done { provenance }) => {
+            assert_eq!(provenance.backend, "a");
+            assert_eq!(provenance.attempts, 1);
+            assert_eq!(provenance.failovers, 0);
+            assert_eq!(provenance.first_chunk_ms, 100);
+            assert_eq!(provenance.usage.total(), 5);
+        }
+        other => panic!("expected Done, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_error_is_retried_on_the_same_backend_after_the_delay() {
+    let a = Scripted::new(vec![
+        Reply::Fail {
+            after_ms: 0,
+            err: http(503),
+        },
+        Reply::Answer {
+            first_ms: 0,
+            tokens: vec!["fine"],
+        },
+    ]);
+    let b = Scripted::new(vec![]);
+    let start = Instant::now();
+    let events = run(&engine(vec![backend("a", &a), backend("b", &b)])).await;
+    assert_eq!(started(&events), vec![("a".into(), 1), ("a".into(), 2)]);
+    assert_eq!(text(&events), "fine");
+    assert_eq!(start.elapsed(), Duration::from_millis(1000));
+    assert_eq!(b.calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_wins_over_the_delay_and_a_long_one_fails_over() {
+    let short = ProviderError::Http {
+        status: 429,
+        message: String::new(),
+        retry_after: Some(Duration::from_secs(3)),
+    };
+    let a = Scripted::new(vec![Reply::Fail {
+        after_ms: 0,
+        err: short,
+    }]);
+    let start = Instant::now();
+    let events = run(&engine(vec![backend("a", &a)])).await;
+    assert_eq!(started(&events).len(), 2);
+    assert_eq!(start.elapsed(), Duration::from_millis(3010));
+
+    let long = ProviderError::Http {
+        status: 429,
+        message: String::new(),
+        retry_after: Some(Duration::from_secs(3600)),
+    };
+    let a = Scripted::new(vec![Reply::Fail {
+        after_ms: 0,
+        err: long,
+    }]);
+    let b = Scripted::new(vec![]);
+    let start = Instant::now();
+    let events = run(&engine(vec![backend("a", &a), backend("b", &b)])).await;
+    assert_eq!(started(&events), vec![("a".into(), 1), ("b".into(), 1)]);
+    assert_eq!(start.elapsed(), Duration::from_millis(10));
+}
+
+#[tokio::test(start_paused = true)]
+async fn auth_error_fails_over_at_once() {
+    let a = Scripted::new(vec![Reply::Fail {
+        after_ms: 0,
+        err: http(401),
+    }]);
+    let b = Scripted::new(vec![]);
+    let events = run(&engine(vec![backend("a", &a), backend("b", &b)])).await;
+    assert_eq!(started(&events), vec![("a".into(), 1), ("b".into(), 1)]);
+    assert!(matches!(
+        &events[1],
+        EngineEvent::AttemptFailed {
+            class: ErrorClass::Auth,
+            will_retry: false,
+            ..
+        }
+    ));
+    let Some(EngineEvent::Done { provenance }) = events.last() else {
+        panic!("expected Done, got {events:?}");
+    };
+    assert_eq!((provenance.failovers, provenance.attempts), (1, 2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn request_error_skips_identical_siblings() {
+    let a = Scripted::new(vec![Reply::Fail {
+        after_ms: 0,
+        err: http(400),
+    }]);
+    let twin = Scripted::new(vec![]);
+    let other = Scripted::new(vec![]);
+    let mut twin_backend = backend("twin", &twin);
+    twin_backend.model = "model-a".into();
+    twin_backend.base_url = "http://a".into();
+    let events = run(&engine(vec![
+        backend("a", &a),
+        twin_backend,
+        backend("c", &other),
+    ]))
+    .await;
+    assert_eq!(twin.calls(), 0);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, EngineEvent::Skipped { backend, .. } if backend == "twin"))
+    );
+    assert_eq!(text(&events), "ok");
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_first_chunk_times_out_and_shows_nothing_from_that_backend() {
+    let a = Scripted::new(vec![Reply::Answer {
+        first_ms: 31_000,
+        tokens: vec!["late"],
+    }]);
+    let b = Scripted::new(vec![Reply::Answer {
+        first_ms: 5,
+        tokens: vec!["quick"],
+    }]);
+    let start = Instant::now();
+    let events = run(&engine(vec![backend("a", &a), backend("b", &b)])).await;
+    assert_eq!(text(&events), "quick");
+    assert_eq!(a.calls(), 1, "a timeout fails over, it is not retried");
+    assert_eq!(start.elapsed(), Duration::from_millis(30_005));
+}
+
+#[tokio::test(start_paused = true)]
+async fn stall_after_text_is_interrupted_not_failed_over() {
+    let a = Scripted::new(vec![Reply::Stall {
+        tokens: vec!["part"],
+    }]);
+    let b = Scripted::new(vec![]);
+    let events = run(&engine(vec![backend("a", &a), backend("b", &b)])).await;
+    assert_eq!(b.calls(), 0);
+    assert_eq!(text(&events), "part");
+    let Some(EngineEvent::Interrupted { reason, .. }) = events.last() else {
+        panic!("expected Interrupted, got {events:?}");
+    };
+    assert!(reason.contains("stream_idle_timeout_ms"), "{reason}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn cut_after_text_is_interrupted() {
+    let a = Scripted::new(vec![Reply::Cut {
+        tokens: vec!["par", "tial"],
+    }]);
+    let events = run(&engine(vec![backend("a", &a)])).await;
+    assert_eq!(text(&events), "partial");
+    let Some(EngineEvent::Interrupted { reason, .. }) = events.last() else {
+        panic!("expected Interrupted, got {events:?}");
+    };
+    assert!(reason.contains("connection reset"), "{reason}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn everything_down_lists_each_backend_and_its_last_reason() {
+    let a = Scripted::new(vec![
+        Reply::Fail {
+            after_ms: 0,
+            err: http(503),
+        },
+        Reply::Fail {
+            after_ms: 0,
+            err: http(502),
+        },
+    ]);
+    let b = Scripted::new(vec![Reply::Fail {
+        after_ms: 0,
+        err: http(401),
+    }]);
+    let events = run(&engine(vec![backend("a", &a), backend("b", &b)])).await;
+    match events.last() {
+        Some(EngineEvent::Exhausted { reasons }) => {
+            assert_eq!(reasons.len(), 2);
+            assert_eq!(reasons[0].backend, "a");
+            assert!(
+                reasons[0].reason.starts_with("502"),
+                "{}",
+                reasons[0].reason
+            );
+            assert_eq!(reasons[1].class, ErrorClass::Auth);
+        }
+        other => panic!("expected Exhausted, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_backend_that_could_not_be_built_fails_with_its_reason() {
+    let b = Scripted::new(vec![]);
+    let mut broken = backend("nokey", &b);
+    broken.provider = Err(ProviderError::MissingKey {
+        provider: "openai".into(),
+        hint: "set OPENAI_API_KEY".into(),
+    });
+    let events = run(&engine(vec![broken, backend("b", &b)])).await;
+    let auth_failure = |e: &EngineEvent| match e {
+        EngineEvent::AttemptFailed { backend, class, .. } => {
+            backend == "nokey" && *class == ErrorClass::Auth
+        }
+        _ => false,
+    };
+    assert!(events.iter().any(auth_failure), "{events:?}");
+    assert_eq!(text(&events), "ok");
+}
+
+#[tokio::test(start_paused = true)]
+async fn empty_answer_is_transient() {
+    let a = Scripted::new(vec![
+        Reply::Answer {
+            first_ms: 0,
+            tokens: vec![],
+        },
+        Reply::Answer {
+            first_ms: 0,
+            tokens: vec![],
+        },
+    ]);
+    let b = Scripted::new(vec![]);
+    let events = run(&engine(vec![backend("a", &a), backend("b", &b)])).await;
+    assert_eq!(a.calls(), 2);
+    assert_eq!(text(&events), "ok");
+}
