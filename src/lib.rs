@@ -12,7 +12,6 @@
 //! - [`session`]: one chat's state; [`command`]: slash commands, pure over it.
 //! - [`tui`]: the interactive chat (ratatui), the other consumer of engine events.
 //! - [`archive`]: every conversation kept in `~/.baton/sessions/`, written off the chat path.
-//! - [`mock`]: a local fault-injecting server speaking every wire format.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -24,7 +23,6 @@ pub mod engine;
 pub mod fsutil;
 pub mod home;
 pub mod logging;
-pub mod mock;
 pub mod oneshot;
 pub mod profile;
 pub mod provider;

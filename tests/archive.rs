@@ -660,7 +660,7 @@ fn sessions_cli_lists_shows_exports_and_deletes() {
 
 #[test]
 fn oneshot_archives_and_resume_sends_the_history_on_the_same_profile() {
-    use baton::mock::Behavior;
+    use baton_mock::Behavior;
     let mock = support::Mock::with(&[("ok", Behavior::answer("the answer"))]);
     let home = support::Home::new();
     home.openai_profile("m", &mock.base_url("ok"));

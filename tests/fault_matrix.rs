@@ -24,9 +24,9 @@ use baton::config::Settings;
 use baton::engine::{
     Backend, BackendFailure, BreakerState, Engine, EngineEvent, Provenance, build_engine,
 };
-use baton::mock::{Answer, BackendConfig, Behavior, MockConfig, MockServer};
 use baton::profile::{Policy, ProfileStore};
 use baton::provider::{self, ApiKey, BackendSpec, ChatRequest, ErrorClass, Message, Usage};
+use baton_mock::{Answer, BackendConfig, Behavior, MockConfig, MockServer};
 use futures_util::StreamExt;
 use pretty_assertions::assert_eq;
 use tokio::time::Instant;

@@ -3,7 +3,7 @@
 
 mod support;
 
-use baton::mock::{Answer, BackendConfig, Behavior, MockConfig};
+use baton_mock::{Answer, BackendConfig, Behavior, MockConfig};
 use predicates::prelude::*;
 use support::{Home, Mock, refused_url, text};
 

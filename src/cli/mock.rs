@@ -2,8 +2,8 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use crate::mock::{MockConfig, MockServer};
 use crate::oneshot::Exit;
+use baton_mock::{MockConfig, MockServer};
 
 use super::MockArgs;
 

@@ -1,5 +1,6 @@
 //! The command line: flags, subcommands and their help.
 
+#[cfg(feature = "mock")]
 pub mod mock;
 pub mod profiles;
 pub mod sessions;
@@ -119,6 +120,7 @@ pub enum Command {
     /// List every setting with its type, default and help.
     Settings,
     /// Run a local fault-injecting LLM server to try profiles offline.
+    #[cfg(feature = "mock")]
     Mock(MockArgs),
     /// Show or reset the saved breaker, TPM and metrics state of load-balancer profiles.
     #[command(subcommand)]
@@ -169,6 +171,7 @@ pub enum SessionsCommand {
 }
 
 /// `baton mock ...`
+#[cfg(feature = "mock")]
 #[derive(Debug, Args)]
 pub struct MockArgs {
     /// The port to listen on (127.0.0.1).

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use baton::mock::{BackendConfig, Behavior, MockConfig, MockServer};
+use baton_mock::{BackendConfig, Behavior, MockConfig, MockServer};
 
 /// Environment variables that could leak a real key into a test run.
 const KEY_VARS: &[&str] = &[

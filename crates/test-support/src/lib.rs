@@ -1,0 +1,1 @@
+//! Fixtures for baton's integration tests.
