@@ -33,7 +33,7 @@
 // A benchmark that cannot set up should stop loudly.
 #![allow(clippy::expect_used)]
 
-mod common;
+use baton_test_support::transcript as common;
 
 use std::hint::black_box;
 use std::time::Instant;

@@ -8,8 +8,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,6 +19,8 @@ use baton::archive::{
 };
 use baton::home::Home;
 use baton::provider::{ErrorClass, Message, Role, Usage};
+use baton_test_support::home::TempHome;
+use baton_test_support::mock::Mock;
 use pretty_assertions::assert_eq;
 
 // ---------------------------------------------------------------- test doubles
@@ -598,7 +598,7 @@ fn corrupt_session_resumes_up_to_the_last_good_line() {
 
 #[test]
 fn sessions_cli_lists_shows_exports_and_deletes() {
-    let home = support::Home::new();
+    let home = TempHome::new();
     let baton_home = Home::at(home.path());
     let archive = Archive::start(&config(&baton_home, 1024, 1));
     let mut log = archive::SessionLog::new(archive.handle(), "20250102-030405-abcd");
@@ -611,7 +611,7 @@ fn sessions_cli_lists_shows_exports_and_deletes() {
     drop(archive);
 
     let out = home.baton().args(["sessions", "list"]).assert().success();
-    let text = support::text(&out.get_output().stdout);
+    let text = baton_test_support::home::text(&out.get_output().stdout);
     assert!(text.contains("20250102-030405-abcd"), "{text}");
     assert!(text.contains("demo"), "{text}");
     assert!(text.contains("What is a baton?"), "{text}");
@@ -621,7 +621,7 @@ fn sessions_cli_lists_shows_exports_and_deletes() {
         .args(["sessions", "show", "20250102-030405-abcd"])
         .assert()
         .success();
-    let text = support::text(&out.get_output().stdout);
+    let text = baton_test_support::home::text(&out.get_output().stdout);
     assert!(text.contains("## You\n\nWhat is a baton?"), "{text}");
     assert!(text.contains("A stick passed in a relay."), "{text}");
 
@@ -650,7 +650,7 @@ fn sessions_cli_lists_shows_exports_and_deletes() {
         .args(["sessions", "show", "20250102-030405-abcd"])
         .assert()
         .failure();
-    let err = support::text(&out.get_output().stderr);
+    let err = baton_test_support::home::text(&out.get_output().stderr);
     assert!(err.contains("no session '20250102-030405-abcd'"), "{err}");
     home.baton()
         .args(["sessions", "show", "../etc/passwd"])
@@ -661,8 +661,8 @@ fn sessions_cli_lists_shows_exports_and_deletes() {
 #[test]
 fn oneshot_archives_and_resume_sends_the_history_on_the_same_profile() {
     use baton_mock::Behavior;
-    let mock = support::Mock::with(&[("ok", Behavior::answer("the answer"))]);
-    let home = support::Home::new();
+    let mock = Mock::with(&[("ok", Behavior::answer("the answer"))]);
+    let home = TempHome::new();
     home.openai_profile("m", &mock.base_url("ok"));
     home.baton()
         .args(["--profile-load", "m", "-p", "first"])
@@ -773,7 +773,7 @@ fn archive_child_process() {
 
 #[test]
 fn a_load_balancer_run_records_an_engine_stats_snapshot() {
-    let home = support::Home::new();
+    let home = TempHome::new();
     home.baton().args(["--prompt", "hi"]).assert().success();
     let dir = home.path().join("sessions");
     let file = std::fs::read_dir(&dir)

@@ -17,8 +17,7 @@
 // A test that cannot set up should stop loudly.
 #![allow(clippy::expect_used)]
 
-#[path = "../benches/common/mod.rs"]
-mod common;
+use baton_test_support::transcript as common;
 
 use std::alloc::System;
 
