@@ -19,21 +19,15 @@ start_mock "{\"backends\": {
 for name in synthetic chutes groqgpt; do
   member_profile "$name"
 done
-profile testlb489 '{
-  "version": 1, "type": "loadbalancer", "policy": "failover",
-  "profiles": ["synthetic", "chutes", "groqgpt"],
-  "provider": "", "model": "", "modelParams": {},
-  "ephemeralSettings": {
-    "tpm_threshold": 10000,
-    "timeout_ms": 30000,
-    "circuit_breaker_enabled": true,
-    "circuit_breaker_failure_threshold": 3,
-    "circuit_breaker_failure_window_ms": 60000,
-    "circuit_breaker_recovery_timeout_ms": 30000,
-    "failover_retry_count": 2,
-    "failover_retry_delay_ms": 1000
-  }
-}'
+lb_profile testlb489 --policy failover synthetic chutes groqgpt \
+  --set tpm_threshold=10000 \
+  --set timeout_ms=30000 \
+  --set circuit_breaker_enabled=true \
+  --set circuit_breaker_failure_threshold=3 \
+  --set circuit_breaker_failure_window_ms=60000 \
+  --set circuit_breaker_recovery_timeout_ms=30000 \
+  --set failover_retry_count=2 \
+  --set failover_retry_delay_ms=1000
 
 step "Run 1: no TPM recorded yet, synthetic answers"
 run_baton run1 --profile-load testlb489 --prompt "short one"

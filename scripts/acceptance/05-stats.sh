@@ -18,20 +18,14 @@ start_mock '{"backends": {
 for name in synthetic chutes groqgpt; do
   member_profile "$name"
 done
-profile testlb489 '{
-  "version": 1, "type": "loadbalancer", "policy": "failover",
-  "profiles": ["synthetic", "chutes", "groqgpt"],
-  "provider": "", "model": "", "modelParams": {},
-  "ephemeralSettings": {
-    "timeout_ms": 1000,
-    "circuit_breaker_enabled": true,
-    "circuit_breaker_failure_threshold": 2,
-    "circuit_breaker_failure_window_ms": 60000,
-    "circuit_breaker_recovery_timeout_ms": 30000,
-    "failover_retry_count": 2,
-    "failover_retry_delay_ms": 100
-  }
-}'
+lb_profile testlb489 --policy failover synthetic chutes groqgpt \
+  --set timeout_ms=1000 \
+  --set circuit_breaker_enabled=true \
+  --set circuit_breaker_failure_threshold=2 \
+  --set circuit_breaker_failure_window_ms=60000 \
+  --set circuit_breaker_recovery_timeout_ms=30000 \
+  --set failover_retry_count=2 \
+  --set failover_retry_delay_ms=100
 
 step "Runs 1-3: synthetic answers (40 tokens each)"
 for i in 1 2 3; do

@@ -10,7 +10,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 start_mock '{"backends": {"a": {}, "b": {}}}'
-member_profile a b
+member_profiles a b
 start_tui --profile-load a
 
 step "Scenario 6: the six settings are accepted"
