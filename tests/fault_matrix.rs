@@ -1,4 +1,4 @@
-//! The fault matrix: every failure DESIGN.md's "Error classes" table names, one
+//! The fault matrix: every error class baton tells apart, one
 //! test each, plus named regression tests.
 //!
 //! Each in-process test runs the mock server and the engine on one paused,
@@ -9,7 +9,7 @@
 //! providers and wire formats are exercised.
 //!
 //! Every test checks both what the user gets (the [`EngineEvent`]s) and the
-//! byte-exact log markers of DESIGN.md's "Log markers".
+//! byte-exact log markers (docs/failover.md shows them).
 
 // Test scaffolding outside #[test] fns: a failed setup should panic loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -58,7 +58,7 @@ impl Markers for LogCapture {
     }
 }
 
-/// Whether a line is one of DESIGN.md's byte-exact markers (TPM and roundrobin
+/// Whether a line is one of the byte-exact log markers (TPM and roundrobin
 /// markers are not used here).
 fn is_marker(line: &str) -> bool {
     const PREFIXES: [&str; 5] = [

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Seed 004, scenario 1 (timeout trigger): the primary `synthetic` sends its
+# Acceptance scenario 1 (timeout trigger): the primary `synthetic` sends its
 # response head at once but its first chunk only after 3 s; with timeout_ms
-# 1000 (the seed's 5000, shortened to stay fast) baton gives up on it after
+# 1000 (the spec's 5000, shortened to stay fast) baton gives up on it after
 # 1 s, fails over to `chutes` without retrying synthetic, and nothing from
 # synthetic reaches stdout.
 set -euo pipefail

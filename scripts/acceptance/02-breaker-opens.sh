@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Seed 004, scenario 2 (circuit breaker opens): the primary `synthetic` wants
+# Acceptance scenario 2 (circuit breaker opens): the primary `synthetic` wants
 # a key that its profile does not have (auth-key-env names a variable holding
 # a wrong key), so each run gets a 401 there and fails over to `chutes`. With
 # circuit_breaker_failure_threshold 2 the second failure opens the breaker,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Seed 004, scenario 3 (circuit breaker recovery), with
-# circuit_breaker_recovery_timeout_ms 1000 (the seed's 10000, shortened). The
+# Acceptance scenario 3 (circuit breaker recovery), with
+# circuit_breaker_recovery_timeout_ms 1000 (the spec's 10000, shortened). The
 # breaker on `synthetic` is opened as in scenario 2 (two 401s). After the
 # recovery timeout a run sends exactly one half-open probe; while the key is
 # still wrong the probe fails and the breaker opens again. Once the right key

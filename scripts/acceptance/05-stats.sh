@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Seed 004, scenario 5 (stats command): several prompts with failures (a 503
+# Acceptance scenario 5 (stats command): several prompts with failures (a 503
 # retried once, then a timeout) open synthetic's breaker; the --stats block
 # (the same text as `/stats lb` and `baton state show`) is then checked line
-# by line against seed 004's layout, with every number that can be derived
+# by line against the `/stats lb` layout, with every number that can be derived
 # exactly: requests are attempts (a retry is a request), Total Requests their
 # sum, success rate over attempts, tokens = prompt + completion as the mock
 # reports them, TPM = tokens / minutes covered (docs/failover.md).
