@@ -1,6 +1,6 @@
 //! One routing decision (policy order + breaker + TPM) with 2, 10 and 100 backends.
 //!
-//! Criterion reports the mean; the target (issue 4) is on the tail, so the bench
+//! Criterion reports the mean; the target is on the tail, so the bench
 //! also times 100,000 single decisions and prints p50/p99/max. Target: p99 under
 //! 50 µs with 10 backends. Run: `cargo bench --bench routing`.
 

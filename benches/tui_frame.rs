@@ -1,4 +1,4 @@
-//! Frame cost of the chat screen (issue 5): one frame of a long transcript at
+//! Frame cost of the chat screen: one frame of a long transcript at
 //! 120×40 on ratatui's `TestBackend`, and keystroke-to-frame latency while an
 //! answer streams at 200 tokens/s. Run: `cargo bench --bench tui_frame`.
 //!
@@ -33,7 +33,7 @@
 // A benchmark that cannot set up should stop loudly.
 #![allow(clippy::expect_used)]
 
-mod common;
+use baton_test_support::transcript as common;
 
 use std::hint::black_box;
 use std::time::Instant;

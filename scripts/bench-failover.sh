@@ -2,7 +2,7 @@
 # How much latency does failing over add after a refused connection?
 # Compares `baton --profile-load lb` (lb = [a backend whose port refuses, ok]) with
 # `baton --profile-load ok` (the sibling called directly) on the same local mock.
-# Target (issue 4): the failover run's median at most 2 ms over the direct run's.
+# Target: the failover run's median at most 2 ms over the direct run's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

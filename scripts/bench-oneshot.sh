@@ -3,7 +3,7 @@
 # answer from `baton mock`, paced 1 ms a token like a fast real provider (the target
 # row), and the same answer unpaced, which shows baton's fixed overhead (start-up,
 # runtime, profile resolution) in milliseconds.
-# Targets (issue 3): median wall time of baton <= 1.15x curl's, peak RSS <= 15 MB,
+# Targets: median wall time of baton <= 1.15x curl's, peak RSS <= 15 MB,
 # `baton --version` under 5 ms. Prints a table; exits 1 when a target is missed.
 set -euo pipefail
 cd "$(dirname "$0")/.."

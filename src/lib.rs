@@ -14,7 +14,6 @@
 //! - [`tui`]: the interactive chat (ratatui), the other consumer of engine events.
 //! - [`archive`]: every conversation kept in `~/.baton/sessions/`, written off the chat path.
 //! - [`redact`]: the one place secrets are taken out of what baton shows or stores.
-//! - [`mock`]: a local fault-injecting server speaking every wire format.
 #![forbid(unsafe_code)]
 
 pub mod archive;
@@ -26,7 +25,6 @@ pub mod fsutil;
 pub mod home;
 pub mod launch;
 pub mod logging;
-pub mod mock;
 pub mod oneshot;
 pub mod profile;
 pub mod provider;

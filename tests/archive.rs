@@ -1,4 +1,4 @@
-//! The archive's promises (issue 6), one test each: fast enqueue under a slow disk,
+//! The archive's promises, one test each: fast enqueue under a slow disk,
 //! coalescing, order, spill and re-enqueue, quarantine, flush on exit / panic /
 //! Ctrl-C, `kill -9` losing at most one window, a failing disk reported once,
 //! `archive = off`, resume round trips, and the `baton sessions` commands.
@@ -7,8 +7,6 @@
 //! `archive_child_process` selected and told what to do through the environment.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -21,6 +19,8 @@ use baton::archive::{
 };
 use baton::home::Home;
 use baton::provider::{ErrorClass, Message, Role, Usage};
+use baton_test_support::home::TempHome;
+use baton_test_support::mock::Mock;
 use pretty_assertions::assert_eq;
 
 // ---------------------------------------------------------------- test doubles
@@ -142,6 +142,24 @@ fn spill_files(home: &Home) -> Vec<PathBuf> {
     entries.map(|e| e.unwrap().path()).collect()
 }
 
+/// How long a step may take before the test calls it hung: far above what the
+/// step takes, far below the minute-long windows the wrong behaviour would wait.
+const HANG_GUARD: Duration = Duration::from_secs(20);
+
+/// Runs `f` on a thread and returns its result, failing the test when it has not
+/// finished within `limit` (a hang guard, not a speed check).
+fn finishes_within<T: Send + 'static>(
+    limit: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|e| panic!("still running after {limit:?}: {e}"))
+}
+
 /// Polls `cond` for up to two seconds.
 fn eventually(mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(2);
@@ -174,27 +192,21 @@ fn provenance() -> ArchivedProvenance {
 // ---------------------------------------------------------------- the promises
 
 #[test]
-fn enqueue_is_fast_under_a_slow_sink() {
+fn enqueue_never_waits_for_the_sink() {
     let tmp = tempfile::tempdir().unwrap();
     let home = Home::at(tmp.path());
-    let sink = TestSink::slow(Duration::from_millis(200));
+    // Every write blocks until the gate opens: an enqueue that waited for the
+    // disk would never return. The latency budget (p99 <= 50 us with the disk at
+    // 200 ms per write) is measured by `cargo bench --bench archive_enqueue`.
+    let sink = TestSink::gated();
     let archive = Archive::start_with_sink(&config(&home, 1024, 5), Box::new(sink.clone()));
-    let mut slowest = Duration::ZERO;
-    for i in 0..200 {
-        let started = Instant::now();
-        archive.enqueue(user("s", i.to_string()));
-        slowest = slowest.max(started.elapsed());
-        if i % 50 == 0 {
-            // Let the writer get stuck in a 200 ms write while we keep enqueueing.
-            std::thread::sleep(Duration::from_millis(10));
+    let archive = finishes_within(HANG_GUARD, move || {
+        for i in 0..200 {
+            archive.enqueue(user("s", i.to_string()));
         }
-    }
-    // The latency budget (p99 <= 50 us) is measured by `cargo bench --bench
-    // archive_enqueue`; here only that enqueue never waits for a 200 ms write.
-    assert!(
-        slowest < Duration::from_millis(20),
-        "an enqueue took {slowest:?} with the disk at 200 ms per write"
-    );
+        archive
+    });
+    sink.open_gate();
     assert!(archive.flush(Duration::from_secs(3)));
     assert_eq!(sink.contents(), numbers(200));
 }
@@ -312,9 +324,8 @@ fn flush_on_exit_is_complete_and_bounded() {
     for i in 0..50 {
         archive.enqueue(user("s", i.to_string()));
     }
-    let started = Instant::now();
-    drop(archive);
-    assert!(started.elapsed() <= Duration::from_millis(500));
+    // The window is a minute: only the exit flush can write these in time.
+    finishes_within(HANG_GUARD, move || drop(archive));
     assert_eq!(session_lines(&home, "s"), numbers(50));
 }
 
@@ -325,11 +336,11 @@ fn flush_on_exit_gives_up_after_the_bound() {
     let sink = TestSink::gated();
     let archive = Archive::start_with_sink(&config(&home, 16, 1), Box::new(sink.clone()));
     archive.enqueue(user("s", "stuck"));
-    let started = Instant::now();
-    let report = archive.shutdown(Duration::from_millis(100));
-    let took = started.elapsed();
+    // The sink never opens before the shutdown returns: returning at all is the bound.
+    let report = finishes_within(HANG_GUARD, move || {
+        archive.shutdown(Duration::from_millis(100))
+    });
     assert!(!report.complete);
-    assert!(took < Duration::from_millis(500), "{took:?}");
     sink.open_gate();
 }
 
@@ -360,10 +371,8 @@ fn flush_on_ctrl_c() {
         .status()
         .unwrap();
     assert!(status.success());
-    let started = Instant::now();
-    let exit = child.wait().unwrap();
+    let exit = finishes_within(HANG_GUARD, move || child.wait().unwrap());
     assert!(exit.success(), "{exit:?}");
-    assert!(started.elapsed() < Duration::from_secs(3));
     // The window was a minute long: only the Ctrl-C flush can have written these.
     assert_eq!(session_lines(&Home::at(tmp.path()), "child"), numbers(20));
 }
@@ -421,9 +430,7 @@ fn read_only_directory_is_reported_once_and_the_chat_goes_on() {
     status.borrow_and_update();
     let mut reports = 0;
     for i in 0..3 {
-        let started = Instant::now();
         archive.enqueue(user("ro", i.to_string()));
-        assert!(started.elapsed() < Duration::from_millis(20));
         assert!(archive.flush(Duration::from_secs(2)));
         if status.has_changed().unwrap() {
             reports += 1;
@@ -598,7 +605,7 @@ fn corrupt_session_resumes_up_to_the_last_good_line() {
 
 #[test]
 fn sessions_cli_lists_shows_exports_and_deletes() {
-    let home = support::Home::new();
+    let home = TempHome::new();
     let baton_home = Home::at(home.path());
     let archive = Archive::start(&config(&baton_home, 1024, 1));
     let mut log = archive::SessionLog::new(archive.handle(), "20250102-030405-abcd");
@@ -611,7 +618,7 @@ fn sessions_cli_lists_shows_exports_and_deletes() {
     drop(archive);
 
     let out = home.baton().args(["sessions", "list"]).assert().success();
-    let text = support::text(&out.get_output().stdout);
+    let text = baton_test_support::home::text(&out.get_output().stdout);
     assert!(text.contains("20250102-030405-abcd"), "{text}");
     assert!(text.contains("demo"), "{text}");
     assert!(text.contains("What is a baton?"), "{text}");
@@ -621,7 +628,7 @@ fn sessions_cli_lists_shows_exports_and_deletes() {
         .args(["sessions", "show", "20250102-030405-abcd"])
         .assert()
         .success();
-    let text = support::text(&out.get_output().stdout);
+    let text = baton_test_support::home::text(&out.get_output().stdout);
     assert!(text.contains("## You\n\nWhat is a baton?"), "{text}");
     assert!(text.contains("A stick passed in a relay."), "{text}");
 
@@ -650,7 +657,7 @@ fn sessions_cli_lists_shows_exports_and_deletes() {
         .args(["sessions", "show", "20250102-030405-abcd"])
         .assert()
         .failure();
-    let err = support::text(&out.get_output().stderr);
+    let err = baton_test_support::home::text(&out.get_output().stderr);
     assert!(err.contains("no session '20250102-030405-abcd'"), "{err}");
     home.baton()
         .args(["sessions", "show", "../etc/passwd"])
@@ -660,9 +667,9 @@ fn sessions_cli_lists_shows_exports_and_deletes() {
 
 #[test]
 fn oneshot_archives_and_resume_sends_the_history_on_the_same_profile() {
-    use baton::mock::Behavior;
-    let mock = support::Mock::with(&[("ok", Behavior::answer("the answer"))]);
-    let home = support::Home::new();
+    use baton_mock::Behavior;
+    let mock = Mock::with(&[("ok", Behavior::answer("the answer"))]);
+    let home = TempHome::new();
     home.openai_profile("m", &mock.base_url("ok"));
     home.baton()
         .args(["--profile-load", "m", "-p", "first"])
@@ -773,7 +780,7 @@ fn archive_child_process() {
 
 #[test]
 fn a_load_balancer_run_records_an_engine_stats_snapshot() {
-    let home = support::Home::new();
+    let home = TempHome::new();
     home.baton().args(["--prompt", "hi"]).assert().success();
     let dir = home.path().join("sessions");
     let file = std::fs::read_dir(&dir)

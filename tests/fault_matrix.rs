@@ -1,4 +1,4 @@
-//! The fault matrix: every failure DESIGN.md's "Error classes" table names, one
+//! The fault matrix: every error class baton tells apart, one
 //! test each, plus named regression tests.
 //!
 //! Each in-process test runs the mock server and the engine on one paused,
@@ -9,96 +9,56 @@
 //! providers and wire formats are exercised.
 //!
 //! Every test checks both what the user gets (the [`EngineEvent`]s) and the
-//! byte-exact log markers of DESIGN.md's "Log markers".
+//! byte-exact log markers (docs/failover.md shows them).
 
 // Test scaffolding outside #[test] fns: a failed setup should panic loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use baton::config::Settings;
 use baton::engine::{
     Backend, BackendFailure, BreakerState, Engine, EngineEvent, Provenance, build_engine,
 };
-use baton::mock::{Answer, BackendConfig, Behavior, MockConfig, MockServer};
-use baton::profile::{Policy, ProfileStore};
+use baton::profile::{Policy, Profile, ProfileStore};
 use baton::provider::{self, ApiKey, BackendSpec, ChatRequest, ErrorClass, Message, Usage};
+use baton_mock::{Answer, BackendConfig, Behavior, MockConfig, MockServer};
+use baton_test_support::home::{TempHome, text};
+use baton_test_support::logs::LogCapture;
+use baton_test_support::mock::{Mock, refused_url};
+use baton_test_support::profile;
 use futures_util::StreamExt;
 use pretty_assertions::assert_eq;
 use tokio::time::Instant;
 use tracing::subscriber::DefaultGuard;
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::MakeWriter;
 
 // ---------------------------------------------------------------------------
 // Log capture
 // ---------------------------------------------------------------------------
 
-/// Everything baton logged during a test, as bare lines.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Logs {
-    type Writer = Logs;
-    fn make_writer(&'a self) -> Logs {
-        self.clone()
-    }
-}
-
-impl Logs {
-    /// Installs a subscriber for this thread (the whole current-thread runtime)
-    /// that prints `baton=debug` lines bare, as `BATON_DEBUG=baton:*` does.
-    fn capture() -> (Logs, DefaultGuard) {
-        let logs = Logs::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(EnvFilter::new("baton=debug"))
-            .with_writer(logs.clone())
-            .with_ansi(false)
-            .without_time()
-            .with_level(false)
-            .with_target(false)
-            .finish();
-        let guard = tracing::subscriber::set_default(subscriber);
-        (logs, guard)
-    }
-
-    fn lines(&self) -> Vec<String> {
-        String::from_utf8_lossy(&self.0.lock().unwrap())
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// The lines that are DESIGN.md log markers, in order. Other debug lines
+/// The log markers among the captured lines.
+trait Markers {
+    /// The lines that are byte-exact log markers, in order. Other debug lines
     /// (retry notes, TPM, the mock's own) are left out so the markers can be
     /// compared whole.
+    fn markers(&self) -> Vec<String>;
+    /// The markers logged since the last call (for tests with many prompts).
+    fn take_markers(&self) -> Vec<String>;
+}
+
+impl Markers for LogCapture {
     fn markers(&self) -> Vec<String> {
         self.lines().into_iter().filter(|l| is_marker(l)).collect()
     }
 
-    /// The markers logged since the last call (for tests with many prompts).
     fn take_markers(&self) -> Vec<String> {
         let markers = self.markers();
-        self.0.lock().unwrap().clear();
+        self.clear();
         markers
     }
 }
 
-/// Whether a line is one of DESIGN.md's byte-exact markers (TPM and roundrobin
+/// Whether a line is one of the byte-exact log markers (TPM and roundrobin
 /// markers are not used here).
 fn is_marker(line: &str) -> bool {
     const PREFIXES: [&str; 5] = [
@@ -128,17 +88,20 @@ fn count(lines: &[String], wanted: &str) -> usize {
 // The rig: a mock server, a profiles folder and the log capture
 // ---------------------------------------------------------------------------
 
+/// Ephemeral settings of a load-balancer profile, as `(key, value)` pairs.
+type Pairs = &'static [(&'static str, u64)];
+
 struct Rig {
     mock: MockServer,
     dir: tempfile::TempDir,
-    logs: Logs,
+    logs: LogCapture,
     _guard: DefaultGuard,
 }
 
 impl Rig {
     /// A mock with these backends, and an empty profiles folder.
     async fn start(backends: Vec<(&str, BackendConfig)>) -> Rig {
-        let (logs, guard) = Logs::capture();
+        let (logs, guard) = LogCapture::start();
         let config = backends
             .into_iter()
             .fold(MockConfig::default(), |c, (name, b)| {
@@ -153,38 +116,23 @@ impl Rig {
         }
     }
 
-    fn write(&self, name: &str, json: &str) {
-        std::fs::write(self.dir.path().join(format!("{name}.json")), json).unwrap();
+    fn write(&self, name: &str, profile: impl Into<Profile>) {
+        profile::write(self.dir.path(), name, profile);
     }
 
-    /// An OpenAI-compatible model profile `name` (model `mock-model`) at `base_url`.
+    /// An OpenAI-compatible model profile `name` for `model` at `base_url`.
     fn model_at(&self, name: &str, model: &str, base_url: &str) {
-        self.write(
-            name,
-            &format!(
-                r#"{{"version":1,"provider":"openai","model":"{model}","modelParams":{{}},"ephemeralSettings":{{"base-url":"{base_url}"}}}}"#
-            ),
-        );
+        self.write(name, profile::model("openai", model).base_url(base_url));
     }
 
     /// Model profile `name` pointing at the mock backend of the same name.
     fn model(&self, name: &str) {
-        self.model_at(name, "mock-model", &self.mock.base_url(name));
+        self.model_at(name, profile::MOCK_MODEL, &self.mock.base_url(name));
     }
 
     /// A failover LB profile `lb` over `members`, with extra ephemeral settings.
-    fn lb(&self, members: &[&str], settings: &str) {
-        let list = members
-            .iter()
-            .map(|m| format!("\"{m}\""))
-            .collect::<Vec<_>>()
-            .join(",");
-        self.write(
-            "lb",
-            &format!(
-                r#"{{"version":1,"type":"loadbalancer","policy":"failover","profiles":[{list}],"provider":"","model":"","modelParams":{{}},"ephemeralSettings":{{{settings}}}}}"#
-            ),
-        );
+    fn lb(&self, members: &[&str], settings: Pairs) {
+        self.write("lb", profile::failover(members).settings(settings));
     }
 
     /// The engine of profile `name`, with `--set`-style overrides.
@@ -199,7 +147,7 @@ impl Rig {
     }
 
     /// Model profiles for `members` (each at its mock backend) and an LB over them.
-    fn failover(&self, members: &[&str], settings: &str) -> Engine {
+    fn failover(&self, members: &[&str], settings: Pairs) -> Engine {
         for m in members {
             self.model(m);
         }
@@ -213,7 +161,10 @@ impl Rig {
 }
 
 /// The settings most matrix rows use: two attempts a backend, one second apart.
-const TWO_TRIES: &str = r#""failover_retry_count":2,"failover_retry_delay_ms":1000"#;
+const TWO_TRIES: Pairs = &[
+    ("failover_retry_count", 2),
+    ("failover_retry_delay_ms", 1000),
+];
 
 // ---------------------------------------------------------------------------
 // Running prompts and describing what the user gets
@@ -543,7 +494,7 @@ async fn request_status_row(code: u16, phrase: &str) {
 #[tokio::test(start_paused = true)]
 async fn connection_refused_is_transient_retried_then_failed_over() {
     let rig = Rig::start(vec![("b", ok())]).await;
-    let refused = support::refused_url();
+    let refused = refused_url();
     rig.model_at("a", "mock-model", &refused);
     rig.model("b");
     rig.lb(&["a", "b"], TWO_TRIES);
@@ -730,7 +681,7 @@ async fn slow_first_chunk_times_out_and_fails_over_showing_nothing_from_the_slow
     for m in ["a", "b"] {
         rig.model(m);
     }
-    rig.lb(&["a", "b"], r#""timeout_ms":30000"#);
+    rig.lb(&["a", "b"], &[("timeout_ms", 30000)]);
     let mut overrides = Settings::new();
     overrides.set("timeout_ms", "1000").unwrap();
     let engine = rig.engine_with("lb", &overrides);
@@ -786,7 +737,7 @@ async fn slow_response_head_times_out_like_a_slow_first_chunk() {
         ("b", ok()),
     ])
     .await;
-    let engine = rig.failover(&["a", "b"], r#""timeout_ms":2000"#);
+    let engine = rig.failover(&["a", "b"], &[("timeout_ms", 2000)]);
     let clock = Instant::now();
     let events = ask(&engine).await;
     assert_eq!(clock.elapsed(), ms(2000));
@@ -855,7 +806,13 @@ async fn assert_interrupted_then_skipped(rig: &Rig, engine: &Engine, reason: &st
     );
 }
 
-const BREAKER_OF_ONE: &str = r#""failover_retry_count":2,"failover_retry_delay_ms":1000,"circuit_breaker_failure_threshold":1,"circuit_breaker_recovery_timeout_ms":30000,"stream_idle_timeout_ms":5000"#;
+const BREAKER_OF_ONE: Pairs = &[
+    ("failover_retry_count", 2),
+    ("failover_retry_delay_ms", 1000),
+    ("circuit_breaker_failure_threshold", 1),
+    ("circuit_breaker_recovery_timeout_ms", 30000),
+    ("stream_idle_timeout_ms", 5000),
+];
 
 #[tokio::test(start_paused = true)]
 async fn a_stall_mid_stream_is_interrupted_not_complete_and_not_failed_over() {
@@ -1000,12 +957,7 @@ async fn a_very_large_answer_streams_intact_in_every_wire_format() {
         ("ollama", rig.mock.ollama_base_url("big")),
     ];
     for (provider, url) in &formats {
-        rig.write(
-            provider,
-            &format!(
-                r#"{{"version":1,"provider":"{provider}","model":"m","modelParams":{{}},"ephemeralSettings":{{"base-url":"{url}"}}}}"#
-            ),
-        );
+        rig.write(provider, profile::model(provider, "m").base_url(url));
         let engine = rig.engine_with(provider, &Settings::new());
         let events = ask(&engine).await;
         let shown = text_of(&events);
@@ -1069,7 +1021,12 @@ async fn a_flapping_primary_gets_at_most_one_probe_per_recovery_window() {
     .await;
     let engine = rig.failover(
         &["a", "b"],
-        r#""failover_retry_count":1,"circuit_breaker_failure_threshold":1,"circuit_breaker_failure_window_ms":60000,"circuit_breaker_recovery_timeout_ms":9500"#,
+        &[
+            ("failover_retry_count", 1),
+            ("circuit_breaker_failure_threshold", 1),
+            ("circuit_breaker_failure_window_ms", 60000),
+            ("circuit_breaker_recovery_timeout_ms", 9500),
+        ],
     );
     let runs = prompts_every_second(&engine, 60).await;
 
@@ -1133,7 +1090,11 @@ async fn a_half_open_breaker_lets_exactly_one_probe_through_concurrent_prompts()
     .await;
     let engine = rig.failover(
         &["a", "b"],
-        r#""failover_retry_count":1,"circuit_breaker_failure_threshold":1,"circuit_breaker_recovery_timeout_ms":5000"#,
+        &[
+            ("failover_retry_count", 1),
+            ("circuit_breaker_failure_threshold", 1),
+            ("circuit_breaker_recovery_timeout_ms", 5000),
+        ],
     );
     assert_eq!(answered_by(&ask(&engine).await).as_deref(), Some("b"));
     tokio::time::sleep(ms(6000)).await;
@@ -1167,7 +1128,11 @@ async fn cancelling_a_probe_mid_flight_does_not_exile_the_primary() {
     .await;
     let engine = rig.failover(
         &["a", "b"],
-        r#""failover_retry_count":1,"circuit_breaker_failure_threshold":1,"circuit_breaker_recovery_timeout_ms":5000"#,
+        &[
+            ("failover_retry_count", 1),
+            ("circuit_breaker_failure_threshold", 1),
+            ("circuit_breaker_recovery_timeout_ms", 5000),
+        ],
     );
     assert_eq!(answered_by(&ask(&engine).await).as_deref(), Some("b"));
     tokio::time::sleep(ms(6000)).await;
@@ -1213,7 +1178,7 @@ async fn every_backend_down_gives_one_exhausted_naming_each_backend_and_its_last
         ("c", BackendConfig::new(Behavior::Drop)),
     ])
     .await;
-    let refused = support::refused_url();
+    let refused = refused_url();
     rig.model("a");
     rig.model_at("b", "mock-model", &refused);
     rig.model("c");
@@ -1270,7 +1235,7 @@ async fn every_backend_down_gives_one_exhausted_naming_each_backend_and_its_last
 
 #[test]
 fn all_backends_429_gives_a_clear_error_and_exit_75_not_a_crash() {
-    let mock = support::Mock::with(&[
+    let mock = Mock::with(&[
         // Longer than retry_after_cap_ms (60 s): fail over without waiting.
         (
             "a",
@@ -1292,18 +1257,21 @@ fn all_backends_429_gives_a_clear_error_and_exit_75_not_a_crash() {
             },
         ),
     ]);
-    let home = support::Home::new();
+    let home = TempHome::new();
     home.openai_profile("a", &mock.base_url("a"));
     home.openai_profile("b", &mock.base_url("b"));
-    home.lb_profile("lb", "failover", &["a", "b"], r#""failover_retry_count":2"#);
+    home.write(
+        "lb",
+        profile::failover(&["a", "b"]).settings(&[("failover_retry_count", 2)]),
+    );
     let out = home
         .baton()
         .args(["--profile-load", "lb", "--prompt", "hi"])
         .output()
         .unwrap();
-    let stderr = support::text(&out.stderr);
+    let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(75), "stderr: {stderr}");
-    assert_eq!(support::text(&out.stdout), "");
+    assert_eq!(text(&out.stdout), "");
     assert_eq!(
         stderr,
         "baton: every backend failed:\n  a: 429 Too Many Requests: rate limit reached for requests\n  b: 429 Too Many Requests\n"
@@ -1313,11 +1281,14 @@ fn all_backends_429_gives_a_clear_error_and_exit_75_not_a_crash() {
 
 #[test]
 fn mixed_failures_exit_1_and_name_every_backend_s_reason() {
-    let mock = support::Mock::with(&[("a", Behavior::status(503)), ("b", Behavior::status(401))]);
-    let home = support::Home::new();
+    let mock = Mock::with(&[("a", Behavior::status(503)), ("b", Behavior::status(401))]);
+    let home = TempHome::new();
     home.openai_profile("a", &mock.base_url("a"));
     home.openai_profile("b", &mock.base_url("b"));
-    home.lb_profile("lb", "failover", &["a", "b"], r#""failover_retry_count":1"#);
+    home.write(
+        "lb",
+        profile::failover(&["a", "b"]).settings(&[("failover_retry_count", 1)]),
+    );
     let out = home
         .baton()
         .args(["--profile-load", "lb", "--prompt", "hi"])
@@ -1329,7 +1300,7 @@ fn mixed_failures_exit_1_and_name_every_backend_s_reason() {
         "an auth failure is not 'retry later'"
     );
     assert_eq!(
-        support::text(&out.stderr),
+        text(&out.stderr),
         "baton: every backend failed:\n  a: 503 Service Unavailable\n  b: 401 Unauthorized\n"
     );
 }
@@ -1437,7 +1408,7 @@ async fn failover_never_gets_stuck_on_one_backend_after_a_full_failed_pass() {
         ),
     ])
     .await;
-    let engine = rig.failover(&["a", "b", "c"], r#""failover_retry_count":1"#);
+    let engine = rig.failover(&["a", "b", "c"], &[("failover_retry_count", 1)]);
     let first = ask(&engine).await;
     assert_eq!(attempted(&first), ["a", "b", "c"]);
     assert!(matches!(first.last(), Some(EngineEvent::Exhausted { .. })));
@@ -1470,7 +1441,11 @@ async fn failover_never_gets_stuck_on_one_backend_after_a_full_failed_pass() {
     .await;
     let engine = rig2.failover(
         &["a", "b", "c"],
-        r#""failover_retry_count":1,"circuit_breaker_failure_threshold":1,"circuit_breaker_recovery_timeout_ms":5000"#,
+        &[
+            ("failover_retry_count", 1),
+            ("circuit_breaker_failure_threshold", 1),
+            ("circuit_breaker_recovery_timeout_ms", 5000),
+        ],
     );
     let first = ask(&engine).await;
     assert_eq!(attempted(&first), ["a", "b", "c"]);
@@ -1501,7 +1476,11 @@ async fn after_recovery_traffic_returns_to_the_primary_without_ping_pong() {
     .await;
     let engine = rig.failover(
         &["a", "b"],
-        r#""failover_retry_count":1,"circuit_breaker_failure_threshold":1,"circuit_breaker_recovery_timeout_ms":5000"#,
+        &[
+            ("failover_retry_count", 1),
+            ("circuit_breaker_failure_threshold", 1),
+            ("circuit_breaker_recovery_timeout_ms", 5000),
+        ],
     );
     let mut who = Vec::new();
     // t=0: a fails and opens; t=1: a skipped.
@@ -1555,7 +1534,7 @@ async fn the_exhausted_error_lists_every_backend_s_real_reason() {
         ("e", status(404)),
     ])
     .await;
-    let refused = support::refused_url();
+    let refused = refused_url();
     rig.model("a");
     rig.model("b");
     rig.model_at("c", "mock-model", &refused);
@@ -1563,7 +1542,12 @@ async fn the_exhausted_error_lists_every_backend_s_real_reason() {
     rig.model("e");
     rig.lb(
         &["a", "b", "c", "d", "e"],
-        r#""failover_retry_count":1,"timeout_ms":1000,"circuit_breaker_failure_threshold":1,"circuit_breaker_recovery_timeout_ms":30000"#,
+        &[
+            ("failover_retry_count", 1),
+            ("timeout_ms", 1000),
+            ("circuit_breaker_failure_threshold", 1),
+            ("circuit_breaker_recovery_timeout_ms", 30000),
+        ],
     );
     let engine = rig.engine();
     let expected = vec![
@@ -1618,15 +1602,16 @@ async fn the_exhausted_error_lists_every_backend_s_real_reason() {
 
 #[test]
 fn a_bad_key_still_exits_1_when_the_next_run_finds_its_breaker_open() {
-    let mock = support::Mock::with(&[("a", Behavior::status(401)), ("b", Behavior::status(503))]);
-    let home = support::Home::new();
+    let mock = Mock::with(&[("a", Behavior::status(401)), ("b", Behavior::status(503))]);
+    let home = TempHome::new();
     home.openai_profile("a", &mock.base_url("a"));
     home.openai_profile("b", &mock.base_url("b"));
-    home.lb_profile(
+    home.write(
         "lb",
-        "failover",
-        &["a", "b"],
-        r#""failover_retry_count":1,"circuit_breaker_failure_threshold":1"#,
+        profile::failover(&["a", "b"]).settings(&[
+            ("failover_retry_count", 1),
+            ("circuit_breaker_failure_threshold", 1),
+        ]),
     );
     let run = || {
         let out = home
@@ -1634,7 +1619,7 @@ fn a_bad_key_still_exits_1_when_the_next_run_finds_its_breaker_open() {
             .args(["--profile-load", "lb", "--prompt", "hi"])
             .output()
             .unwrap();
-        (out.status.code(), support::text(&out.stderr))
+        (out.status.code(), text(&out.stderr))
     };
     let (code, stderr) = run();
     assert_eq!(code, Some(1), "{stderr}");

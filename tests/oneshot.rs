@@ -1,11 +1,11 @@
 //! End-to-end runs of the real `baton` binary in one-shot mode against the local
 //! mock server (real TCP, real SSE). Nothing here reaches the internet.
 
-mod support;
-
-use baton::mock::{Answer, BackendConfig, Behavior, MockConfig};
+use baton_mock::{Answer, BackendConfig, Behavior, MockConfig};
+use baton_test_support::home::{TempHome, text};
+use baton_test_support::mock::{Mock, refused_url};
+use baton_test_support::profile;
 use predicates::prelude::*;
-use support::{Home, Mock, refused_url, text};
 
 fn answer(text: &str) -> Behavior {
     Behavior::answer(text)
@@ -13,7 +13,7 @@ fn answer(text: &str) -> Behavior {
 
 #[test]
 fn demo_profile_answers_without_any_key() {
-    let home = Home::new();
+    let home = TempHome::new();
     let out = home.baton().args(["--prompt", "hello"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -32,7 +32,7 @@ fn demo_profile_answers_without_any_key() {
 #[test]
 fn profile_load_streams_the_answer_from_an_openai_compatible_server() {
     let mock = Mock::with(&[("a", answer("Streams are relays of tokens."))]);
-    let home = Home::new();
+    let home = TempHome::new();
     home.openai_profile("work", &mock.base_url("a"));
     home.baton()
         .args(["--profile-load", "work", "--prompt", "hi"])
@@ -48,7 +48,7 @@ fn profile_load_streams_the_answer_from_an_openai_compatible_server() {
 #[test]
 fn the_prompt_can_come_from_stdin() {
     let mock = Mock::with(&[("a", answer("from stdin"))]);
-    let home = Home::new();
+    let home = TempHome::new();
     home.openai_profile("work", &mock.base_url("a"));
     home.baton()
         .args(["--profile-load", "work"])
@@ -65,7 +65,7 @@ fn the_prompt_can_come_from_stdin() {
 #[test]
 fn provider_model_and_base_url_work_without_a_profile() {
     let mock = Mock::with(&[("a", answer("direct"))]);
-    let home = Home::new();
+    let home = TempHome::new();
     home.baton()
         .args([
             "--provider",
@@ -86,14 +86,14 @@ fn provider_model_and_base_url_work_without_a_profile() {
 #[test]
 fn anthropic_gemini_and_ollama_profiles_stream_too() {
     let mock = Mock::with(&[("x", answer("four formats"))]);
-    let home = Home::new();
+    let home = TempHome::new();
     let cases = [
         ("anthropic", mock.server.anthropic_base_url("x")),
         ("gemini", mock.server.gemini_base_url("x")),
         ("ollama", mock.server.ollama_base_url("x")),
     ];
     for (provider, url) in cases {
-        home.profile(
+        home.raw_profile(
             provider,
             &format!(r#"{{"version":1,"provider":"{provider}","model":"m","modelParams":{{}},"ephemeralSettings":{{"base-url":"{url}","auth-key-env":"TEST_KEY"}}}}"#),
         );
@@ -116,14 +116,13 @@ fn anthropic_gemini_and_ollama_profiles_stream_too() {
 #[test]
 fn an_lb_profile_fails_over_on_a_transient_error_and_logs_the_markers() {
     let mock = Mock::with(&[("a", Behavior::status(503)), ("b", answer("from b"))]);
-    let home = Home::new();
+    let home = TempHome::new();
     home.openai_profile("a", &mock.base_url("a"));
     home.openai_profile("b", &mock.base_url("b"));
-    home.lb_profile(
+    home.write(
         "lb",
-        "failover",
-        &["a", "b"],
-        r#""failover_retry_count":2,"failover_retry_delay_ms":10"#,
+        profile::failover(&["a", "b"])
+            .settings(&[("failover_retry_count", 2), ("failover_retry_delay_ms", 10)]),
     );
     let out = home
         .baton()
@@ -149,10 +148,13 @@ fn an_lb_profile_fails_over_on_a_transient_error_and_logs_the_markers() {
 #[test]
 fn every_backend_down_exits_75_naming_each_backend() {
     let mock = Mock::with(&[("a", Behavior::status(503)), ("b", Behavior::status(429))]);
-    let home = Home::new();
+    let home = TempHome::new();
     home.openai_profile("a", &mock.base_url("a"));
     home.openai_profile("b", &mock.base_url("b"));
-    home.lb_profile("lb", "failover", &["a", "b"], r#""failover_retry_count":1"#);
+    home.write(
+        "lb",
+        profile::failover(&["a", "b"]).settings(&[("failover_retry_count", 1)]),
+    );
     home.baton()
         .args(["--profile-load", "lb", "--prompt", "hi"])
         .assert()
@@ -170,7 +172,7 @@ fn unauthorized_exits_1_with_the_status() {
         "a",
         BackendConfig::new(Behavior::default()).with_key("right"),
     ));
-    let home = Home::new();
+    let home = TempHome::new();
     home.openai_profile("a", &mock.base_url("a"));
     home.baton()
         .env("OPENAI_API_KEY", "wrong")
@@ -182,7 +184,7 @@ fn unauthorized_exits_1_with_the_status() {
 
 #[test]
 fn unknown_profile_lists_what_exists() {
-    let home = Home::new();
+    let home = TempHome::new();
     home.openai_profile("alpha", "http://127.0.0.1:9/v1");
     home.baton()
         .args(["--profile-load", "nope", "--prompt", "hi"])
@@ -193,8 +195,8 @@ fn unknown_profile_lists_what_exists() {
 
 #[test]
 fn a_missing_key_names_the_variable_to_set() {
-    let home = Home::new();
-    home.profile("oa", r#"{"version":1,"provider":"openai","model":"gpt-4o-mini","modelParams":{},"ephemeralSettings":{}}"#);
+    let home = TempHome::new();
+    home.raw_profile("oa", r#"{"version":1,"provider":"openai","model":"gpt-4o-mini","modelParams":{},"ephemeralSettings":{}}"#);
     home.baton()
         .args(["--profile-load", "oa", "--prompt", "hi"])
         .assert()
@@ -204,9 +206,9 @@ fn a_missing_key_names_the_variable_to_set() {
 
 #[test]
 fn an_unreachable_base_url_is_a_clear_temporary_failure() {
-    let home = Home::new();
+    let home = TempHome::new();
     home.openai_profile("gone", &refused_url());
-    home.profile("gone-lb", r#"{"version":1,"type":"loadbalancer","policy":"failover","profiles":["gone"],"ephemeralSettings":{"failover_retry_count":1}}"#);
+    home.raw_profile("gone-lb", r#"{"version":1,"type":"loadbalancer","policy":"failover","profiles":["gone"],"ephemeralSettings":{"failover_retry_count":1}}"#);
     home.baton()
         .args(["--profile-load", "gone-lb", "--prompt", "hi"])
         .assert()
@@ -216,8 +218,8 @@ fn an_unreachable_base_url_is_a_clear_temporary_failure() {
 
 #[test]
 fn a_malformed_profile_names_file_line_and_column() {
-    let home = Home::new();
-    home.profile(
+    let home = TempHome::new();
+    home.raw_profile(
         "bad",
         "{\n  \"version\": 1,\n  \"provider\": \"openai\"\n  \"model\": \"x\"\n}\n",
     );
@@ -234,7 +236,7 @@ fn a_malformed_profile_names_file_line_and_column() {
 
 #[test]
 fn an_empty_prompt_is_a_usage_error() {
-    let home = Home::new();
+    let home = TempHome::new();
     home.baton()
         .args(["--prompt", "  "])
         .assert()
@@ -245,7 +247,7 @@ fn an_empty_prompt_is_a_usage_error() {
 
 #[test]
 fn a_bad_set_value_is_a_usage_error_in_the_registry_s_words() {
-    let home = Home::new();
+    let home = TempHome::new();
     home.baton()
         .args(["--set", "tpm_threshold=-500", "--prompt", "hi"])
         .assert()
@@ -267,10 +269,13 @@ fn set_overrides_the_profile_s_settings() {
         ),
         ("fast", answer("fast one")),
     ]);
-    let home = Home::new();
+    let home = TempHome::new();
     home.openai_profile("slow", &mock.base_url("slow"));
     home.openai_profile("fast", &mock.base_url("fast"));
-    home.lb_profile("lb", "failover", &["slow", "fast"], r#""timeout_ms":30000"#);
+    home.write(
+        "lb",
+        profile::failover(&["slow", "fast"]).settings(&[("timeout_ms", 30000)]),
+    );
     let out = home
         .baton()
         .env("BATON_DEBUG", "baton:*")
@@ -296,7 +301,7 @@ fn set_overrides_the_profile_s_settings() {
 #[test]
 fn json_output_is_one_object_with_provenance() {
     let mock = Mock::with(&[("a", answer("json me"))]);
-    let home = Home::new();
+    let home = TempHome::new();
     home.openai_profile("a", &mock.base_url("a"));
     let out = home
         .baton()
@@ -323,7 +328,7 @@ fn json_output_is_one_object_with_provenance() {
 #[test]
 fn no_stream_asks_for_the_whole_answer() {
     let mock = Mock::with(&[("a", answer("whole answer"))]);
-    let home = Home::new();
+    let home = TempHome::new();
     home.openai_profile("a", &mock.base_url("a"));
     home.baton()
         .args(["--profile-load", "a", "--no-stream", "--prompt", "hi"])
@@ -342,7 +347,7 @@ fn a_cut_stream_is_reported_as_interrupted_and_exits_non_zero() {
             token_delay_ms: 0,
         },
     )]);
-    let home = Home::new();
+    let home = TempHome::new();
     home.openai_profile("a", &mock.base_url("a"));
     home.baton()
         .args(["--profile-load", "a", "--prompt", "hi"])
@@ -356,7 +361,7 @@ fn the_api_key_never_reaches_stdout_stderr_or_debug_logs() {
     let mock = Mock::start(
         MockConfig::default().with_backend("a", BackendConfig::new(Behavior::status(500))),
     );
-    let home = Home::new();
+    let home = TempHome::new();
     home.openai_profile("a", &mock.base_url("a"));
     let out = home
         .baton()
@@ -382,7 +387,7 @@ fn the_api_key_never_reaches_stdout_stderr_or_debug_logs() {
 
 #[test]
 fn version_and_help_work() {
-    let home = Home::new();
+    let home = TempHome::new();
     home.baton()
         .arg("--version")
         .assert()
@@ -405,7 +410,7 @@ fn ctrl_c_stops_cleanly_with_130() {
             token_delay_ms: 0,
         },
     )]);
-    let home = Home::new();
+    let home = TempHome::new();
     home.openai_profile("a", &mock.base_url("a"));
     let bin = assert_cmd::cargo::cargo_bin("baton");
     let mut child = Command::new(bin)
@@ -434,8 +439,8 @@ fn a_profile_holding_a_raw_key_works_and_warns_without_printing_the_key() {
         "a",
         BackendConfig::new(answer("keyed")).with_key("sk-raw-42"),
     ));
-    let home = Home::new();
-    home.profile(
+    let home = TempHome::new();
+    home.raw_profile(
         "raw",
         &format!(
             r#"{{"version":1,"provider":"openai","model":"m","ephemeralSettings":{{"base-url":"{}","auth-key":"sk-raw-42"}}}}"#,

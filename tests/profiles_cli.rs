@@ -1,13 +1,12 @@
 //! `baton profiles ...` and `baton settings` run as a user would.
 
-mod support;
-
+use baton_test_support::home::{TempHome, text};
+use baton_test_support::profile;
 use predicates::prelude::*;
-use support::{Home, text};
 
 #[test]
 fn list_shows_kind_and_details_and_first_use_writes_the_demo() {
-    let home = Home::new();
+    let home = TempHome::new();
     let out = home.baton().args(["profiles", "list"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let listing = text(&out.stdout);
@@ -21,7 +20,7 @@ fn list_shows_kind_and_details_and_first_use_writes_the_demo() {
 
 #[test]
 fn show_prints_the_profile_json() {
-    let home = Home::new();
+    let home = TempHome::new();
     home.openai_profile("a", "http://127.0.0.1:1/v1");
     let out = home
         .baton()
@@ -38,9 +37,9 @@ fn show_prints_the_profile_json() {
 
 #[test]
 fn validate_reports_each_profile_and_fails_on_a_bad_one() {
-    let home = Home::new();
+    let home = TempHome::new();
     home.openai_profile("good", "http://127.0.0.1:1/v1");
-    home.profile(
+    home.raw_profile(
         "badpolicy",
         r#"{"version":1,"type":"loadbalancer","policy":"fastest","profiles":["good"]}"#,
     );
@@ -64,9 +63,9 @@ fn validate_reports_each_profile_and_fails_on_a_bad_one() {
 
 #[test]
 fn validate_catches_a_cycle_through_nested_lb_profiles() {
-    let home = Home::new();
-    home.lb_profile("x", "failover", &["y"], "");
-    home.lb_profile("y", "failover", &["x"], "");
+    let home = TempHome::new();
+    home.write("x", profile::failover(&["y"]));
+    home.write("y", profile::failover(&["x"]));
     home.baton()
         .args(["profiles", "validate", "x"])
         .assert()
@@ -76,13 +75,13 @@ fn validate_catches_a_cycle_through_nested_lb_profiles() {
 
 #[test]
 fn the_seed_testlb489_profile_loads_as_written() {
-    let home = Home::new();
+    let home = TempHome::new();
     let seed = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/profiles/testlb489.json"
     ))
     .unwrap();
-    home.profile("testlb489", &seed);
+    home.raw_profile("testlb489", &seed);
     for member in ["synthetic", "chutes", "groqgpt"] {
         home.openai_profile(member, "http://127.0.0.1:1/v1");
     }
@@ -94,7 +93,7 @@ fn the_seed_testlb489_profile_loads_as_written() {
 
 #[test]
 fn schema_is_the_committed_json_schema() {
-    let home = Home::new();
+    let home = TempHome::new();
     let out = home.baton().args(["profiles", "schema"]).output().unwrap();
     let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let committed: serde_json::Value = serde_json::from_str(
@@ -110,7 +109,7 @@ fn schema_is_the_committed_json_schema() {
 
 #[test]
 fn import_llxprt_copies_profiles_and_strips_raw_keys() {
-    let home = Home::new();
+    let home = TempHome::new();
     let llxprt = tempfile::tempdir().unwrap();
     std::fs::write(
         llxprt.path().join("old.json"),
@@ -132,7 +131,7 @@ fn import_llxprt_copies_profiles_and_strips_raw_keys() {
 
 #[test]
 fn settings_lists_the_registry() {
-    let home = Home::new();
+    let home = TempHome::new();
     home.baton().arg("settings").assert().success().stdout(
         predicate::str::contains("timeout_ms")
             .and(predicate::str::contains("circuit_breaker_enabled")),
@@ -141,7 +140,7 @@ fn settings_lists_the_registry() {
 
 #[test]
 fn state_show_and_reset_work_on_what_one_shot_runs_saved() {
-    let home = Home::new();
+    let home = TempHome::new();
     home.baton().args(["--prompt", "hi"]).assert().success();
     assert!(
         home.path().join("state/demo.json").exists(),
@@ -170,7 +169,7 @@ fn state_show_and_reset_work_on_what_one_shot_runs_saved() {
 
 #[test]
 fn a_single_model_profile_keeps_no_state() {
-    let home = Home::new();
+    let home = TempHome::new();
     home.baton()
         .args(["--provider", "sim", "--prompt", "hi"])
         .assert()

@@ -1,4 +1,4 @@
-//! Memory of a long transcript (issue 5): the heap a chat holds for a
+//! Memory of a long transcript: the heap a chat holds for a
 //! 100,000-line transcript must stay within twice the transcript's text.
 //!
 //! Bytes are counted by `stats_alloc`'s instrumented `System` allocator, installed
@@ -17,8 +17,7 @@
 // A test that cannot set up should stop loudly.
 #![allow(clippy::expect_used)]
 
-#[path = "../benches/common/mod.rs"]
-mod common;
+use baton_test_support::transcript as common;
 
 use std::alloc::System;
 

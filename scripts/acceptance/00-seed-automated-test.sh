@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Seed 004, "Automated Acceptance Test", adapted to baton: the seed's
+# The automated acceptance test of the failover spec, adapted to baton: its
 # testlb489.json is written byte for byte into $BATON_HOME/profiles (not
 # ~/.llxprt), its members are mock backends, and the debug log is grepped for
 # the same markers. Also checks what the user gets: the answer and exit code.
@@ -50,7 +50,7 @@ run_baton test1 --profile-load testlb489 --prompt "write me a haiku about testin
 cat "$OUT" "$ERR" >"$WORK/test-output.log"
 expect_exit 0
 
-step "Verifying debug logs (the seed's greps)"
+step "Verifying debug logs (the spec's greps)"
 if grep -q "\[LB:failover\]" "$WORK/test-output.log"; then
   pass "Load balancer failover strategy active"
 else

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Seed 004, scenario 1 (timeout trigger): the primary `synthetic` sends its
+# Acceptance scenario 1 (timeout trigger): the primary `synthetic` sends its
 # response head at once but its first chunk only after 3 s; with timeout_ms
-# 1000 (the seed's 5000, shortened to stay fast) baton gives up on it after
+# 1000 (the spec's 5000, shortened to stay fast) baton gives up on it after
 # 1 s, fails over to `chutes` without retrying synthetic, and nothing from
 # synthetic reaches stdout.
 set -euo pipefail
@@ -17,20 +17,14 @@ start_mock '{"backends": {
 for name in synthetic chutes groqgpt down; do
   member_profile "$name"
 done
-profile testlb489 '{
-  "version": 1, "type": "loadbalancer", "policy": "failover",
-  "profiles": ["synthetic", "chutes", "groqgpt"],
-  "provider": "", "model": "", "modelParams": {},
-  "ephemeralSettings": {
-    "timeout_ms": 1000,
-    "circuit_breaker_enabled": true,
-    "circuit_breaker_failure_threshold": 3,
-    "circuit_breaker_failure_window_ms": 60000,
-    "circuit_breaker_recovery_timeout_ms": 30000,
-    "failover_retry_count": 2,
-    "failover_retry_delay_ms": 1000
-  }
-}'
+lb_profile testlb489 --policy failover synthetic chutes groqgpt \
+  --set timeout_ms=1000 \
+  --set circuit_breaker_enabled=true \
+  --set circuit_breaker_failure_threshold=3 \
+  --set circuit_breaker_failure_window_ms=60000 \
+  --set circuit_breaker_recovery_timeout_ms=30000 \
+  --set failover_retry_count=2 \
+  --set failover_retry_delay_ms=1000
 
 step "A slow primary times out after timeout_ms and the prompt fails over"
 run_baton slow --profile-load testlb489 --prompt "write me a haiku about testing"
@@ -66,12 +60,9 @@ expect_line "$ERR" "[LB:timeout] synthetic: Request exceeded 1200ms"
 expect_file_eq "$OUT" "Hello from chutes. This is a mock answer."
 
 step "Every backend temporarily down (a timeout and a 503): exit 75, nothing on stdout"
-profile slowanddown '{
-  "version": 1, "type": "loadbalancer", "policy": "failover",
-  "profiles": ["synthetic", "down"],
-  "provider": "", "model": "", "modelParams": {},
-  "ephemeralSettings": {"timeout_ms": 1000, "failover_retry_count": 1}
-}'
+lb_profile slowanddown --policy failover synthetic down \
+  --set timeout_ms=1000 \
+  --set failover_retry_count=1
 run_baton exhausted --profile-load slowanddown --prompt "hi"
 expect_exit 75
 expect_line "$ERR" "[LB:timeout] synthetic: Request exceeded 1000ms"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Seed 004, scenario 2 (circuit breaker opens): the primary `synthetic` wants
+# Acceptance scenario 2 (circuit breaker opens): the primary `synthetic` wants
 # a key that its profile does not have (auth-key-env names a variable holding
 # a wrong key), so each run gets a 401 there and fails over to `chutes`. With
 # circuit_breaker_failure_threshold 2 the second failure opens the breaker,
@@ -13,24 +13,18 @@ start_mock '{"backends": {
   "chutes":    {"behavior": {"kind": "answer"}},
   "groqgpt":   {"behavior": {"kind": "answer"}}
 }}'
-member_profile synthetic '"auth-key-env": "BATON_ACC_SYNTHETIC_KEY"'
+member_profile synthetic --set auth-key-env=BATON_ACC_SYNTHETIC_KEY
 member_profile chutes
 member_profile groqgpt
 export BATON_ACC_SYNTHETIC_KEY=sk-synthetic-wrong
-profile testlb489 '{
-  "version": 1, "type": "loadbalancer", "policy": "failover",
-  "profiles": ["synthetic", "chutes", "groqgpt"],
-  "provider": "", "model": "", "modelParams": {},
-  "ephemeralSettings": {
-    "timeout_ms": 30000,
-    "circuit_breaker_enabled": true,
-    "circuit_breaker_failure_threshold": 2,
-    "circuit_breaker_failure_window_ms": 60000,
-    "circuit_breaker_recovery_timeout_ms": 30000,
-    "failover_retry_count": 2,
-    "failover_retry_delay_ms": 1000
-  }
-}'
+lb_profile testlb489 --policy failover synthetic chutes groqgpt \
+  --set timeout_ms=30000 \
+  --set circuit_breaker_enabled=true \
+  --set circuit_breaker_failure_threshold=2 \
+  --set circuit_breaker_failure_window_ms=60000 \
+  --set circuit_breaker_recovery_timeout_ms=30000 \
+  --set failover_retry_count=2 \
+  --set failover_retry_delay_ms=1000
 
 step "Run 1: 401 on synthetic (no retry for auth errors), answer from chutes"
 run_baton run1 --profile-load testlb489 --prompt "first request"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Seed 004, scenario 3 (circuit breaker recovery), with
-# circuit_breaker_recovery_timeout_ms 1000 (the seed's 10000, shortened). The
+# Acceptance scenario 3 (circuit breaker recovery), with
+# circuit_breaker_recovery_timeout_ms 1000 (the spec's 10000, shortened). The
 # breaker on `synthetic` is opened as in scenario 2 (two 401s). After the
 # recovery timeout a run sends exactly one half-open probe; while the key is
 # still wrong the probe fails and the breaker opens again. Once the right key
@@ -15,24 +15,18 @@ start_mock '{"backends": {
   "chutes":    {"behavior": {"kind": "answer"}},
   "groqgpt":   {"behavior": {"kind": "answer"}}
 }}'
-member_profile synthetic '"auth-key-env": "BATON_ACC_SYNTHETIC_KEY"'
+member_profile synthetic --set auth-key-env=BATON_ACC_SYNTHETIC_KEY
 member_profile chutes
 member_profile groqgpt
 export BATON_ACC_SYNTHETIC_KEY=sk-synthetic-wrong
-profile testlb489 '{
-  "version": 1, "type": "loadbalancer", "policy": "failover",
-  "profiles": ["synthetic", "chutes", "groqgpt"],
-  "provider": "", "model": "", "modelParams": {},
-  "ephemeralSettings": {
-    "timeout_ms": 30000,
-    "circuit_breaker_enabled": true,
-    "circuit_breaker_failure_threshold": 2,
-    "circuit_breaker_failure_window_ms": 60000,
-    "circuit_breaker_recovery_timeout_ms": 1000,
-    "failover_retry_count": 2,
-    "failover_retry_delay_ms": 1000
-  }
-}'
+lb_profile testlb489 --policy failover synthetic chutes groqgpt \
+  --set timeout_ms=30000 \
+  --set circuit_breaker_enabled=true \
+  --set circuit_breaker_failure_threshold=2 \
+  --set circuit_breaker_failure_window_ms=60000 \
+  --set circuit_breaker_recovery_timeout_ms=1000 \
+  --set failover_retry_count=2 \
+  --set failover_retry_delay_ms=1000
 
 step "Open the breaker: two runs with a wrong key"
 run_baton open1 --profile-load testlb489 --prompt "one"

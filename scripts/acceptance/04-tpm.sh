@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Seed 004, scenario 4 (TPM tracking and trigger): tpm_threshold 10000 and
+# Acceptance scenario 4 (TPM tracking and trigger): tpm_threshold 10000 and
 # backends whose answers report 25 tokens (5 prompt + 20 completion, the mock's
 # usage). A backend with TPM above 0 and below the threshold is passed over:
 # run 1 goes to synthetic (no TPM yet), run 2 skips synthetic for chutes, run 3
@@ -19,21 +19,15 @@ start_mock "{\"backends\": {
 for name in synthetic chutes groqgpt; do
   member_profile "$name"
 done
-profile testlb489 '{
-  "version": 1, "type": "loadbalancer", "policy": "failover",
-  "profiles": ["synthetic", "chutes", "groqgpt"],
-  "provider": "", "model": "", "modelParams": {},
-  "ephemeralSettings": {
-    "tpm_threshold": 10000,
-    "timeout_ms": 30000,
-    "circuit_breaker_enabled": true,
-    "circuit_breaker_failure_threshold": 3,
-    "circuit_breaker_failure_window_ms": 60000,
-    "circuit_breaker_recovery_timeout_ms": 30000,
-    "failover_retry_count": 2,
-    "failover_retry_delay_ms": 1000
-  }
-}'
+lb_profile testlb489 --policy failover synthetic chutes groqgpt \
+  --set tpm_threshold=10000 \
+  --set timeout_ms=30000 \
+  --set circuit_breaker_enabled=true \
+  --set circuit_breaker_failure_threshold=3 \
+  --set circuit_breaker_failure_window_ms=60000 \
+  --set circuit_breaker_recovery_timeout_ms=30000 \
+  --set failover_retry_count=2 \
+  --set failover_retry_delay_ms=1000
 
 step "Run 1: no TPM recorded yet, synthetic answers"
 run_baton run1 --profile-load testlb489 --prompt "short one"
@@ -105,7 +99,7 @@ expect_line "$OUT" "Total Requests: 5"
 step "TPM never fails a prompt: the one backend above the threshold fails, the rest (below) still answer"
 # With the threshold at 50, synthetic (75) is above it and chutes and groqgpt
 # (25) are below. synthetic now answers 503: the prompt must still be
-# answered by chutes ("use them in order rather than fail", DESIGN.md).
+# answered by chutes (TPM skips use them in order rather than fail, docs/failover.md).
 mock_put synthetic '{"behavior": {"kind": "status", "code": 503}}'
 run_baton tpm-last-resort --profile-load testlb489 --set tpm_threshold=50 \
   --set failover_retry_count=1 --prompt "short six"

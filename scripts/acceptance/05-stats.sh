@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Seed 004, scenario 5 (stats command): several prompts with failures (a 503
+# Acceptance scenario 5 (stats command): several prompts with failures (a 503
 # retried once, then a timeout) open synthetic's breaker; the --stats block
 # (the same text as `/stats lb` and `baton state show`) is then checked line
-# by line against seed 004's layout, with every number that can be derived
+# by line against the `/stats lb` layout, with every number that can be derived
 # exactly: requests are attempts (a retry is a request), Total Requests their
 # sum, success rate over attempts, tokens = prompt + completion as the mock
 # reports them, TPM = tokens / minutes covered (docs/failover.md).
@@ -18,20 +18,14 @@ start_mock '{"backends": {
 for name in synthetic chutes groqgpt; do
   member_profile "$name"
 done
-profile testlb489 '{
-  "version": 1, "type": "loadbalancer", "policy": "failover",
-  "profiles": ["synthetic", "chutes", "groqgpt"],
-  "provider": "", "model": "", "modelParams": {},
-  "ephemeralSettings": {
-    "timeout_ms": 1000,
-    "circuit_breaker_enabled": true,
-    "circuit_breaker_failure_threshold": 2,
-    "circuit_breaker_failure_window_ms": 60000,
-    "circuit_breaker_recovery_timeout_ms": 30000,
-    "failover_retry_count": 2,
-    "failover_retry_delay_ms": 100
-  }
-}'
+lb_profile testlb489 --policy failover synthetic chutes groqgpt \
+  --set timeout_ms=1000 \
+  --set circuit_breaker_enabled=true \
+  --set circuit_breaker_failure_threshold=2 \
+  --set circuit_breaker_failure_window_ms=60000 \
+  --set circuit_breaker_recovery_timeout_ms=30000 \
+  --set failover_retry_count=2 \
+  --set failover_retry_delay_ms=100
 
 step "Runs 1-3: synthetic answers (40 tokens each)"
 for i in 1 2 3; do

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Seed 004, scenario 7 (profile save/load with ephemeral settings), the
+# Acceptance scenario 7 (profile save/load with ephemeral settings), the
 # "Alternative (Automated Testing)" path: testlb489save.json is written as the
 # seed shows it (timeout_ms 1000 instead of 30000 to stay fast) and loaded
 # with --profile-load. Each of its settings that a run can reveal is checked:
@@ -20,7 +20,7 @@ start_mock "{\"backends\": {
 member_profile synthetic
 member_profile chutes
 
-step "Write testlb489save.json as seed 004 shows it; it validates"
+step "Write testlb489save.json as the spec writes it; it validates"
 cat >"$BATON_HOME/profiles/testlb489save.json" <<'JSON'
 {
   "version": 1,

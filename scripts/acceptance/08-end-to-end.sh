@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Seed 004, scenario 8 (end-to-end): the seed's testlb489 (tpm_threshold 500,
+# Acceptance scenario 8 (end-to-end): the spec's testlb489 (tpm_threshold 500,
 # retries 2) with timeout_ms 1000, failure threshold 2 and recovery 1000 ms to
 # stay fast, over several one-shot runs that share persisted state: an auth
 # failure and a timeout fail over and open synthetic's breaker, TPM passes

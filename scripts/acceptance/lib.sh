@@ -1,184 +1,24 @@
 # shellcheck shell=bash
-# Shared helpers for the seed-004 acceptance scripts. Source it first thing:
+# Helpers for the acceptance scripts. Source it first thing:
 #
 #   source "$(dirname "$0")/lib.sh"
 #
-# It gives each script a private BATON_HOME in a temp folder, a way to start
-# `baton mock` on a free loopback port, profile writers, `run_baton` (stdout,
-# stderr and the exit code captured in files, BATON_DEBUG=baton:*), checks that
-# count passes and failures, and `finish`, which prints `N passed, M failed`
-# and exits non-zero when a check failed. Everything is removed on exit.
+# scripts/lib/common.sh gives each script its private home, `baton mock`, the
+# profile writers, the counters and `finish`; this file adds `run_baton`
+# (stdout, stderr and the exit code captured in files, BATON_DEBUG=baton:*) and
+# the checks on those files.
 #
-# Environment: BATON_BIN (use this binary instead of building one),
-# KEEP_WORK=1 (keep the temp folder for a look afterwards).
+# Environment: BATON_BIN and BATON_FIXTURE (use these binaries instead of
+# building them), KEEP_WORK=1 (keep the temp folder for a look afterwards),
+# RUN_TIMEOUT_S (the limit on one run, 30).
 
-set -euo pipefail
+SUITE=acceptance
+REQUIRED_TOOLS=(curl python3)
+# shellcheck source=../lib/common.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib/common.sh"
 
-ACC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_ROOT=$(cd "$ACC_DIR/../.." && pwd)
-SCRIPT_NAME=$(basename "$0" .sh)
-
-PASSED=0
-FAILED=0
-FINISHED=0
-MOCK_PID=""
-MOCK_PORT=""
-MOCK_URL=""
 RUN_TIMEOUT_S=${RUN_TIMEOUT_S:-30}
 SCRIPT_START_MS=$(($(date +%s%N) / 1000000))
-
-for tool in curl python3; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "$SCRIPT_NAME: the acceptance scripts need $tool" >&2
-    exit 1
-  fi
-done
-
-if [[ -n "${BATON_BIN:-}" ]]; then
-  BATON=$BATON_BIN
-else
-  (cd "$REPO_ROOT" && cargo build --quiet)
-  BATON=$REPO_ROOT/target/debug/baton
-fi
-if [[ ! -x "$BATON" ]]; then
-  echo "$SCRIPT_NAME: no baton binary at $BATON" >&2
-  exit 1
-fi
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/baton-acceptance.XXXXXX")
-export BATON_HOME="$WORK/home"
-mkdir -p "$BATON_HOME/profiles"
-
-# Nothing from the caller's environment may steer a run: no real keys, no
-# debug spec, no llxprt folder.
-unset OPENAI_API_KEY ANTHROPIC_API_KEY GEMINI_API_KEY GOOGLE_API_KEY \
-  GROQ_API_KEY OPENROUTER_API_KEY BATON_DEBUG LLXPRT_DEBUG
-export HOME="$WORK/user-home"
-mkdir -p "$HOME"
-
-_cleanup() {
-  local rc=$?
-  if [[ -n "$MOCK_PID" ]]; then
-    kill "$MOCK_PID" 2>/dev/null || true
-    wait "$MOCK_PID" 2>/dev/null || true
-  fi
-  if [[ "$FINISHED" -eq 0 ]]; then
-    echo "$SCRIPT_NAME: stopped early (exit $rc) after $PASSED passed, $FAILED failed" >&2
-    echo "$PASSED passed, $((FAILED + 1)) failed"
-    rc=1
-  fi
-  if [[ "${KEEP_WORK:-0}" == 1 ]]; then
-    echo "$SCRIPT_NAME: work folder kept: $WORK" >&2
-  else
-    rm -rf "$WORK"
-  fi
-  exit "$rc"
-}
-trap _cleanup EXIT
-trap 'exit 130' INT TERM
-
-# ---------------------------------------------------------------- output ----
-
-# Prints a file indented, for failure messages.
-_show() {
-  local file=$1
-  if [[ -s "$file" ]]; then
-    sed 's/^/      | /' "$file"
-  else
-    echo "      | (empty)"
-  fi
-}
-
-pass() {
-  PASSED=$((PASSED + 1))
-  echo "  ok   $1"
-}
-
-fail() {
-  FAILED=$((FAILED + 1))
-  echo "  FAIL $1"
-}
-
-# Prints a heading for a group of checks.
-step() {
-  echo "-- $*"
-}
-
-# ----------------------------------------------------------------- mock -----
-
-_free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-# start_mock CONFIG_JSON: starts `baton mock` with this config on a free port
-# and waits until its control API answers. Sets MOCK_PORT and MOCK_URL.
-start_mock() {
-  printf '%s\n' "$1" >"$WORK/mock.json"
-  local try
-  for try in 1 2 3; do
-    MOCK_PORT=$(_free_port)
-    MOCK_URL="http://127.0.0.1:$MOCK_PORT"
-    "$BATON" mock --port "$MOCK_PORT" --config "$WORK/mock.json" >"$WORK/mock.log" 2>&1 &
-    MOCK_PID=$!
-    local i
-    for i in $(seq 1 200); do
-      if curl -s -o /dev/null "$MOCK_URL/_mock/backends"; then
-        return 0
-      fi
-      if ! kill -0 "$MOCK_PID" 2>/dev/null; then
-        break
-      fi
-      # Start-up polling, not a scenario delay: at most 200 x 25 ms.
-      sleep 0.025
-      : "$i"
-    done
-    kill "$MOCK_PID" 2>/dev/null || true
-    wait "$MOCK_PID" 2>/dev/null || true
-    MOCK_PID=""
-    echo "$SCRIPT_NAME: mock did not start on port $MOCK_PORT (try $try):" >&2
-    _show "$WORK/mock.log" >&2
-  done
-  echo "$SCRIPT_NAME: cannot start baton mock" >&2
-  exit 1
-}
-
-# mock_base NAME: the OpenAI-compatible base URL of mock backend NAME.
-mock_base() {
-  echo "$MOCK_URL/$1/v1"
-}
-
-# mock_put NAME BACKEND_JSON: creates or replaces a backend (control API).
-mock_put() {
-  curl -sf -X PUT -H 'content-type: application/json' -d "$2" \
-    "$MOCK_URL/_mock/backends/$1" >/dev/null
-}
-
-# mock_script NAME BEHAVIOR_JSON: appends behaviors to a backend's script.
-mock_script() {
-  curl -sf -X POST -H 'content-type: application/json' -d "$2" \
-    "$MOCK_URL/_mock/backends/$1/script" >/dev/null
-}
-
-# mock_requests NAME: how many chat requests backend NAME has received.
-mock_requests() {
-  curl -sf "$MOCK_URL/_mock/backends/$1" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["requests"])'
-}
-
-# ------------------------------------------------------------- profiles -----
-
-# profile NAME JSON: writes $BATON_HOME/profiles/NAME.json as given.
-profile() {
-  printf '%s\n' "$2" >"$BATON_HOME/profiles/$1.json"
-}
-
-# member_profile NAME [EXTRA_SETTINGS]: an OpenAI-compatible model profile for
-# mock backend NAME; EXTRA_SETTINGS are more ephemeralSettings members, e.g.
-# '"auth-key-env":"SYNTHETIC_KEY"'.
-member_profile() {
-  local name=$1 extra=${2:-}
-  profile "$name" "{\"version\":1,\"provider\":\"openai\",\"model\":\"mock-model\",\"modelParams\":{},\"ephemeralSettings\":{\"base-url\":\"$(mock_base "$name")\"${extra:+,$extra}}}"
-}
 
 # ------------------------------------------------------------------ runs ----
 
@@ -317,15 +157,6 @@ expect_exit() {
   fi
 }
 
-# expect_eq WHAT ACTUAL EXPECTED
-expect_eq() {
-  if [[ "$2" == "$3" ]]; then
-    pass "$1 = $3"
-  else
-    fail "$1 = '$2', expected '$3'"
-  fi
-}
-
 # expect_true WHAT COMMAND...: the command succeeds.
 expect_true() {
   local what=$1
@@ -409,14 +240,4 @@ expect_tpm() {
   else
     fail "$what = '$actual', expected one of:$allowed ($tokens tokens / minutes covered)"
   fi
-}
-
-# finish: prints the summary and exits non-zero when a check failed.
-finish() {
-  FINISHED=1
-  echo "$PASSED passed, $FAILED failed"
-  if [[ "$FAILED" -gt 0 ]]; then
-    exit 1
-  fi
-  exit 0
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Seed 004, scenarios 6 and 7, typed into the real chat: the six load-balancer
+# Acceptance scenarios 6 and 7 (interactive /set, profile save/load), typed into the real chat: the six load-balancer
 # settings are accepted by /set, the three invalid values get the registry's
 # errors, /set KEY shows help and /set unset clears each one; then
 # `/profile save loadbalancer testlb489save failover a b` writes a file with
@@ -10,7 +10,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 start_mock '{"backends": {"a": {}, "b": {}}}'
-member_profile a b
+member_profiles a b
 start_tui --profile-load a
 
 step "Scenario 6: the six settings are accepted"
@@ -111,9 +111,9 @@ if bad:
     print(json.dumps(doc, indent=2))
     sys.exit(1)
 PY
-  pass "testlb489save.json holds the seed's profile and its six settings"
+  pass "testlb489save.json holds the spec's profile and its six settings"
 else
-  fail "testlb489save.json is not the seed's profile"
+  fail "testlb489save.json is not the spec's profile"
 fi
 expect_file_lacks "$file" "auth-key"
 expect_file_lacks "$file" "sk-e2e-secret"

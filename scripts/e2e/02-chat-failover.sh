@@ -13,17 +13,12 @@ start_mock '{"backends": {
   "a": {"behavior": {"kind": "status", "code": 503}},
   "b": {"behavior": {"kind": "answer"}}
 }}'
-member_profile a b
-profile lb '{
-  "version": 1, "type": "loadbalancer", "policy": "failover",
-  "profiles": ["a", "b"],
-  "ephemeralSettings": {
-    "failover_retry_count": 1,
-    "circuit_breaker_enabled": true,
-    "circuit_breaker_failure_threshold": 1,
-    "circuit_breaker_recovery_timeout_ms": 60000
-  }
-}'
+member_profiles a b
+lb_profile lb --policy failover a b \
+  --set failover_retry_count=1 \
+  --set circuit_breaker_enabled=true \
+  --set circuit_breaker_failure_threshold=1 \
+  --set circuit_breaker_recovery_timeout_ms=60000
 start_tui --profile-load lb
 expect_screen "baton · profile lb: load balancer (failover) over a, b"
 expect_screen " lb · 0 tokens · breakers 2 closed"

@@ -11,7 +11,7 @@ start_mock '{"backends": {
   "slow": {"behavior": {"kind": "answer", "tokens": 200, "token_delay_ms": 150}},
   "fast": {"behavior": {"kind": "answer"}}
 }}'
-member_profile slow fast
+member_profiles slow fast
 start_tui --profile-load slow
 
 step "Esc cancels a streaming answer"

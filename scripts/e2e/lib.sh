@@ -1,176 +1,40 @@
 # shellcheck shell=bash
-# Shared helpers for the interactive end-to-end scripts: they drive the real
-# `baton` chat in a tmux pane (send-keys in, capture-pane out) against a local
+# Helpers for the interactive end-to-end scripts: they drive the real `baton`
+# chat in a tmux pane (send-keys in, capture-pane out) against a local
 # `baton mock`. Source it first thing:
 #
 #   source "$(dirname "$0")/lib.sh"
 #
-# Each script gets a private BATON_HOME and HOME in a temp folder, its own tmux
-# server (a socket in that folder, so a user's tmux is never touched) and its
-# own mock on a free loopback port. `finish` prints `N passed, M failed`.
-# Everything is stopped and removed on exit.
+# scripts/lib/common.sh gives each script its private home, `baton mock`, the
+# profile writers, the counters and `finish`; this file adds a tmux server of
+# the script's own (a socket in its temp folder, so a user's tmux is never
+# touched), stopped on exit, and the checks on the screen.
 #
-# Environment: BATON_BIN (the binary to drive; default target/debug/baton,
-# built when missing), KEEP_WORK=1 (keep the temp folder), E2E_TIMEOUT_S (the
+# Environment: BATON_BIN and BATON_FIXTURE (use these binaries instead of
+# building them), KEEP_WORK=1 (keep the temp folder), E2E_TIMEOUT_S (the
 # default wait for text to appear, 10).
 
-set -euo pipefail
+SUITE=e2e
+REQUIRED_TOOLS=(tmux curl python3)
+# shellcheck source=../lib/common.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib/common.sh"
 
-E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_ROOT=$(cd "$E2E_DIR/../.." && pwd)
-SCRIPT_NAME=$(basename "$0" .sh)
-
-PASSED=0
-FAILED=0
-FINISHED=0
-MOCK_PID=""
-MOCK_PORT=""
-MOCK_URL=""
-TMUX_SOCKET=""
 PANE=e2e
 DEFAULT_WAIT_S=${E2E_TIMEOUT_S:-10}
 # How often the screen is read while waiting; the only sleep in the scripts.
 POLL_S=0.05
-
-for tool in tmux curl python3; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "$SCRIPT_NAME: the e2e scripts need $tool" >&2
-    exit 1
-  fi
-done
-
-if [[ -n "${BATON_BIN:-}" ]]; then
-  BATON=$BATON_BIN
-else
-  BATON=$REPO_ROOT/target/debug/baton
-  if [[ ! -x "$BATON" ]]; then
-    (cd "$REPO_ROOT" && cargo build --quiet)
-  fi
-fi
-if [[ ! -x "$BATON" ]]; then
-  echo "$SCRIPT_NAME: no baton binary at $BATON" >&2
-  exit 1
-fi
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/baton-e2e.XXXXXX")
-export BATON_HOME="$WORK/home"
-mkdir -p "$BATON_HOME/profiles"
 TMUX_SOCKET="$WORK/tmux.sock"
 TUI_STATUS="$WORK/tui.status"
-
-# Nothing from the caller's environment may steer a run: no real keys, no
-# debug spec, no tmux of the caller's.
-unset OPENAI_API_KEY ANTHROPIC_API_KEY GEMINI_API_KEY GOOGLE_API_KEY \
-  GROQ_API_KEY OPENROUTER_API_KEY BATON_DEBUG LLXPRT_DEBUG TMUX
-export HOME="$WORK/user-home"
-mkdir -p "$HOME"
 export TERM=xterm-256color
 
 _tmux() {
   tmux -S "$TMUX_SOCKET" "$@"
 }
 
-_cleanup() {
-  local rc=$?
+suite_cleanup() {
   if [[ -S "$TMUX_SOCKET" ]]; then
     _tmux kill-server 2>/dev/null || true
   fi
-  if [[ -n "$MOCK_PID" ]]; then
-    kill "$MOCK_PID" 2>/dev/null || true
-    wait "$MOCK_PID" 2>/dev/null || true
-  fi
-  if [[ "$FINISHED" -eq 0 ]]; then
-    echo "$SCRIPT_NAME: stopped early (exit $rc) after $PASSED passed, $FAILED failed" >&2
-    echo "$PASSED passed, $((FAILED + 1)) failed"
-    rc=1
-  fi
-  if [[ "${KEEP_WORK:-0}" == 1 ]]; then
-    echo "$SCRIPT_NAME: work folder kept: $WORK" >&2
-  else
-    rm -rf "$WORK"
-  fi
-  exit "$rc"
-}
-trap _cleanup EXIT
-trap 'exit 130' INT TERM
-
-# ---------------------------------------------------------------- output ----
-
-pass() {
-  PASSED=$((PASSED + 1))
-  echo "  ok   $1"
-}
-
-fail() {
-  FAILED=$((FAILED + 1))
-  echo "  FAIL $1"
-}
-
-# step TEXT: a heading for a group of checks.
-step() {
-  echo "-- $*"
-}
-
-# _show FILE_OR_TEXT: prints text indented, for failure messages.
-_show_text() {
-  printf '%s\n' "$1" | sed 's/^/      | /'
-}
-
-# ----------------------------------------------------------------- mock -----
-
-_free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-# start_mock CONFIG_JSON: starts `baton mock --port P --config FILE` on a free
-# loopback port and waits until its control API answers. Sets MOCK_PORT and
-# MOCK_URL.
-start_mock() {
-  printf '%s\n' "$1" >"$WORK/mock.json"
-  local try i
-  for try in 1 2 3; do
-    MOCK_PORT=$(_free_port)
-    MOCK_URL="http://127.0.0.1:$MOCK_PORT"
-    "$BATON" mock --port "$MOCK_PORT" --config "$WORK/mock.json" >"$WORK/mock.log" 2>&1 &
-    MOCK_PID=$!
-    for ((i = 0; i < 200; i++)); do
-      if curl -s -o /dev/null "$MOCK_URL/_mock/backends"; then
-        return 0
-      fi
-      if ! kill -0 "$MOCK_PID" 2>/dev/null; then
-        break
-      fi
-      sleep "$POLL_S"
-    done
-    kill "$MOCK_PID" 2>/dev/null || true
-    wait "$MOCK_PID" 2>/dev/null || true
-    MOCK_PID=""
-    echo "$SCRIPT_NAME: mock did not start on port $MOCK_PORT (try $try):" >&2
-    sed 's/^/      | /' "$WORK/mock.log" >&2
-  done
-  echo "$SCRIPT_NAME: cannot start baton mock" >&2
-  exit 1
-}
-
-# mock_requests NAME: how many chat requests mock backend NAME has received.
-mock_requests() {
-  curl -sf "$MOCK_URL/_mock/backends/$1" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["requests"])'
-}
-
-# ------------------------------------------------------------- profiles -----
-
-# profile NAME JSON: writes $BATON_HOME/profiles/NAME.json as given.
-profile() {
-  printf '%s\n' "$2" >"$BATON_HOME/profiles/$1.json"
-}
-
-# member_profile NAME...: an OpenAI-compatible model profile per mock backend.
-member_profile() {
-  local name
-  for name in "$@"; do
-    profile "$name" "{\"version\":1,\"provider\":\"openai\",\"model\":\"mock-model\",\"ephemeralSettings\":{\"base-url\":\"$MOCK_URL/$name/v1\"}}"
-  done
 }
 
 # ----------------------------------------------------------------- tmux -----
@@ -362,23 +226,4 @@ expect_file_lacks() {
   else
     pass "$(basename "$file") does not contain '$text'"
   fi
-}
-
-# expect_eq WHAT ACTUAL EXPECTED
-expect_eq() {
-  if [[ "$2" == "$3" ]]; then
-    pass "$1 = $3"
-  else
-    fail "$1 = '$2', expected '$3'"
-  fi
-}
-
-# finish: prints the summary and exits non-zero when a check failed.
-finish() {
-  FINISHED=1
-  echo "$PASSED passed, $FAILED failed"
-  if [[ "$FAILED" -gt 0 ]]; then
-    exit 1
-  fi
-  exit 0
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every numbered script (NN-*.sh) in a folder against one baton binary:
-# $BATON_BIN, or target/debug/baton built once here. Prints each script's result
+# $BATON_BIN, or target/debug/baton built once here (and the same for
+# $BATON_FIXTURE, the profile writer). Prints each script's result
 # (its checks' output when it fails, or always with VERBOSE=1), then
 # `N passed, M failed` over the scripts; exits non-zero when any failed.
 # Usage: run-suite.sh DIR LABEL   (shared by scripts/acceptance and scripts/e2e)
@@ -13,7 +14,11 @@ if [[ -z "${BATON_BIN:-}" ]]; then
   (cd "$REPO_ROOT" && cargo build --quiet)
   BATON_BIN=$REPO_ROOT/target/debug/baton
 fi
-export BATON_BIN
+if [[ -z "${BATON_FIXTURE:-}" ]]; then
+  (cd "$REPO_ROOT" && cargo build --quiet -p baton-test-support --bin baton-fixture)
+  BATON_FIXTURE=$REPO_ROOT/target/debug/baton-fixture
+fi
+export BATON_BIN BATON_FIXTURE
 
 passed=0
 failed=0

@@ -3,7 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use crate::cli::Exit;
-use crate::mock::{MockConfig, MockServer};
+use baton_mock::{MockConfig, MockServer};
 
 use super::MockArgs;
 

@@ -1,6 +1,7 @@
 //! The command line: flags, subcommands and their help.
 
 pub mod exit;
+#[cfg(feature = "mock")]
 pub mod mock;
 pub mod profiles;
 pub mod sessions;
@@ -122,6 +123,7 @@ pub enum Command {
     /// List every setting with its type, default and help.
     Settings,
     /// Run a local fault-injecting LLM server to try profiles offline.
+    #[cfg(feature = "mock")]
     Mock(MockArgs),
     /// Show or reset the saved breaker, TPM and metrics state of load-balancer profiles.
     #[command(subcommand)]
@@ -172,6 +174,7 @@ pub enum SessionsCommand {
 }
 
 /// `baton mock ...`
+#[cfg(feature = "mock")]
 #[derive(Debug, Args)]
 pub struct MockArgs {
     /// The port to listen on (127.0.0.1).

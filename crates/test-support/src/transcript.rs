@@ -1,14 +1,8 @@
-//! A deterministic, markdown-ish transcript shared by `benches/tui_frame.rs` and
-//! `tests/tui_memory.rs`: user prompts and finished answers with headings,
-//! paragraphs that wrap, lists and a code block, about 20 screen lines per
-//! exchange at 120 columns.
+//! A deterministic, markdown-ish transcript for the TUI's benches and memory
+//! tests: user prompts and finished answers with headings, paragraphs that wrap,
+//! lists and a code block, about 20 screen lines per exchange at 120 columns.
 
-// Each including target uses a different subset.
-#![allow(dead_code)]
-
-use baton::engine::Provenance;
 use baton::profile::{self, ProfileStore};
-use baton::provider::Usage;
 use baton::session::Session;
 use baton::tui::app::App;
 use baton::tui::history::{AnswerState, CellKind, HistoryCell};
@@ -104,22 +98,9 @@ pub fn prompt_text(i: usize, words: &mut Words) -> String {
     format!("question {i}: {}?", words.sentence(9))
 }
 
-/// How answers are signed.
-pub fn provenance(i: usize) -> Provenance {
-    Provenance {
-        backend: "demo-fast".into(),
-        provider: "sim".into(),
-        model: "sim-fast".into(),
-        attempts: 1,
-        failovers: 0,
-        latency_ms: 900 + i as u64 % 700,
-        first_chunk_ms: 40,
-        usage: Usage {
-            input_tokens: 12,
-            output_tokens: 85,
-            estimated: true,
-        },
-    }
+/// How answer `i` is signed: the demo's sim backend, latencies varying with `i`.
+pub fn provenance(i: usize) -> baton::engine::Provenance {
+    crate::provenance::sim(900 + i as u64 % 700)
 }
 
 /// The cells of exchanges `from..to` (a prompt and its finished answer each), and

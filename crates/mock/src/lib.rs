@@ -40,13 +40,20 @@
 
 mod behavior;
 mod config;
+mod conn;
+mod control;
+mod handler;
+mod respond;
+mod route;
 mod server;
+mod state;
 mod wire;
 
 use std::path::PathBuf;
 
 pub use config::{Answer, BackendConfig, Behavior, MockConfig};
-pub use server::{MockServer, RECORD_LIMIT, RecordedRequest};
+pub use server::MockServer;
+pub use state::{RECORD_LIMIT, RecordedRequest};
 pub use wire::Wire;
 
 /// Why a mock config could not be used.

@@ -1,91 +1,16 @@
-//! The mock server itself, over real TCP with reqwest.
+//! Each wire format and each fault, over real TCP with reqwest.
 // Test helpers outside #[test] fns: a failed setup should panic loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, Instant};
+mod common;
 
-use baton::mock::{Answer, BackendConfig, Behavior, MockConfig, MockServer, Wire};
-use futures_util::StreamExt;
+use std::time::Duration;
+
+use baton_mock::{Answer, BackendConfig, Behavior};
+use common::*;
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
-
-/// reqwest is built without its `json` feature; these stand in for it.
-trait JsonBody {
-    fn json_body(self, body: &Value) -> Self;
-}
-
-impl JsonBody for reqwest::RequestBuilder {
-    fn json_body(self, body: &Value) -> Self {
-        self.header("content-type", "application/json")
-            .body(body.to_string())
-    }
-}
-
-trait JsonValue {
-    async fn json_value(self) -> Result<Value, Box<dyn std::error::Error>>;
-}
-
-impl JsonValue for reqwest::Response {
-    async fn json_value(self) -> Result<Value, Box<dyn std::error::Error>> {
-        Ok(serde_json::from_str(&self.text().await?)?)
-    }
-}
-
-fn client() -> reqwest::Client {
-    // reqwest's `rustls-no-provider` panics in `Client::new` (even for plain http)
-    // unless a crypto provider is installed; a second install is a harmless Err.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
-}
-
-async fn server(backends: &[(&str, BackendConfig)]) -> MockServer {
-    let mut config = MockConfig::default();
-    for (name, cfg) in backends {
-        config = config.with_backend(*name, cfg.clone());
-    }
-    MockServer::start(config).await.unwrap()
-}
-
-fn openai_body(stream: bool) -> Value {
-    json!({
-        "model": "gpt-mock",
-        "stream": stream,
-        "stream_options": {"include_usage": true},
-        "messages": [{"role": "user", "content": "say hi to me"}]
-    })
-}
-
-/// The JSON payloads of an SSE body (`[DONE]` kept as a string).
-fn sse_data(text: &str) -> Vec<Value> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .map(|d| serde_json::from_str(d).unwrap_or_else(|_| Value::String(d.to_string())))
-        .collect()
-}
-
-async fn post_openai(mock: &MockServer, backend: &str, stream: bool) -> reqwest::Response {
-    client()
-        .post(format!("{}/chat/completions", mock.base_url(backend)))
-        .bearer_auth("sk-test")
-        .json_body(&openai_body(stream))
-        .send()
-        .await
-        .unwrap()
-}
-
-/// Reads body chunks until the body ends, fails, or is quiet for `quiet`.
-async fn read_until_quiet(resp: reqwest::Response, quiet: Duration) -> (String, &'static str) {
-    let mut stream = resp.bytes_stream();
-    let mut text = String::new();
-    loop {
-        match tokio::time::timeout(quiet, stream.next()).await {
-            Ok(Some(Ok(bytes))) => text.push_str(std::str::from_utf8(&bytes).unwrap()),
-            Ok(Some(Err(_))) => return (text, "error"),
-            Ok(None) => return (text, "end"),
-            Err(_) => return (text, "quiet"),
-        }
-    }
-}
+use tokio::time::Instant;
 
 #[tokio::test]
 async fn openai_streams_chunks_usage_and_done() {
@@ -424,7 +349,9 @@ async fn cut_aborts_the_body_after_its_chunks() {
     assert!(err.is_err());
 }
 
-#[tokio::test]
+// Paused time: the quiet wait costs nothing, and the shutdown's virtual time says
+// whether it waited out its grace period for the stalled stream.
+#[tokio::test(start_paused = true)]
 async fn stall_sends_its_chunks_then_nothing() {
     let mock = server(&[(
         "s",
@@ -446,10 +373,14 @@ async fn stall_sends_its_chunks_then_nothing() {
     assert_eq!(deltas, 2, "{text}");
     assert!(!text.contains("message_stop"));
 
-    // Shutdown does not wait for the stalled stream.
+    // Shutdown ends the stalled stream instead of waiting out its 5 s grace.
     let started = Instant::now();
     mock.shutdown().await;
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -498,7 +429,8 @@ async fn drop_closes_the_connection_without_a_response() {
     assert_eq!(mock.requests("d"), 2);
 }
 
-#[tokio::test]
+// Paused time: the delays are exact and cost nothing.
+#[tokio::test(start_paused = true)]
 async fn first_chunk_delay_holds_the_body_not_the_head() {
     let mock = server(&[(
         "slow",
@@ -511,7 +443,7 @@ async fn first_chunk_delay_holds_the_body_not_the_head() {
     .await;
     let started = Instant::now();
     let resp = post_openai(&mock, "slow", true).await;
-    assert!(started.elapsed() < Duration::from_millis(200));
+    assert_eq!(started.elapsed(), Duration::ZERO, "the head waited");
     let (text, ending) = read_until_quiet(resp, Duration::from_millis(100)).await;
     assert_eq!((text.as_str(), ending), ("", "quiet"));
     let (text, ending) = read_until_quiet(
@@ -522,244 +454,4 @@ async fn first_chunk_delay_holds_the_body_not_the_head() {
     assert_eq!(ending, "end");
     assert!(text.contains("late"));
     assert!(started.elapsed() >= Duration::from_millis(250));
-}
-
-#[tokio::test]
-async fn control_api_round_trip() {
-    let mock = server(&[]).await;
-    let c = client();
-    let url = mock.url();
-    let config = json!({
-        "behavior": {"kind": "status", "code": 503, "retry_after_s": 2},
-        "script": [{"kind": "answer", "text": "first"}],
-        "require_key": "secret"
-    });
-    let resp = c
-        .put(format!("{url}/_mock/backends/b1"))
-        .json_body(&config)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let resp = c
-        .post(format!("{url}/_mock/backends/b1/script"))
-        .json_body(&json!({"kind": "empty"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let list: Value = c
-        .get(format!("{url}/_mock/backends"))
-        .send()
-        .await
-        .unwrap()
-        .json_value()
-        .await
-        .unwrap();
-    assert_eq!(
-        list,
-        json!({"backends": {"b1": {
-            "behavior": {"kind": "status", "code": 503, "retry_after_s": 2},
-            "script": [{"kind": "answer", "text": "first", "token_delay_ms": 0,
-                        "first_chunk_delay_ms": 0, "headers_delay_ms": 0, "usage": true},
-                       {"kind": "empty"}],
-            "require_key": "***",
-            "requests": 0
-        }}})
-    );
-    // The Rust side sees the same backend.
-    let cfg = mock.backend("b1").unwrap();
-    assert_eq!(cfg.require_key.as_deref(), Some("secret"));
-    assert_eq!(cfg.script.len(), 2);
-
-    let resp = c
-        .post(format!("{}/chat/completions", mock.base_url("b1")))
-        .bearer_auth("secret")
-        .json_body(&openai_body(false))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let one: Value = c
-        .get(format!("{url}/_mock/backends/b1"))
-        .send()
-        .await
-        .unwrap()
-        .json_value()
-        .await
-        .unwrap();
-    assert_eq!(one["requests"], 1);
-    assert_eq!(one["recorded"][0]["headers"]["authorization"], "***");
-    assert_eq!(one["recorded"][0]["behavior"]["text"], "first");
-
-    let reset: Value = c
-        .post(format!("{url}/_mock/reset"))
-        .send()
-        .await
-        .unwrap()
-        .json_value()
-        .await
-        .unwrap();
-    assert_eq!(reset["backends"]["b1"]["requests"], 0);
-    assert!(mock.recorded("b1").is_empty());
-
-    // Bad input names the field.
-    let resp = c
-        .put(format!("{url}/_mock/backends/b2"))
-        .json_body(&json!({"behavior": {"kind": "answer", "delay": 5}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
-    let body: Value = resp.json_value().await.unwrap();
-    assert!(body["error"]["message"].as_str().unwrap().contains("delay"));
-    let resp = c
-        .put(format!("{url}/_mock/backends/b3"))
-        .json_body(&json!({"behavior": {"kind": "status", "code": 9999}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
-    let resp = c
-        .delete(format!("{url}/_mock/backends/b1"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert!(mock.backend("b1").is_none());
-}
-
-#[tokio::test]
-async fn recorded_requests_redact_keys_and_keep_bodies() {
-    let mock = server(&[("r", BackendConfig::default())]).await;
-    post_openai(&mock, "r", true).await.text().await.unwrap();
-    client()
-        .post(format!(
-            "{}/models/m:streamGenerateContent?alt=sse&key=gsecret",
-            mock.gemini_base_url("r")
-        ))
-        .header("x-goog-api-key", "gsecret2")
-        .json_body(&json!({"contents": []}))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let recorded = mock.recorded("r");
-    assert_eq!(recorded.len(), 2);
-    let openai = &recorded[0];
-    assert_eq!(openai.wire, Wire::OpenAi);
-    assert_eq!(openai.method, "POST");
-    assert_eq!(openai.path, "/r/v1/chat/completions");
-    assert_eq!(openai.headers["authorization"], "***");
-    assert_eq!(openai.body["stream_options"]["include_usage"], true);
-    let gemini = &recorded[1];
-    assert!(gemini.seq > openai.seq);
-    assert_eq!(gemini.wire, Wire::Gemini);
-    assert_eq!(gemini.headers["x-goog-api-key"], "***");
-    assert!(gemini.path.ends_with("alt=sse&key=***"), "{}", gemini.path);
-    let all = serde_json::to_string(&recorded).unwrap();
-    assert!(!all.contains("sk-test") && !all.contains("gsecret"));
-}
-
-#[tokio::test]
-async fn unknown_backend_is_404_naming_the_known_ones() {
-    let mock = server(&[
-        ("one", BackendConfig::default()),
-        ("two", BackendConfig::default()),
-    ])
-    .await;
-    let resp = post_openai(&mock, "three", true).await;
-    assert_eq!(resp.status(), 404);
-    let body: Value = resp.json_value().await.unwrap();
-    let message = body["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("three") && message.contains("one, two"),
-        "{message}"
-    );
-    let resp = client()
-        .post(format!("{}/one/v2/nothing", mock.url()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 404);
-}
-
-#[tokio::test]
-async fn config_file_is_served() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("mock.json");
-    std::fs::write(
-        &path,
-        r#"{"backends": {"filed": {"behavior": {"kind": "answer", "tokens": 3}}}}"#,
-    )
-    .unwrap();
-    let mock = MockServer::start(MockConfig::from_file(&path).unwrap())
-        .await
-        .unwrap();
-    let body: Value = post_openai(&mock, "filed", false)
-        .await
-        .json_value()
-        .await
-        .unwrap();
-    assert_eq!(
-        body["choices"][0]["message"]["content"],
-        "filed lorem ipsum"
-    );
-}
-
-#[tokio::test]
-async fn slow_backend_does_not_block_others() {
-    let mock = server(&[
-        (
-            "slow",
-            BackendConfig::new(Behavior::Answer(Answer {
-                headers_delay_ms: 2000,
-                ..Answer::default()
-            })),
-        ),
-        ("fast", BackendConfig::default()),
-    ])
-    .await;
-    let slow_url = format!("{}/chat/completions", mock.base_url("slow"));
-    let slow = tokio::spawn(async move {
-        client()
-            .post(slow_url)
-            .json_body(&json!({"messages": []}))
-            .send()
-            .await
-    });
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let started = Instant::now();
-    let resp = post_openai(&mock, "fast", false).await;
-    assert_eq!(resp.status(), 200);
-    assert!(started.elapsed() < Duration::from_millis(500));
-    // Shutdown ends the delayed request instead of waiting for it.
-    mock.shutdown().await;
-    let slow = slow.await.unwrap();
-    assert!(slow.map(|r| r.status() != 200).unwrap_or(true));
-}
-
-#[tokio::test]
-async fn drop_sends_no_byte_on_the_wire() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mock = server(&[("d", BackendConfig::new(Behavior::Drop))]).await;
-    let mut tcp = tokio::net::TcpStream::connect(mock.addr()).await.unwrap();
-    let body = r#"{"messages":[]}"#;
-    let request = format!(
-        "POST /d/v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(2), tcp.read_to_end(&mut buf))
-        .await
-        .unwrap();
-    // A reset shows as an error, a plain close as EOF; either way no response bytes.
-    assert!(buf.is_empty(), "{:?}", String::from_utf8_lossy(&buf));
-    if let Err(e) = read {
-        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset);
-    }
-    assert_eq!(mock.requests("d"), 1);
 }
