@@ -13,6 +13,7 @@
 //! - [`session`]: one chat's state; [`command`]: slash commands, pure over it.
 //! - [`tui`]: the interactive chat (ratatui), the other consumer of engine events.
 //! - [`archive`]: every conversation kept in `~/.baton/sessions/`, written off the chat path.
+//! - [`serve`]: the OpenAI-compatible gateway, the third consumer of engine events.
 //! - [`mock`]: a local fault-injecting server speaking every wire format.
 #![forbid(unsafe_code)]
 
@@ -29,5 +30,7 @@ pub mod mock;
 pub mod oneshot;
 pub mod profile;
 pub mod provider;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod session;
 pub mod tui;
