@@ -60,13 +60,23 @@ impl Engines {
         })
     }
 
-    /// The profile names `GET /v1/models` lists.
+    /// The profile names `GET /v1/models` lists: every profile in the folder and the
+    /// built-in ones (written on first use, as the other faces do), unless the
+    /// operator listed the served profiles.
     pub fn served(&self) -> Vec<String> {
         let store = ProfileStore::new(self.home.profiles_dir());
-        let mut names = store.list().unwrap_or_default();
-        if let Some(allow) = &self.allow {
-            names = allow.clone();
-        }
+        let mut names = match &self.allow {
+            Some(allow) => allow.clone(),
+            None => {
+                let mut names = store.list().unwrap_or_default();
+                names.extend(
+                    profile::builtin_profiles()
+                        .into_iter()
+                        .map(|(n, _)| n.to_string()),
+                );
+                names
+            }
+        };
         names.sort();
         names.dedup();
         names
@@ -75,7 +85,10 @@ impl Engines {
     fn is_served(&self, name: &str) -> bool {
         match &self.allow {
             Some(allow) => allow.iter().any(|a| a == name),
-            None => ProfileStore::new(self.home.profiles_dir()).exists(name),
+            None => {
+                profile::is_builtin(name)
+                    || ProfileStore::new(self.home.profiles_dir()).exists(name)
+            }
         }
     }
 

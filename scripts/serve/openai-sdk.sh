@@ -1,0 +1,1 @@
+echo "skipped: not written yet"
