@@ -2,6 +2,7 @@
 //! of the mock server, spoken to as an OpenAI-compatible client would.
 
 // Test scaffolding: a failure to set up should panic loudly.
+#![cfg(feature = "serve")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
