@@ -1,8 +1,8 @@
 //! `baton serve` end to end: the real binary on a free port over real TCP, in front
 //! of the mock server, spoken to as an OpenAI-compatible client would.
 
-// Test scaffolding: a failure to set up should panic loudly.
 #![cfg(feature = "serve")]
+// Test scaffolding: a failure to set up should panic loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
