@@ -117,9 +117,11 @@ async fn answer(
         _ => ApiError::invalid(e.body_text(), None),
     })?;
     let call = wire::parse_request(&body)?;
-    tracker.outcome.profile = call.model.split('/').next().unwrap_or_default().to_string();
     tracker.outcome.stream = call.stream;
     let engine = app.engines.engine(&call.model, &call.params)?;
+    // Labelled only once it names a served profile: metrics stay bounded whatever
+    // names clients send.
+    tracker.outcome.profile = engine.profile().to_string();
     let slot = app.gate.enter().await?;
     let deadline = Deadline::now() + app.limits.total();
     let request = ChatRequest {

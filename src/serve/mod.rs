@@ -158,9 +158,10 @@ async fn run(args: ServeArgs, home: &Home) -> Exit {
             return Exit::Error;
         }
     };
+    let signal = ShutdownSignal::install();
     let addr = listener.local_addr().unwrap_or(listen);
     eprintln!("baton serve listening on http://{addr}/v1");
-    serve(listener, app).await
+    serve(listener, app, signal).await
 }
 
 fn router(app: Arc<App>) -> Router {
@@ -179,12 +180,12 @@ fn router(app: Arc<App>) -> Router {
 
 /// Serves until SIGTERM or Ctrl-C, then stops accepting and lets answers in flight
 /// finish for up to the grace period.
-async fn serve(listener: tokio::net::TcpListener, app: Arc<App>) -> Exit {
+async fn serve(listener: tokio::net::TcpListener, app: Arc<App>, signal: ShutdownSignal) -> Exit {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let grace = Duration::from_millis(app.limits.shutdown_grace_ms);
     let draining = Arc::clone(&app);
     let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
-        shutdown_signal().await;
+        signal.recv().await;
         draining.draining.store(true, Ordering::SeqCst);
         eprintln!(
             "baton serve: shutting down; answers in flight have {} ms",
@@ -210,24 +211,38 @@ async fn serve(listener: tokio::net::TcpListener, app: Arc<App>) -> Exit {
     }
 }
 
-async fn shutdown_signal() {
+/// SIGTERM and Ctrl-C, listened for from creation on: a signal that arrives
+/// before the server's first poll still shuts it down gracefully.
+struct ShutdownSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl ShutdownSignal {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signals = signal(SignalKind::terminate())
+                .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))
+                .ok();
+            Self { signals }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
         }
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn recv(self) {
+        #[cfg(unix)]
+        if let Some((mut term, mut int)) = self.signals {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }
