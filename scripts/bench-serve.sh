@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Gateway overhead: the same requests sent to `baton mock` directly and through
 # `baton serve` (a model profile pointing at that mock), in the same run, with the
-# `oha` load generator (`cargo install oha`). Prints p50/p99 latency of each and the
-# difference, for whole answers and streamed ones. No targets: numbers to read.
+# `oha` load generator when it is installed (`cargo install oha`), else the small one
+# in benches/serve_load.rs. Prints p50/p99 latency of each and the difference, for
+# whole answers and streamed ones. No targets: numbers to read.
 #
 #   N=2000 C=16 scripts/bench-serve.sh
 set -euo pipefail
@@ -10,10 +11,16 @@ cd "$(dirname "$0")/.."
 
 N=${N:-2000}
 C=${C:-16}
-command -v oha >/dev/null || { echo "bench needs oha: cargo install oha" >&2; exit 1; }
+command -v curl >/dev/null || { echo "bench needs curl" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "bench needs python3" >&2; exit 1; }
 cargo build --release --quiet
 BIN=$PWD/target/release/baton
+if command -v oha >/dev/null; then
+  LOADGEN=oha
+else
+  LOADGEN=serve_load
+  cargo bench --quiet --bench serve_load --no-run 2>/dev/null
+fi
 
 work=$(mktemp -d)
 pids=()
@@ -57,16 +64,19 @@ direct="http://127.0.0.1:$mock_port/bench/v1/chat/completions"
 gateway="http://127.0.0.1:$serve_port/v1/chat/completions"
 body() { printf '{"model":"bench","stream":%s,"messages":[{"role":"user","content":"Write about relay races."}]}' "$1"; }
 
-# p50 and p99 in ms, and requests/s, from oha's JSON summary.
+# p50 and p99 in ms, requests/s and 200s, on one line.
 measure() {
   local url=$1 stream=$2
+  if [ "$LOADGEN" = serve_load ]; then
+    cargo bench --quiet --bench serve_load -- "$url" "$(body "$stream")" "$N" "$C" 2>/dev/null
+    return
+  fi
   oha --no-tui --output-format json -n "$N" -c "$C" -m POST -H 'content-type: application/json' \
     -d "$(body "$stream")" "$url" 2>/dev/null | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
 p = r["latencyPercentiles"]
-codes = r.get("statusCodeDistribution", {})
-ok = codes.get("200", 0)
+ok = r.get("statusCodeDistribution", {}).get("200", 0)
 print(f"{p[\"p50\"]*1000:.2f} {p[\"p99\"]*1000:.2f} {r[\"summary\"][\"requestsPerSec\"]:.0f} {ok}")'
 }
 
@@ -81,4 +91,4 @@ for stream in false true; do
   printf "%-10s %-8s %9s %9s %9s %7s\n" "$mode" serve "$g50" "$g99" "$grps" "$gok"
   python3 -c "print(f'{\"$mode\":<10} {\"overhead\":<8} {$g50-$d50:9.2f} {$g99-$d99:9.2f}')"
 done
-echo "N=$N C=$C, 50-token answers, mock and baton serve on this machine"
+echo "N=$N C=$C, 50-token answers, load generator: $LOADGEN, mock and baton serve on this machine"
