@@ -250,6 +250,23 @@ fn load_resumed(resume: Option<&str>, home: &Home) -> Result<Option<ResumedSessi
     Ok(Some(archive::resume(home, &id)?))
 }
 
+/// A session on profile `name` with no command line around it, for a face that
+/// answers many requests (the gateway): the built-in profiles written on first use,
+/// health kept in the state folder as for the other faces.
+pub fn profile_session(name: &str, home: &Home) -> Result<Session, LaunchError> {
+    let store = ProfileStore::new(home.profiles_dir());
+    if profile::is_builtin(name) && !store.exists(name) {
+        profile::ensure_builtin(&store)?;
+    }
+    let (resolved, warnings) = store.resolve_with_warnings(name)?;
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(Session::new(store, resolved)
+        .with_state_dir(home.state_dir())
+        .with_home(home.clone()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@
 //! - [`tui`]: the interactive chat (ratatui), the other consumer of engine events.
 //! - [`archive`]: every conversation kept in `~/.baton/sessions/`, written off the chat path.
 //! - [`redact`]: the one place secrets are taken out of what baton shows or stores.
+//! - [`serve`]: the OpenAI-compatible gateway, the third consumer of engine events.
 #![forbid(unsafe_code)]
 
 pub mod archive;
@@ -29,5 +30,7 @@ pub mod oneshot;
 pub mod profile;
 pub mod provider;
 pub mod redact;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod session;
 pub mod tui;

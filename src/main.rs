@@ -31,6 +31,8 @@ fn main() -> ExitCode {
         Some(Command::Sessions(cmd)) => baton::cli::sessions::run(cmd, &home).into(),
         Some(Command::Settings) => baton::cli::profiles::print_settings().into(),
         Some(Command::State(cmd)) => baton::cli::state::run(cmd, &home).into(),
+        #[cfg(feature = "serve")]
+        Some(Command::Serve(args)) => baton::serve::main(args, &home).into(),
         #[cfg(feature = "mock")]
         Some(Command::Mock(args)) => match runtime() {
             Ok(rt) => rt.block_on(baton::cli::mock::run(args)).into(),

@@ -4,6 +4,8 @@ pub mod exit;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod profiles;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod sessions;
 pub mod state;
 
@@ -30,6 +32,8 @@ Examples:
   BATON_DEBUG=baton:* baton --profile-load work --prompt \"hi\"
   # Try profiles offline against a local fault-injecting server
   baton mock --port 8089
+  # Serve profiles to OpenAI-compatible tools (model = profile name)
+  baton serve --listen 127.0.0.1:8089
   # Stored conversations; continue the latest one in the chat, or with one prompt
   baton sessions list
   baton --resume
@@ -131,6 +135,10 @@ pub enum Command {
     /// List, show, export and delete stored conversations.
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Serve profiles over an OpenAI-compatible HTTP API (`baton serve keys add NAME`
+    /// makes a client key).
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
 }
 
 /// `baton state ...`
