@@ -1,6 +1,6 @@
 //! The interactive chat: `baton` with no `--prompt` on a terminal.
 //!
-//! Elm-style, after codex-rs/tui and ratatui's template:
+//! Elm-style:
 //! - [`event::AppEvent`] is the one bus: keys, paste, mouse, resize, ticks, and the
 //!   engine's events tagged with their request id (stale ones are dropped);
 //! - [`app::App::update`] changes the model and returns [`app::Effect`]s (start or
