@@ -13,7 +13,7 @@
 //!
 //! Criterion reports means; the targets are on the tail, so the bench first times
 //! single frames itself and prints p50/p99/max, then runs the criterion group.
-//! Each timed frame is `App::draw` (layout: wrap what changed, index, cache the
+//! Each timed frame is `tui::draw` (layout: wrap what changed, index, cache the
 //! visible cells; then `view::render` and ratatui's diff into the backend), and
 //! successive frames alternate between two scroll positions one line apart, so
 //! every frame repaints the whole transcript area rather than diffing to nothing.
@@ -21,7 +21,7 @@
 //! The latency part replays a timeline on a simulated clock: a token every 5 ms
 //! (200/s) and a keystroke every 20 ms, folded into frames by the same rule as
 //! `tui::run_app` (an event starts a batch, everything already queued joins it, one
-//! draw per batch). Each batch's `App::update` calls and `App::draw` run for real
+//! draw per batch). Each batch's `App::update` calls and `tui::draw` run for real
 //! and their measured time advances the clock, so a key that arrives while a token
 //! frame is being drawn waits for it, as it would in the real loop. A key's latency
 //! is from its arrival to the end of the frame that includes it. This is the honest
@@ -64,9 +64,9 @@ fn build(lines: usize, terminal: &mut Terminal<TestBackend>) -> (tempfile::TempD
     // Calibrate lines per exchange on a small sample, then add the rest at once.
     let (cells, _) = common::exchanges(0, 50);
     for cell in cells {
-        app.cells.push(cell);
+        app.transcript_mut().push(cell);
     }
-    app.draw(terminal).expect("draw");
+    baton::tui::draw(&mut app, terminal).expect("draw");
     let per_exchange = app.total_lines().max(1) as f64 / 50.0;
     let mut next = 50;
     while app.total_lines() < lines {
@@ -74,10 +74,10 @@ fn build(lines: usize, terminal: &mut Terminal<TestBackend>) -> (tempfile::TempD
         let more = ((missing / per_exchange).ceil() as usize).max(1);
         let (cells, _) = common::exchanges(next, next + more);
         for cell in cells {
-            app.cells.push(cell);
+            app.transcript_mut().push(cell);
         }
         next += more;
-        app.draw(terminal).expect("draw");
+        baton::tui::draw(&mut app, terminal).expect("draw");
     }
     let total = app.total_lines();
     (tmp, app, total)
@@ -112,8 +112,8 @@ impl Place {
 
 /// One frame at `scroll`, then the next one line away (so each repaints).
 fn frame(app: &mut App, terminal: &mut Terminal<TestBackend>, scroll: usize, odd: bool) {
-    app.scroll = if odd { scroll + 1 } else { scroll };
-    app.draw(terminal).expect("draw");
+    app.set_scroll(if odd { scroll + 1 } else { scroll });
+    baton::tui::draw(app, terminal).expect("draw");
 }
 
 fn percentiles(mut times: Vec<f64>) -> (f64, f64, f64) {
@@ -150,7 +150,7 @@ fn frame_table(
                 place.name()
             );
         }
-        app.scroll = 0;
+        app.set_scroll(0);
     }
 }
 
@@ -176,7 +176,7 @@ fn height_table(app: &mut App, total: usize) {
         let (p50, p99, max) = percentiles(times);
         println!("{rows:>9} {p50:>8.3} {p99:>8.3} {max:>8.3}");
     }
-    app.scroll = 0;
+    app.set_scroll(0);
 }
 
 /// A width change: the first frame counts the cells in view and estimates the
@@ -196,13 +196,13 @@ fn resize_table(cases: &mut [(usize, tempfile::TempDir, App, usize)]) {
     let mut narrow = Terminal::new(TestBackend::new(WIDTH - 1, HEIGHT)).expect("test terminal");
     let mut wide = terminal();
     for (_, _, app, total) in cases.iter_mut() {
-        app.scroll = 0;
+        app.set_scroll(0);
         let mut first = Vec::with_capacity(RESIZES);
         let mut next = Vec::with_capacity(RESIZES * AFTER);
         for i in 0..RESIZES {
             let t = if i % 2 == 0 { &mut narrow } else { &mut wide };
             let start = Instant::now();
-            app.draw(t).expect("draw");
+            baton::tui::draw(app, t).expect("draw");
             first.push(start.elapsed().as_secs_f64() * 1000.0);
             for j in 0..AFTER {
                 let start = Instant::now();
@@ -213,8 +213,8 @@ fn resize_table(cases: &mut [(usize, tempfile::TempDir, App, usize)]) {
         let (p50, _, max) = percentiles(first);
         let (n50, _, nmax) = percentiles(next);
         println!("{total:>9} {p50:>8.3} {max:>8.3} {n50:>8.3} {nmax:>8.3}");
-        app.scroll = 0;
-        app.draw(&mut wide).expect("draw");
+        app.set_scroll(0);
+        baton::tui::draw(app, &mut wide).expect("draw");
     }
 }
 
@@ -229,7 +229,7 @@ fn latency(app: &mut App, terminal: &mut Terminal<TestBackend>, total: usize) {
     const KEY_US: u64 = 20_000; // 50 keys/s: a fast typist, and 1,000 keys in 20 s
     const KEYS: u64 = 1_000;
     const TICK_US: u64 = 100_000; // the runtime's ticker
-    app.scroll = 0;
+    app.set_scroll(0);
     app.update(AppEvent::Paste("explain failover in detail".into()));
     let effects = app.update(AppEvent::Key(KeyEvent::new(
         KeyCode::Enter,
@@ -240,7 +240,7 @@ fn latency(app: &mut App, terminal: &mut Terminal<TestBackend>, total: usize) {
         [Effect::Start { id, .. }] => *id,
         other => panic!("expected one Start, got {other:?}"),
     };
-    app.draw(terminal).expect("draw");
+    baton::tui::draw(app, terminal).expect("draw");
 
     let end_us = KEYS * KEY_US;
     let mut words = common::Words::new(7);
@@ -291,7 +291,7 @@ fn latency(app: &mut App, terminal: &mut Terminal<TestBackend>, total: usize) {
             keys.push(arrival);
         }
         let start = Instant::now();
-        app.now = start;
+        app.set_now(start);
         app.update(first);
         let mut folded = 0;
         while folded < MAX_BATCH {
@@ -310,8 +310,8 @@ fn latency(app: &mut App, terminal: &mut Terminal<TestBackend>, total: usize) {
         }
         if app.needs_draw() {
             let draw_start = Instant::now();
-            app.now = draw_start;
-            app.draw(terminal).expect("draw");
+            app.set_now(draw_start);
+            baton::tui::draw(app, terminal).expect("draw");
             frame_ms.push(draw_start.elapsed().as_secs_f64() * 1000.0);
         }
         clock_us += start.elapsed().as_secs_f64() * 1e6;
@@ -340,7 +340,7 @@ fn latency(app: &mut App, terminal: &mut Terminal<TestBackend>, total: usize) {
 /// again each time.
 fn code_stream(app: &mut App, terminal: &mut Terminal<TestBackend>) {
     const LINES: usize = 400;
-    app.scroll = 0;
+    app.set_scroll(0);
     app.update(AppEvent::Paste("write a long function".into()));
     let effects = app.update(AppEvent::Key(KeyEvent::new(
         KeyCode::Enter,
@@ -368,7 +368,7 @@ fn code_stream(app: &mut App, terminal: &mut Terminal<TestBackend>) {
             },
         });
         let start = Instant::now();
-        app.draw(terminal).expect("draw");
+        baton::tui::draw(app, terminal).expect("draw");
         times.push(start.elapsed().as_secs_f64() * 1000.0);
     }
     let frames = times.len();
@@ -390,7 +390,7 @@ fn main() {
             let (tmp, app, total) = build(lines, &mut term);
             println!(
                 "built {total} lines ({} cells) in {:.0} ms",
-                app.cells.len(),
+                app.transcript().len(),
                 start.elapsed().as_secs_f64() * 1000.0
             );
             (lines, tmp, app, total)
@@ -429,12 +429,12 @@ fn main() {
         // The first frame after a width change, at the bottom.
         let mut narrow = Terminal::new(TestBackend::new(WIDTH - 1, HEIGHT)).expect("test terminal");
         let mut odd = false;
-        app.scroll = 0;
+        app.set_scroll(0);
         group.bench_function(format!("{lines}_lines/after_width_change"), |b| {
             b.iter(|| {
                 odd = !odd;
                 let t = if odd { &mut narrow } else { &mut term };
-                app.draw(t).expect("draw");
+                baton::tui::draw(app, t).expect("draw");
                 black_box(app.total_lines())
             })
         });

@@ -76,7 +76,7 @@ fn stream_answer(app: &mut App, i: usize) -> usize {
 fn a_100k_line_transcript_takes_at_most_twice_its_text() {
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
     let (_tmp, mut app) = common::app();
-    app.draw(&mut terminal).expect("draw");
+    baton::tui::draw(&mut app, &mut terminal).expect("draw");
     // The highlighter's grammars and theme load once per process, on the first
     // code block shown, whatever the transcript's length: counted apart.
     let grammars = Region::new(GLOBAL);
@@ -94,18 +94,18 @@ fn a_100k_line_transcript_takes_at_most_twice_its_text() {
         let more = (LINES - app.total_lines()) / 24 + 1;
         let (cells, bytes) = common::exchanges(next, next + more);
         for cell in cells {
-            app.cells.push(cell);
+            app.transcript_mut().push(cell);
         }
         text += bytes;
         next += more;
-        app.draw(&mut terminal).expect("draw");
+        baton::tui::draw(&mut app, &mut terminal).expect("draw");
     }
     text += stream_answer(&mut app, next);
     // Draw at the bottom, the middle and the top, then back at the bottom.
     let total = app.total_lines();
     for scroll in [0, total / 2, total, 0] {
-        app.scroll = scroll;
-        app.draw(&mut terminal).expect("draw");
+        app.set_scroll(scroll);
+        baton::tui::draw(&mut app, &mut terminal).expect("draw");
     }
     let held = live(&region);
     let ratio = held as f64 / text as f64;
@@ -114,7 +114,7 @@ fn a_100k_line_transcript_takes_at_most_twice_its_text() {
     let theme = baton::tui::theme::Theme::new(true);
     let all = Region::new(GLOBAL);
     let wrapped: Vec<_> = app
-        .cells
+        .transcript()
         .iter()
         .map(|c| c.kind().display_lines(120, &theme))
         .collect();
@@ -129,10 +129,10 @@ fn a_100k_line_transcript_takes_at_most_twice_its_text() {
         "{} lines in {} cells: text {:.2} MB, heap held {:.2} MB = {ratio:.2}× text \
          ({} cells hold wrapped lines); wrapping every cell would add {:.2} MB ({:.2}× text)",
         app.total_lines(),
-        app.cells.len(),
+        app.transcript().len(),
         text as f64 / 1e6,
         held as f64 / 1e6,
-        app.cells.cells_holding_lines(),
+        app.transcript().cells_holding_lines(),
         all_wrapped as f64 / 1e6,
         all_wrapped as f64 / text as f64,
     );

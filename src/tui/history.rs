@@ -3,8 +3,8 @@
 //! makes at the last width, so a frame re-wraps only what changed. The wrapped
 //! lines themselves are kept only for the cells in view, by
 //! [`super::transcript::Transcript`]: they take several times the memory of the
-//! text, so keeping them for a whole long transcript would not fit issue 5's
-//! memory budget.
+//! text, so keeping them for a whole long transcript would break the memory
+//! budget (at most twice the text, which `tests/tui_memory.rs` checks).
 
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};

@@ -8,8 +8,29 @@ pub struct Input {
     text: String,
     cursor: usize,
     history: Vec<String>,
-    /// Position while browsing history, and the draft it replaced.
-    browsing: Option<(usize, String)>,
+    browsing: Option<Browsing>,
+}
+
+/// Where history browsing is, and the draft it replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Browsing {
+    index: usize,
+    draft: String,
+}
+
+/// The text wrapped to a width, and where the cursor is in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputLayout {
+    pub rows: Vec<String>,
+    pub cursor: Cursor,
+}
+
+/// A position in [`InputLayout::rows`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cursor {
+    pub row: usize,
+    /// In columns, not characters.
+    pub col: usize,
 }
 
 impl Input {
@@ -141,16 +162,19 @@ impl Input {
     /// The previous prompt from history.
     pub fn history_prev(&mut self) {
         let index = match &self.browsing {
-            Some((0, _)) => return,
-            Some((i, _)) => i - 1,
+            Some(Browsing { index: 0, .. }) => return,
+            Some(b) => b.index - 1,
             None if self.history.is_empty() => return,
             None => {
-                self.browsing = Some((self.history.len(), self.text.clone()));
+                self.browsing = Some(Browsing {
+                    index: self.history.len(),
+                    draft: self.text.clone(),
+                });
                 self.history.len() - 1
             }
         };
-        if let Some((i, _)) = &mut self.browsing {
-            *i = index;
+        if let Some(b) = &mut self.browsing {
+            b.index = index;
         }
         self.text = self.history[index].clone();
         self.cursor = self.text.len();
@@ -158,15 +182,18 @@ impl Input {
 
     /// The next prompt from history, or back to the draft.
     pub fn history_next(&mut self) {
-        let Some((i, draft)) = self.browsing.clone() else {
+        let Some(Browsing { index, draft }) = self.browsing.clone() else {
             return;
         };
-        if i + 1 >= self.history.len() {
+        if index + 1 >= self.history.len() {
             self.text = draft;
             self.browsing = None;
         } else {
-            self.text = self.history[i + 1].clone();
-            self.browsing = Some((i + 1, draft));
+            self.text = self.history[index + 1].clone();
+            self.browsing = Some(Browsing {
+                index: index + 1,
+                draft,
+            });
         }
         self.cursor = self.text.len();
     }
@@ -185,16 +212,18 @@ impl Input {
             .map(|c| self.cursor + c.len_utf8())
     }
 
-    /// The text wrapped by characters to `width` columns, and the cursor's
-    /// (row, column) in it.
-    pub fn layout(&self, width: usize) -> (Vec<String>, (usize, usize)) {
+    /// The text wrapped by characters to `width` columns, and the cursor in it.
+    pub fn layout(&self, width: usize) -> InputLayout {
         let width = width.max(1);
         let mut rows = vec![String::new()];
         let mut col = 0usize;
-        let mut cursor = (0, 0);
+        let mut cursor = Cursor::default();
         for (i, ch) in self.text.char_indices() {
             if i == self.cursor {
-                cursor = (rows.len() - 1, col);
+                cursor = Cursor {
+                    row: rows.len() - 1,
+                    col,
+                };
             }
             if ch == '\n' {
                 rows.push(String::new());
@@ -216,9 +245,12 @@ impl Input {
                 rows.push(String::new());
                 col = 0;
             }
-            cursor = (rows.len() - 1, col);
+            cursor = Cursor {
+                row: rows.len() - 1,
+                col,
+            };
         }
-        (rows, cursor)
+        InputLayout { rows, cursor }
     }
 }
 
@@ -271,8 +303,8 @@ mod tests {
         let mut i = Input::default();
         i.insert("a\r\nbcdef");
         assert_eq!(i.text(), "a\nbcdef");
-        let (rows, cursor) = i.layout(3);
-        assert_eq!(rows, vec!["a", "bcd", "ef"]);
-        assert_eq!(cursor, (2, 2));
+        let layout = i.layout(3);
+        assert_eq!(layout.rows, vec!["a", "bcd", "ef"]);
+        assert_eq!(layout.cursor, Cursor { row: 2, col: 2 });
     }
 }

@@ -41,7 +41,15 @@ struct Renderer<'t> {
     /// colours are on.
     highlighter: Option<Highlighter>,
     need_blank: bool,
-    pending_item: Option<(String, usize)>,
+    /// The bullet the next line starts with, once a list item opened.
+    pending_item: Option<Bullet>,
+}
+
+/// A list item's marker (`• ` or `3. `) and its width in columns.
+#[derive(Debug, Clone)]
+struct Bullet {
+    text: String,
+    width: usize,
 }
 
 /// Renders `text` as markdown.
@@ -107,10 +115,11 @@ impl Renderer<'_> {
         self.need_blank = false;
         let quote = self.quote_prefix();
         self.spans.extend(quote);
-        if let Some((bullet, width)) = self.pending_item.take() {
-            let indent = " ".repeat(self.prefix_width.saturating_sub(width));
+        if let Some(bullet) = self.pending_item.take() {
+            let indent = " ".repeat(self.prefix_width.saturating_sub(bullet.width));
             self.spans.push(Span::raw(indent));
-            self.spans.push(Span::styled(bullet, self.theme.marker()));
+            self.spans
+                .push(Span::styled(bullet.text, self.theme.marker()));
         } else {
             self.spans.extend(self.prefix.iter().cloned());
         }
@@ -241,7 +250,10 @@ impl Renderer<'_> {
                 let width = bullet.chars().count();
                 self.prefix_width = depth * 2 + width;
                 self.prefix = vec![Span::raw(" ".repeat(self.prefix_width))];
-                self.pending_item = Some((bullet, width));
+                self.pending_item = Some(Bullet {
+                    text: bullet,
+                    width,
+                });
             }
             Tag::Emphasis => self.push_style(|s| s.add_modifier(Modifier::ITALIC)),
             Tag::Strong => self.push_style(|s| s.add_modifier(Modifier::BOLD)),

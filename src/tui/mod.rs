@@ -1,13 +1,14 @@
 //! The interactive chat: `baton` with no `--prompt` on a terminal.
 //!
-//! Elm-style, after codex-rs/tui and ratatui's template:
+//! Elm-style:
 //! - [`event::AppEvent`] is the one bus: keys, paste, mouse, resize, ticks, and the
 //!   engine's events tagged with their request id (stale ones are dropped);
 //! - [`app::App::update`] changes the model and returns [`app::Effect`]s (start or
 //!   cancel a request), which [`run_app`] performs: each request runs as its own
 //!   task, so the UI never waits on the network, and cancelling aborts the task,
 //!   which drops the engine stream;
-//! - [`view::render`] draws from the model; transcript entries
+//! - [`draw`] prepares a frame on the model (wrapping what changed), then
+//!   [`view::render`] draws from it without changing it; transcript entries
 //!   ([`history::HistoryCell`]) keep their line count per width, and
 //!   [`transcript::Transcript`] indexes them so a frame touches only the visible
 //!   cells (their wrapped lines are the only ones kept);
@@ -68,13 +69,13 @@ pub async fn run(args: RunArgs, home: &Home) -> Exit {
     // Before `terminal::init`, whose hook then runs first: the terminal is back
     // before the flush and the panic message.
     archive.flush_on_panic();
-    let mut app =
-        App::new(session, Theme::from_env()).with_archive(archive.handle(), resumed.is_some());
+    let mut app = App::new(session, Theme::from_env())
+        .with_archive(archive.handle(), resumed.is_some())
+        .with_stream(!args.no_stream);
     if let Some(r) = &resumed {
-        let heading = strings::resumed(&r.id, app.session.profile_name(), r.messages.len());
+        let heading = strings::resumed(&r.id, app.session().profile_name(), r.messages.len());
         app.show_resumed(heading, r);
     }
-    app.stream = !args.no_stream;
     let mut tui = match terminal::init() {
         Ok(t) => t,
         Err(e) => {
@@ -111,10 +112,10 @@ pub async fn run_app<B: Backend>(
     tx: UnboundedSender<AppEvent>,
 ) -> Result<App, B::Error> {
     let mut task: Option<JoinHandle<()>> = None;
-    app.now = Instant::now();
-    app.draw(terminal)?;
+    app.set_now(Instant::now());
+    draw(&mut app, terminal)?;
     while let Some(first) = rx.recv().await {
-        app.now = Instant::now();
+        app.set_now(Instant::now());
         let mut effects = app.update(first);
         // Fold what is already queued into this frame (coalesced redraws).
         for _ in 0..MAX_BATCH {
@@ -149,12 +150,21 @@ pub async fn run_app<B: Backend>(
             break;
         }
         if app.needs_draw() {
-            app.now = Instant::now();
-            app.draw(terminal)?;
+            app.set_now(Instant::now());
+            draw(&mut app, terminal)?;
         }
     }
     if let Some(old) = task.take() {
         old.abort();
     }
     Ok(app)
+}
+
+/// Lays out what changed for the terminal's size and draws one frame.
+pub fn draw<B: Backend>(app: &mut App, terminal: &mut Terminal<B>) -> Result<(), B::Error> {
+    let size = terminal.size()?;
+    app.prepare_frame(size);
+    terminal.draw(|frame| view::render(app, frame))?;
+    app.frame_drawn();
+    Ok(())
 }

@@ -1,9 +1,9 @@
 //! The transcript: its cells, a prefix index of their screen lines, and the
 //! wrapped lines of the cells in view.
 //!
-//! A frame must cost what is visible, not what was ever said (issue 5: one frame of
-//! a 100,000-line transcript in well under 8 ms, and its memory at most twice its
-//! text). So:
+//! A frame must cost what is visible, not what was ever said (one frame of a
+//! 100,000-line transcript in well under 8 ms, as `benches/tui_frame.rs` times, and
+//! its memory at most twice its text, as `tests/tui_memory.rs` checks). So:
 //! - every cell remembers its line count per width, and `ends[i]` is the number of
 //!   screen lines up to and including cell `i`. After a change only the changed
 //!   cell is re-wrapped and only the index from it on is re-summed;
@@ -46,11 +46,18 @@ pub struct Transcript {
     /// Cells before this may still hold estimates; counted from here downwards.
     unsure: usize,
     /// Wrapped lines at `width` of the cells of the last prepared window, plus any
-    /// measured since (a new or changed cell keeps its lines until the next prepare),
-    /// by cell index. A handful of entries, so a list beats a map.
-    wrapped: Vec<(usize, Vec<Line<'static>>)>,
+    /// measured since (a new or changed cell keeps its lines until the next prepare).
+    /// A handful of entries, so a list beats a map.
+    wrapped: Vec<Wrapped>,
     /// The cells of the last prepared window.
     window: Range<usize>,
+}
+
+/// The wrapped lines of one cell, by its index.
+#[derive(Debug, Clone)]
+struct Wrapped {
+    cell: usize,
+    lines: Vec<Line<'static>>,
 }
 
 /// Where the view is, so it stays on the same text while the index changes.
@@ -81,7 +88,7 @@ impl Transcript {
     pub fn get_mut(&mut self, index: usize) -> Option<&mut HistoryCell> {
         if index < self.cells.len() {
             self.valid = self.valid.min(index);
-            self.wrapped.retain(|(i, _)| *i != index);
+            self.wrapped.retain(|w| w.cell != index);
         }
         self.cells.get_mut(index)
     }
@@ -144,7 +151,7 @@ impl Transcript {
                 if let Some(cell) = self.cells.get_mut(i) {
                     if cell.is_estimated(self.width) {
                         let lines = cell.wrap(self.width, theme);
-                        self.wrapped.push((i, lines));
+                        self.wrapped.push(Wrapped { cell: i, lines });
                         self.valid = self.valid.min(i);
                         counted = true;
                     }
@@ -173,7 +180,7 @@ impl Transcript {
                     budget = budget.saturating_sub(lines.len());
                     self.valid = self.valid.min(i);
                     if i >= near_end {
-                        self.wrapped.push((i, lines));
+                        self.wrapped.push(Wrapped { cell: i, lines });
                     }
                 }
             }
@@ -196,8 +203,8 @@ impl Transcript {
                     let lines = cell.wrap(self.width, theme);
                     let h = lines.len();
                     if self.window.contains(&i) || i >= near_end {
-                        self.wrapped.retain(|(j, _)| *j != i);
-                        self.wrapped.push((i, lines));
+                        self.wrapped.retain(|w| w.cell != i);
+                        self.wrapped.push(Wrapped { cell: i, lines });
                     }
                     h
                 }
@@ -287,14 +294,14 @@ impl Transcript {
     /// drops them everywhere else.
     fn prepare(&mut self, top: usize, bottom: usize, theme: &Theme) {
         let window = self.cells_between(top, bottom);
-        self.wrapped.retain(|(i, _)| window.contains(i));
+        self.wrapped.retain(|w| window.contains(&w.cell));
         for i in window.clone() {
-            if self.wrapped.iter().any(|(j, _)| *j == i) {
+            if self.wrapped.iter().any(|w| w.cell == i) {
                 continue;
             }
             if let Some(cell) = self.cells.get_mut(i) {
                 let lines = cell.wrap(self.width, theme);
-                self.wrapped.push((i, lines));
+                self.wrapped.push(Wrapped { cell: i, lines });
             }
         }
         self.window = window;
@@ -316,8 +323,8 @@ impl Transcript {
             let kept = self
                 .wrapped
                 .iter()
-                .find(|(j, _)| *j == range.start + i)
-                .map(|(_, lines)| lines);
+                .find(|w| w.cell == range.start + i)
+                .map(|w| &w.lines);
             match kept {
                 Some(lines) => out.extend(lines.get(from..to).unwrap_or(&[]).iter().cloned()),
                 None => {

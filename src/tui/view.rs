@@ -1,6 +1,7 @@
 //! Drawing: transcript, command popup, input box, status bar. Reads the
-//! [`App`] and changes nothing (wrapping was done by [`App::layout`]; the
-//! transcript hands over only the visible lines, found through its line index).
+//! [`App`] and changes nothing (wrapping was done before, when the frame was
+//! prepared; the transcript hands over only the visible lines, found through its
+//! line index).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -8,9 +9,10 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 
-use super::app::App;
+use super::app::{App, BackendHealth, Progress};
 use super::history::format_ms;
-use crate::command::strings;
+use super::input::Cursor;
+use crate::command::{SlashCommand, strings};
 use crate::engine::BreakerState;
 
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
@@ -21,9 +23,9 @@ const MAX_INPUT_ROWS: usize = 8;
 pub fn render(app: &App, frame: &mut Frame<'_>) {
     let area = frame.area();
     let prompt_width = usize::from(area.width.saturating_sub(2));
-    let (rows, cursor) = app.input.layout(prompt_width);
+    let input = app.input().layout(prompt_width);
     let max_rows = MAX_INPUT_ROWS.min(usize::from(area.height / 3).max(1));
-    let input_rows = rows.len().clamp(1, max_rows);
+    let input_rows = input.rows.len().clamp(1, max_rows);
     let popup = app.popup();
     let popup_rows = popup.len().min(9);
     let [transcript, popup_area, input_area, status] = Layout::vertical([
@@ -38,38 +40,40 @@ pub fn render(app: &App, frame: &mut Frame<'_>) {
     if popup_rows > 0 {
         render_popup(app, frame, popup_area, &popup);
     }
-    render_input(app, frame, input_area, &rows, cursor, input_rows);
+    render_input(
+        app,
+        frame,
+        input_area,
+        &input.rows,
+        input.cursor,
+        input_rows,
+    );
     render_status(app, frame, status);
 }
 
 fn render_transcript(app: &App, frame: &mut Frame<'_>, area: Rect) {
     let height = usize::from(area.height);
     let total = app.total_lines();
-    let bottom = total.saturating_sub(app.scroll);
+    let bottom = total.saturating_sub(app.scroll());
     let top = bottom.saturating_sub(height);
-    let lines = app.cells.lines_between(top, bottom, &app.theme);
+    let lines = app.transcript().lines_between(top, bottom, app.theme());
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-fn render_popup(
-    app: &App,
-    frame: &mut Frame<'_>,
-    area: Rect,
-    popup: &[crate::command::SlashCommand],
-) {
+fn render_popup(app: &App, frame: &mut Frame<'_>, area: Rect, popup: &[SlashCommand]) {
     frame.render_widget(Clear, area);
     let lines: Vec<Line<'static>> = popup
         .iter()
         .enumerate()
         .map(|(i, c)| {
             let name_style = if i == 0 {
-                app.theme.popup_selected()
+                app.theme().popup_selected()
             } else {
                 Style::default()
             };
             Line::from(vec![
                 Span::styled(format!("  /{:<10}", c.name()), name_style),
-                Span::styled(c.description().to_string(), app.theme.dim()),
+                Span::styled(c.description().to_string(), app.theme().dim()),
             ])
         })
         .collect();
@@ -81,63 +85,66 @@ fn render_input(
     frame: &mut Frame<'_>,
     area: Rect,
     rows: &[String],
-    cursor: (usize, usize),
+    cursor: Cursor,
     visible: usize,
 ) {
+    let theme = app.theme();
     let border = "─".repeat(usize::from(area.width));
-    let first = (cursor.0 + 1).saturating_sub(visible);
-    let mut lines = vec![Line::from(Span::styled(border, app.theme.dim()))];
+    let first = (cursor.row + 1).saturating_sub(visible);
+    let mut lines = vec![Line::from(Span::styled(border, theme.dim()))];
     for (i, row) in rows.iter().enumerate().skip(first).take(visible) {
         let lead = if i == 0 { "› " } else { "  " };
         lines.push(Line::from(vec![
-            Span::styled(lead, app.theme.user()),
+            Span::styled(lead, theme.user()),
             Span::raw(row.clone()),
         ]));
     }
-    if app.input.is_empty() {
-        let hint = if app.in_flight.is_some() {
+    if app.input().is_empty() {
+        let hint = if app.is_busy() {
             "Esc cancels the answer"
         } else {
             "Ask anything · / for commands · Shift/Alt-Enter for a new line"
         };
         lines[1] = Line::from(vec![
-            Span::styled("› ", app.theme.user()),
-            Span::styled(hint, app.theme.dim()),
+            Span::styled("› ", theme.user()),
+            Span::styled(hint, theme.dim()),
         ]);
     }
     frame.render_widget(Paragraph::new(lines), area);
-    let x = area.x + 2 + u16::try_from(cursor.1).unwrap_or(0);
-    let y = area.y + 1 + u16::try_from(cursor.0 - first).unwrap_or(0);
+    let x = area.x + 2 + u16::try_from(cursor.col).unwrap_or(0);
+    let y = area.y + 1 + u16::try_from(cursor.row - first).unwrap_or(0);
     frame.set_cursor_position((x.min(area.right().saturating_sub(1)), y));
 }
 
 fn render_status(app: &App, frame: &mut Frame<'_>, area: Rect) {
-    let session = &app.session;
+    let session = app.session();
+    let status = app.status();
     let mut left = format!(" {}", session.profile_name());
-    if let Some((backend, model)) = &app.active {
-        left.push_str(&format!(" · {backend} ({model})"));
+    if let Some(active) = status.active() {
+        left.push_str(&format!(" · {} ({})", active.backend, active.model));
     }
     left.push_str(&format!(
         " · {} tokens",
         compact(session.stats().total_tokens())
     ));
-    if let Some(tpm) = app.active_tpm() {
+    if let Some(tpm) = status.active_tpm() {
         left.push_str(&format!(" · {} TPM", compact(tpm)));
     }
-    if session.is_load_balancer() && !app.health.is_empty() {
-        left.push_str(&format!(" · {}", breaker_summary(&app.health)));
+    if session.is_load_balancer() && !status.health().is_empty() {
+        left.push_str(&format!(" · {}", breaker_summary(status.health())));
     }
-    let right = if app.quit_armed {
+    let right = if app.quit_armed() {
         "Ctrl-C again to quit ".to_string()
-    } else if let Some((elapsed, rate)) = app.progress() {
+    } else if let Some(Progress {
+        backend,
+        elapsed,
+        tokens_per_sec,
+    }) = app.progress()
+    {
         let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         let frame_no = usize::try_from(ms / 100).unwrap_or(0) % SPINNER.len();
-        let backend = app
-            .in_flight
-            .as_ref()
-            .and_then(|f| f.backend.clone())
-            .unwrap_or_default();
-        match rate {
+        let backend = backend.unwrap_or_default();
+        match tokens_per_sec {
             Some(rate) => format!(
                 "{} {backend} streaming {} · {rate:.0} tok/s ",
                 SPINNER[frame_no],
@@ -145,7 +152,7 @@ fn render_status(app: &App, frame: &mut Frame<'_>, area: Rect) {
             ),
             None => format!("{} {backend} waiting {} ", SPINNER[frame_no], format_ms(ms)),
         }
-    } else if app.scroll > 0 {
+    } else if app.scroll() > 0 {
         "scrolled · End follows ".to_string()
     } else {
         String::new()
@@ -153,7 +160,7 @@ fn render_status(app: &App, frame: &mut Frame<'_>, area: Rect) {
     let width = usize::from(area.width);
     // A failing archive is said once, here, until it writes again; it never hides
     // what the chat is doing, and takes at most half the bar.
-    let right = match &app.archive_error {
+    let right = match status.archive_error() {
         Some(error) => {
             let warning = truncate(&strings::archive_failing(error), width / 2);
             if right.is_empty() {
@@ -168,13 +175,13 @@ fn render_status(app: &App, frame: &mut Frame<'_>, area: Rect) {
     let left: String = truncate(&left, width.saturating_sub(right_w + 1));
     let pad = width.saturating_sub(unicode_width::UnicodeWidthStr::width(left.as_str()) + right_w);
     let line = Line::from(format!("{left}{}{right}", " ".repeat(pad)));
-    frame.render_widget(Paragraph::new(line).style(app.theme.status()), area);
+    frame.render_widget(Paragraph::new(line).style(app.theme().status()), area);
 }
 
 /// `breakers 2 closed, 1 open`: how many backends are in each breaker state,
 /// healthy first, states with none left out.
-fn breaker_summary(health: &[(String, BreakerState, u64)]) -> String {
-    let count = |want: BreakerState| health.iter().filter(|(_, s, _)| *s == want).count();
+fn breaker_summary(health: &[BackendHealth]) -> String {
+    let count = |want: BreakerState| health.iter().filter(|h| h.breaker == want).count();
     let parts: Vec<String> = [
         BreakerState::Closed,
         BreakerState::HalfOpen,

@@ -42,8 +42,22 @@ const CACHED_BLOCKS: usize = 8;
 struct Cached {
     info: String,
     base: Style,
-    lines: Vec<(String, Vec<Span<'static>>)>,
-    state: (ParseState, HighlightState),
+    lines: Vec<CodeLine>,
+    state: Grammar,
+}
+
+/// One complete line of code (with its `\n`) and its spans.
+#[derive(Clone)]
+struct CodeLine {
+    text: String,
+    spans: Vec<Span<'static>>,
+}
+
+/// A grammar's state between two lines.
+#[derive(Clone)]
+struct Grammar {
+    parse: ParseState,
+    highlight: HighlightState,
 }
 
 thread_local! {
@@ -56,7 +70,7 @@ enum Source {
     /// The lines so far are the cached block's first ones: its spans are reused.
     Cached(Cached),
     /// Highlighting with a live grammar state (the state after `done`).
-    Live(ParseState, HighlightState),
+    Live(Grammar),
 }
 
 /// Highlights the lines of one code block, in order (a grammar's state carries
@@ -69,9 +83,9 @@ pub struct Highlighter {
     base: Option<Style>,
     source: Option<Source>,
     /// Complete lines so far, as highlighted.
-    done: Vec<(String, Vec<Span<'static>>)>,
+    done: Vec<CodeLine>,
     /// The state after `done`, saved before an incomplete last line moved it on.
-    before_partial: Option<(ParseState, HighlightState)>,
+    before_partial: Option<Grammar>,
     truecolor: bool,
 }
 
@@ -112,24 +126,29 @@ impl Highlighter {
             self.source = Some(self.start(line, base));
         }
         if let Some(Source::Cached(cached)) = &self.source {
-            if let Some((text, spans)) = cached.lines.get(self.done.len()) {
-                if complete && text == line && self.base == Some(base) {
-                    let spans = spans.clone();
-                    self.done.push((text.clone(), spans.clone()));
+            if let Some(hit) = cached.lines.get(self.done.len()) {
+                if complete && hit.text == line && self.base == Some(base) {
+                    let hit = hit.clone();
+                    let spans = hit.spans.clone();
+                    self.done.push(hit);
                     return Some(spans);
                 }
             }
         }
         let theme = self.theme;
-        let (parse, highlight) = self.live()?;
-        let saved = (!complete).then(|| (parse.clone(), highlight.clone()));
-        let ops = parse.parse_line(line, &SYNTAXES).ok()?;
+        let grammar = self.live()?;
+        let saved = (!complete).then(|| grammar.clone());
+        let ops = grammar.parse.parse_line(line, &SYNTAXES).ok()?;
         let styler = Styler::new(theme);
-        let ranges: Vec<_> = HighlightIterator::new(highlight, &ops, line, &styler).collect();
+        let ranges: Vec<_> =
+            HighlightIterator::new(&mut grammar.highlight, &ops, line, &styler).collect();
         let spans = self.spans(ranges, base);
         match saved {
             Some(state) => self.before_partial = Some(state),
-            None => self.done.push((line.to_string(), spans.clone())),
+            None => self.done.push(CodeLine {
+                text: line.to_string(),
+                spans: spans.clone(),
+            }),
         }
         Some(spans)
     }
@@ -142,7 +161,7 @@ impl Highlighter {
             let at = cache.iter().position(|c| {
                 c.info == self.info
                     && c.base == base
-                    && c.lines.first().is_some_and(|(t, _)| t == first)
+                    && c.lines.first().is_some_and(|l| l.text == first)
             })?;
             Some(cache.remove(at))
         });
@@ -153,36 +172,37 @@ impl Highlighter {
     }
 
     fn fresh(&self) -> Source {
-        Source::Live(
-            ParseState::new(self.syntax),
-            HighlightState::new(&Styler::new(self.theme), ScopeStack::new()),
-        )
+        Source::Live(Grammar {
+            parse: ParseState::new(self.syntax),
+            highlight: HighlightState::new(&Styler::new(self.theme), ScopeStack::new()),
+        })
     }
 
     /// The live grammar state after `done`: the cached block's, when all of it
     /// was reused; else replayed from the block's start (the block changed
     /// inside its cached part: rare).
-    fn live(&mut self) -> Option<(&mut ParseState, &mut HighlightState)> {
+    fn live(&mut self) -> Option<&mut Grammar> {
         if matches!(self.source, Some(Source::Cached(_))) {
             let Some(Source::Cached(cached)) = self.source.take() else {
                 return None;
             };
             if cached.lines.len() == self.done.len() {
-                self.source = Some(Source::Live(cached.state.0, cached.state.1));
+                self.source = Some(Source::Live(cached.state));
             } else {
-                let Source::Live(mut parse, mut highlight) = self.fresh() else {
+                let Source::Live(mut grammar) = self.fresh() else {
                     return None;
                 };
                 let styler = Styler::new(self.theme);
-                for (text, _) in &self.done {
-                    let ops = parse.parse_line(text, &SYNTAXES).ok()?;
-                    HighlightIterator::new(&mut highlight, &ops, text, &styler).for_each(drop);
+                for line in &self.done {
+                    let ops = grammar.parse.parse_line(&line.text, &SYNTAXES).ok()?;
+                    HighlightIterator::new(&mut grammar.highlight, &ops, &line.text, &styler)
+                        .for_each(drop);
                 }
-                self.source = Some(Source::Live(parse, highlight));
+                self.source = Some(Source::Live(grammar));
             }
         }
         match &mut self.source {
-            Some(Source::Live(parse, highlight)) => Some((parse, highlight)),
+            Some(Source::Live(grammar)) => Some(grammar),
             Some(Source::Cached(_)) | None => None,
         }
     }
@@ -232,11 +252,11 @@ impl Drop for Highlighter {
             // Used only in part (another block with the same first lines): the
             // cached block stays as it was.
             Source::Cached(cached) => cached,
-            Source::Live(parse, highlight) => Cached {
+            Source::Live(grammar) => Cached {
                 info: std::mem::take(&mut self.info),
                 base,
                 lines: std::mem::take(&mut self.done),
-                state: self.before_partial.take().unwrap_or((parse, highlight)),
+                state: self.before_partial.take().unwrap_or(grammar),
             },
         };
         if entry.lines.is_empty() {
