@@ -196,7 +196,7 @@ pub fn save(
         source,
     })?;
     text.push('\n');
-    fs::create_dir_all(dir).map_err(|source| StateError::Io {
+    crate::fsutil::create_private_dir(dir).map_err(|source| StateError::Io {
         action: "create",
         path: dir.to_path_buf(),
         source,

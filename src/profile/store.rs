@@ -95,10 +95,12 @@ impl ProfileStore {
     ///
     /// Protected settings (`auth-key`, credential `custom-headers`) are left out; a
     /// raw secret anywhere else (credentials in `base-url`, a key-like model
-    /// parameter) refuses the save with [`ProfileError::RawSecret`] naming the field. The text is checked by reading it back before
-    /// anything touches the disk, then written to a temp file in the same folder,
-    /// flushed to disk and renamed over the old file, so a crash leaves either the old
-    /// profile or the new one, never half of one.
+    /// parameter) refuses the save with [`ProfileError::RawSecret`] naming the field.
+    ///
+    /// The text is checked by reading it back before anything touches the disk, then
+    /// written to a private temp file in the same folder, flushed to disk and renamed
+    /// over the old file, so a crash leaves either the old profile or the new one,
+    /// never half of one.
     pub fn save(&self, name: &str, profile: &Profile) -> Result<PathBuf> {
         let path = self.path_of(name)?;
         refuse_raw_secrets(name, profile)?;
@@ -191,13 +193,19 @@ impl ProfileStore {
             Ok(names) => names,
             Err(e) => return vec![(self.dir.display().to_string(), Err(e))],
         };
+        // One resolver for all: each file is read once, not once per profile.
+        let mut resolver = Resolver::new(self);
         names
             .into_iter()
             .map(|name| {
-                let result = self.load(&name).and_then(|loaded| match loaded.profile {
-                    Profile::LoadBalancer(_) => self.resolve(&name).map(|_| loaded),
-                    Profile::Model(_) => Ok(loaded),
-                });
+                let result = resolver
+                    .load(&name)
+                    .and_then(|loaded| match loaded.profile {
+                        Profile::LoadBalancer(_) => resolver
+                            .resolve(&name, &mut Vec::new(), &mut Vec::new())
+                            .map(|_| loaded),
+                        Profile::Model(_) => Ok(loaded),
+                    });
                 (name, result)
             })
             .collect()
@@ -225,7 +233,8 @@ struct Resolver<'a> {
 
 #[derive(Default)]
 struct PoolIndex {
-    models: Vec<(String, String, ModelProfile)>,
+    /// Model profiles by pool key (`poolName`, else their own name), sorted by name.
+    by_key: HashMap<String, Vec<(String, ModelProfile)>>,
     broken: Vec<(String, String)>,
 }
 
@@ -312,7 +321,7 @@ impl<'a> Resolver<'a> {
                         ..
                     }) => {
                         let key = m.pool_name.clone().unwrap_or_else(|| other.clone());
-                        index.models.push((other, key, m));
+                        index.by_key.entry(key).or_default().push((other, m));
                     }
                     Ok(_) => {}
                     Err(e) => index.broken.push((other, e.to_string())),
@@ -338,10 +347,12 @@ impl<'a> Resolver<'a> {
             .unwrap_or_else(|| name.to_string());
         let index = self.pool_index()?;
         let mut members: Vec<(String, ModelProfile)> = index
-            .models
-            .iter()
-            .filter(|(other, other_key, _)| other != name && *other_key == key)
-            .map(|(other, _, m)| (other.clone(), m.clone()))
+            .by_key
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .filter(|(other, _)| other != name)
+            .cloned()
             .collect();
         // A sibling that fails to load is left out of the pool, with a warning,
         // rather than taking the pinned profile down with it.
