@@ -57,10 +57,8 @@ pub struct Launched {
 /// values on top, continuing the stored session `--resume [ID]` names (its messages,
 /// its id, and its profile unless `--profile-load` or `--provider` says otherwise).
 pub fn session(args: &RunArgs, home: &Home) -> Result<Launched, LaunchError> {
-    // Tightening is the fix itself, so it is told under BATON_DEBUG rather than on
-    // every run's stderr (scripts read stderr).
     for note in home.tighten() {
-        tracing::info!(target: "baton::fs", "{note}");
+        tracing::warn!("{note}");
     }
     let overrides = parse_overrides(&args.set)?;
     let resumed = load_resumed(args.resume.as_deref(), home)?;
