@@ -30,9 +30,11 @@ impl Default for TempHome {
 impl TempHome {
     /// An empty home.
     pub fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        // Private, as baton makes its own home: a looser one is tightened with a note
+        // on stderr, which tests of stderr would then see.
+        private(dir.path());
+        Self { dir }
     }
 
     /// The home's root.
@@ -54,6 +56,7 @@ impl TempHome {
     /// is read, not for fixtures.
     pub fn raw_profile(&self, name: &str, json: &str) -> PathBuf {
         std::fs::create_dir_all(self.profiles()).expect("profiles dir");
+        private(&self.profiles());
         let path = self.profiles().join(format!("{name}.json"));
         std::fs::write(&path, json).expect("write profile");
         path
@@ -75,6 +78,11 @@ impl TempHome {
             .env("BATON_SEED", "1");
         cmd
     }
+}
+
+fn private(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).expect("chmod 700");
 }
 
 /// Output as text.
