@@ -80,6 +80,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Largest state file (`state/NAME.json`) baton reads, for [`read_capped`].
+pub const MAX_STATE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Why [`read_capped`] refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {

@@ -80,10 +80,10 @@ impl Home {
 
     /// Makes the home private when an older baton (or a hand-made folder) left it
     /// readable by others: each such folder becomes `0700` and the files directly in
-    /// it `0600`. Returns one note per folder tightened, or per folder that could not
-    /// be (to warn about). Private folders are not walked, so once tightened this
-    /// costs one `stat` per folder.
-    pub fn tighten(&self) -> Vec<String> {
+    /// it `0600`. Returns one [`Tightened`] per folder changed, or that could not be
+    /// changed. Private folders are not walked, so once tightened this costs one
+    /// `stat` per folder.
+    pub fn tighten(&self) -> Vec<Tightened> {
         let mut notes = Vec::new();
         for dir in self.folders() {
             let Some(mode) = crate::fsutil::loose_mode(&dir) else {
@@ -102,18 +102,36 @@ impl Home {
                     }
                 }
             }
-            notes.push(match failed {
-                None => format!(
-                    "{} was readable by others (mode {mode:o}); made it private (700, files 600)",
-                    dir.display()
-                ),
-                Some(e) => format!(
-                    "{} is readable by others (mode {mode:o}) and could not be made private: {e}",
-                    dir.display()
-                ),
-            });
+            notes.push(Tightened { dir, mode, failed });
         }
         notes
+    }
+}
+
+/// A folder of the home that was readable by others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tightened {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Its permission bits before.
+    pub mode: u32,
+    /// Why it (or a file in it) could not be made private; `None` when it was.
+    pub failed: Option<String>,
+}
+
+impl std::fmt::Display for Tightened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (dir, mode) = (self.dir.display(), self.mode);
+        match &self.failed {
+            None => write!(
+                f,
+                "{dir} was readable by others (mode {mode:o}); made it private (700, files 600)"
+            ),
+            Some(e) => write!(
+                f,
+                "{dir} is readable by others (mode {mode:o}) and could not be made private: {e}"
+            ),
+        }
     }
 }
 
@@ -145,7 +163,8 @@ mod tests {
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
         let notes = home.tighten();
         assert_eq!(notes.len(), 2, "{notes:?}");
-        assert!(notes[0].contains("mode 755"), "{notes:?}");
+        assert!(notes[0].to_string().contains("mode 755"), "{notes:?}");
+        assert!(notes.iter().all(|n| n.failed.is_none()), "{notes:?}");
         assert_eq!(mode(home.root()), 0o700);
         assert_eq!(mode(&home.sessions_dir()), 0o700);
         assert_eq!(mode(&file), 0o600);

@@ -57,8 +57,13 @@ pub struct Launched {
 /// values on top, continuing the stored session `--resume [ID]` names (its messages,
 /// its id, and its profile unless `--profile-load` or `--provider` says otherwise).
 pub fn session(args: &RunArgs, home: &Home) -> Result<Launched, LaunchError> {
+    // Tightening is quiet (a debug note): it fixes the home once and needs no
+    // action. Only a folder that stays readable by others is worth a warning.
     for note in home.tighten() {
-        tracing::warn!("{note}");
+        match note.failed {
+            None => tracing::debug!(target: "baton::home", "{note}"),
+            Some(_) => tracing::warn!("{note}"),
+        }
     }
     let overrides = parse_overrides(&args.set)?;
     let resumed = load_resumed(args.resume.as_deref(), home)?;

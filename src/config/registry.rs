@@ -172,7 +172,7 @@ const DAY_MS: u64 = 24 * HOUR_MS;
 
 /// The table. Order is the order of `/set` completion, the docs and saved files.
 static REGISTRY: &[SettingSpec] = &[
-    // Load balancer (llxprt's names, baton's defaults; DESIGN.md "Settings registry").
+    // Load balancer (llxprt's names, baton's defaults).
     row(
         "timeout_ms",
         PositiveInt,

@@ -332,7 +332,7 @@ impl<'a> Resolver<'a> {
         Ok(self.pools.get_or_insert_with(PoolIndex::default))
     }
 
-    /// A model profile alone, or the pool it belongs to (seed 000): the pool key is
+    /// A model profile alone, or the pool it belongs to: the pool key is
     /// `poolName`, else the profile's own name, so a solo profile whose name equals
     /// another's `poolName` joins that pool.
     fn pool_of(

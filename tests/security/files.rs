@@ -38,7 +38,7 @@ fn item1_every_file_is_0600_and_every_folder_0700() {
 }
 
 #[test]
-fn item1_a_loose_existing_home_is_tightened_with_one_note() {
+fn item1_a_loose_existing_home_is_tightened_once() {
     let home = Home::new();
     std::fs::create_dir_all(home.sessions()).unwrap();
     let old = home.sessions().join("20200101-000000-aaaa.jsonl");
@@ -50,9 +50,15 @@ fn item1_a_loose_existing_home_is_tightened_with_one_note() {
     ] {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(m)).unwrap();
     }
-    let out = home.run(&["--prompt", "hi"]);
+    let out = home
+        .baton()
+        .args(["--prompt", "hi"])
+        .env("BATON_DEBUG", "baton:*")
+        .output()
+        .unwrap();
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // A debug note, not a warning: nothing is left for the user to do.
     assert!(
         stderr.contains("was readable by others (mode 755)"),
         "{stderr}"

@@ -13,6 +13,17 @@ mod sessions;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Held by the tests that load the machine (200 child processes) or time it (the
+/// 2,000-member load balancer), so one does not skew the other.
+pub static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes [`HEAVY`], even after a test that held it failed.
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A fresh baton home in a temporary folder.
 pub struct Home {
     dir: tempfile::TempDir,

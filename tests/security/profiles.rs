@@ -34,6 +34,7 @@ fn item6_settings_above_their_bound_are_refused_naming_key_value_and_range() {
 
 #[test]
 fn item7_a_two_thousand_member_load_balancer_answers_within_a_second() {
+    let _heavy = super::heavy();
     let home = Home::new();
     let members: Vec<String> = (0..2000).map(|i| format!("m{i:04}")).collect();
     for m in &members {

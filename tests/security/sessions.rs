@@ -14,6 +14,7 @@ fn lines(path: &std::path::Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn item3_two_hundred_parallel_one_shots_write_two_hundred_files() {
+    let _heavy = super::heavy();
     let home = Home::new();
     // Warm the home so the children do not race to create the demo profiles.
     let out = home.run(&["--provider", "sim", "--prompt", "warm"]);
