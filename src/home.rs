@@ -61,6 +61,11 @@ impl Home {
         self.root.join("sessions")
     }
 
+    /// `history`: the chat's prompt history, one JSON string per line.
+    pub fn history_file(&self) -> PathBuf {
+        self.root.join("history")
+    }
+
     /// `spill/`: archive records that overflowed the queue, waiting to be written.
     pub fn spill_dir(&self) -> PathBuf {
         self.root.join("spill")

@@ -9,6 +9,7 @@
 
 use crate::archive::{self, ArchiveError, ResumedSession};
 use crate::cli::{Exit, RunArgs};
+use crate::config::file::{ConfigError, UserConfig};
 use crate::config::{self, SettingError, Settings};
 use crate::home::Home;
 use crate::profile::{self, ModelProfile, ProfileError, ProfileStore, Resolved};
@@ -29,6 +30,13 @@ pub enum LaunchError {
     Profile(#[from] ProfileError),
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot read the system prompt file {}: {source}; check the path given to --system-file", path.display())]
+    SystemFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl LaunchError {
@@ -39,8 +47,9 @@ impl LaunchError {
             Self::SetSyntax(_)
             | Self::Setting(_)
             | Self::UnknownProvider { .. }
-            | Self::NeedsModel(_) => Exit::Usage,
-            Self::Profile(_) | Self::Archive(_) => Exit::Error,
+            | Self::NeedsModel(_)
+            | Self::SystemFile { .. } => Exit::Usage,
+            Self::Profile(_) | Self::Archive(_) | Self::Config(_) => Exit::Error,
         }
     }
 }
@@ -51,6 +60,8 @@ impl LaunchError {
 pub struct Launched {
     pub session: Session,
     pub resumed: Option<ResumedSession>,
+    /// `~/.baton/config.json` (defaults when there is none).
+    pub config: UserConfig,
 }
 
 /// The session the command line asks for: the profile (or `--provider`) with `--set`
@@ -65,13 +76,22 @@ pub fn session(args: &RunArgs, home: &Home) -> Result<Launched, LaunchError> {
             Some(_) => tracing::warn!("{note}"),
         }
     }
-    let overrides = parse_overrides(&args.set)?;
+    let config = config::file::load(home)?;
+    let mut overrides = parse_overrides(&args.set)?;
+    if let Some(system) = system_prompt(args)? {
+        overrides.set_value("system-prompt", serde_json::Value::String(system))?;
+    }
     let resumed = load_resumed(args.resume.as_deref(), home)?;
     if let Some(r) = &resumed {
         check_resumed_profile(r, args)?;
     }
     let resumed_profile = resumed.as_ref().and_then(|r| r.profile.as_deref());
-    let resolved = resolve_target(args, home, resumed_profile)?;
+    let resolved = resolve_target(
+        args,
+        home,
+        resumed_profile,
+        config.default_profile.as_deref(),
+    )?;
     remember_keys(&resolved, &overrides);
     let mut session = Session::new(ProfileStore::new(home.profiles_dir()), resolved)
         .with_state_dir(home.state_dir())
@@ -82,7 +102,11 @@ pub fn session(args: &RunArgs, home: &Home) -> Result<Launched, LaunchError> {
     if let Some(r) = &resumed {
         session.resume_from(r);
     }
-    Ok(Launched { session, resumed })
+    Ok(Launched {
+        session,
+        resumed,
+        config,
+    })
 }
 
 /// A resume never changes profile silently: when the session's header is lost, the
@@ -186,12 +210,30 @@ pub fn parse_overrides(pairs: &[String]) -> Result<Settings, LaunchError> {
     Ok(settings)
 }
 
+/// The system prompt `--system` or `--system-file` gives; it wins over `--set
+/// system-prompt=...` because it is the more specific flag.
+fn system_prompt(args: &RunArgs) -> Result<Option<String>, LaunchError> {
+    if let Some(text) = &args.system {
+        return Ok(Some(text.clone()));
+    }
+    let Some(path) = &args.system_file else {
+        return Ok(None);
+    };
+    std::fs::read_to_string(path)
+        .map(Some)
+        .map_err(|source| LaunchError::SystemFile {
+            path: path.clone(),
+            source,
+        })
+}
+
 /// Finds what to talk to: `--provider` directly, else a profile (`--profile-load`,
-/// else the resumed session's, else `demo`).
+/// else the resumed session's, else the config file's `default_profile`, else `demo`).
 fn resolve_target(
     args: &RunArgs,
     home: &Home,
     resumed_profile: Option<&str>,
+    default_profile: Option<&str>,
 ) -> Result<Resolved, LaunchError> {
     if let Some(provider) = &args.provider {
         return direct_target(provider, args);
@@ -200,6 +242,7 @@ fn resolve_target(
         .profile
         .as_deref()
         .or(resumed_profile)
+        .or(default_profile)
         .unwrap_or(profile::DEFAULT_PROFILE);
     let store = ProfileStore::new(home.profiles_dir());
     if !store.dir().exists() || (profile::is_builtin(name) && !store.exists(name)) {
@@ -283,6 +326,22 @@ mod tests {
         assert!(err.to_string().contains("KEY=VALUE"));
         let err = parse_overrides(&["timeout_ms=soon".into()]).unwrap_err();
         assert_eq!(err.exit(), Exit::Usage);
+    }
+
+    #[test]
+    fn a_missing_system_file_is_a_usage_error_naming_it() {
+        let args = RunArgs {
+            system_file: Some("/nonexistent/rules.txt".into()),
+            ..RunArgs::default()
+        };
+        let err = system_prompt(&args).unwrap_err();
+        assert_eq!(err.exit(), Exit::Usage);
+        assert!(err.to_string().contains("/nonexistent/rules.txt"), "{err}");
+        let args = RunArgs {
+            system: Some("Be brief.".into()),
+            ..RunArgs::default()
+        };
+        assert_eq!(system_prompt(&args).unwrap().as_deref(), Some("Be brief."));
     }
 
     #[test]

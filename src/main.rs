@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         Some(Command::Profiles(cmd)) => baton::cli::profiles::run(cmd, &home).into(),
         Some(Command::Sessions(cmd)) => baton::cli::sessions::run(cmd, &home).into(),
         Some(Command::Settings) => baton::cli::profiles::print_settings().into(),
+        Some(Command::Config(cmd)) => baton::cli::config::run(cmd, &home).into(),
         Some(Command::State(cmd)) => baton::cli::state::run(cmd, &home).into(),
         #[cfg(feature = "serve")]
         Some(Command::Serve(args)) => baton::serve::main(args, &home).into(),

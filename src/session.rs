@@ -306,6 +306,25 @@ impl Session {
         }
     }
 
+    /// The system prompt (`system-prompt` setting), when one is set.
+    pub fn system_prompt(&self) -> Option<&str> {
+        self.settings()
+            .get_str("system-prompt")
+            .filter(|s| !s.trim().is_empty())
+    }
+
+    /// What is sent for the next answer: the system prompt, then the conversation.
+    pub fn request_messages(&self) -> Vec<Message> {
+        let system = self.system_prompt().map(|text| Message {
+            role: Role::System,
+            content: text.to_owned(),
+        });
+        system
+            .into_iter()
+            .chain(self.messages().iter().cloned())
+            .collect()
+    }
+
     /// The conversation so far (complete answers only).
     pub fn messages(&self) -> &[Message] {
         &self.messages
@@ -402,7 +421,7 @@ impl SessionStats {
 
     fn record(&mut self, event: &EngineEvent) {
         match event {
-            EngineEvent::Done { provenance } => {
+            EngineEvent::Done { provenance, .. } => {
                 self.answers += 1;
                 self.input_tokens += provenance.usage.input_tokens;
                 self.output_tokens += provenance.usage.output_tokens;
@@ -418,6 +437,8 @@ impl SessionStats {
             | EngineEvent::AttemptFailed { .. }
             | EngineEvent::Delta { .. }
             | EngineEvent::Usage { .. }
+            | EngineEvent::Reasoning { .. }
+            | EngineEvent::ToolCall { .. }
             | EngineEvent::Skipped { .. }
             | EngineEvent::Breaker { .. } => {}
         }
@@ -482,6 +503,27 @@ mod tests {
     }
 
     #[test]
+    fn the_system_prompt_goes_first_and_only_when_set() {
+        let mut s = session();
+        s.push_user("hi");
+        assert_eq!(s.request_messages(), vec![Message::user("hi")]);
+        assert!(s.set("system-prompt", "Answer in French.").is_ok());
+        let sent = s.request_messages();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(
+            (sent[0].role, sent[0].content.as_str()),
+            (Role::System, "Answer in French.")
+        );
+        assert_eq!(
+            s.messages().len(),
+            1,
+            "the conversation itself is unchanged"
+        );
+        assert!(s.unset("system-prompt"));
+        assert_eq!(s.request_messages().len(), 1);
+    }
+
+    #[test]
     fn stats_count_answers_and_tokens() {
         let mut s = session();
         s.push_user("hi");
@@ -498,8 +540,10 @@ mod tests {
                     input_tokens: 10,
                     output_tokens: 50,
                     estimated: false,
+                    ..Usage::default()
                 },
             },
+            finish: Default::default(),
         });
         let stats = s.stats();
         assert_eq!((stats.prompts, stats.answers), (1, 1));

@@ -185,6 +185,7 @@ fn provenance() -> ArchivedProvenance {
             input_tokens: 3,
             output_tokens: 5,
             estimated: false,
+            ..Usage::default()
         },
     }
 }
@@ -527,6 +528,7 @@ fn resume_round_trip() {
     log.record(Event::Answer {
         content: "first answer".into(),
         provenance: provenance(),
+        end: Default::default(),
     });
     log.breaker("down", "open");
     log.stats("work-lb", serde_json::json!({"requests": 1}));
@@ -578,6 +580,7 @@ fn corrupt_session_resumes_up_to_the_last_good_line() {
     text += &line(Event::Answer {
         content: "a".into(),
         provenance: provenance(),
+        end: Default::default(),
     });
     let cut = line(Event::User {
         content: "cut off".into(),
@@ -614,6 +617,7 @@ fn sessions_cli_lists_shows_exports_and_deletes() {
     log.record(Event::Answer {
         content: "A stick passed in a relay.".into(),
         provenance: provenance(),
+        end: Default::default(),
     });
     drop(archive);
 

@@ -191,8 +191,9 @@ fn user_view(events: &[EngineEvent]) -> Vec<EngineEvent> {
             (Some(EngineEvent::Delta { text: joined }), EngineEvent::Delta { text }) => {
                 joined.push_str(text);
             }
-            (_, EngineEvent::Done { provenance }) => out.push(EngineEvent::Done {
+            (_, EngineEvent::Done { provenance, finish }) => out.push(EngineEvent::Done {
                 provenance: untimed(provenance),
+                finish: finish.clone(),
             }),
             (_, EngineEvent::Interrupted { provenance, reason }) => {
                 out.push(EngineEvent::Interrupted {
@@ -227,7 +228,7 @@ fn text_of(events: &[EngineEvent]) -> String {
 
 fn provenance_of(events: &[EngineEvent]) -> &Provenance {
     match events.last() {
-        Some(EngineEvent::Done { provenance }) => provenance,
+        Some(EngineEvent::Done { provenance, .. }) => provenance,
         other => panic!("the run did not complete: {other:?}\n{events:#?}"),
     }
 }
@@ -235,7 +236,7 @@ fn provenance_of(events: &[EngineEvent]) -> &Provenance {
 /// Who answered a prompt, or `None` when no backend did.
 fn answered_by(events: &[EngineEvent]) -> Option<String> {
     match events.last() {
-        Some(EngineEvent::Done { provenance }) => Some(provenance.backend.clone()),
+        Some(EngineEvent::Done { provenance, .. }) => Some(provenance.backend.clone()),
         _ => None,
     }
 }
@@ -294,6 +295,7 @@ fn answer_events(
         input_tokens: 1,
         output_tokens: text.split_whitespace().count() as u64,
         estimated: false,
+        ..Usage::default()
     };
     vec![
         EngineEvent::Delta { text: text.into() },
@@ -309,6 +311,7 @@ fn answer_events(
                 first_chunk_ms: 0,
                 usage,
             },
+            finish: baton::provider::Finish::complete(Some("stop")),
         },
     ]
 }

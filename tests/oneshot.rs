@@ -46,6 +46,23 @@ fn profile_load_streams_the_answer_from_an_openai_compatible_server() {
 }
 
 #[test]
+fn piped_text_follows_the_prompt_argument() {
+    let mock = Mock::with(&[("a", answer("reviewed"))]);
+    let home = TempHome::new();
+    home.openai_profile("work", &mock.base_url("a"));
+    home.baton()
+        .args(["--profile-load", "work", "--prompt", "review this"])
+        .write_stdin("-old\n+new\n")
+        .assert()
+        .success()
+        .stdout("reviewed\n");
+    assert_eq!(
+        mock.server.recorded("a")[0].body["messages"][0]["content"],
+        "review this\n\n-old\n+new\n"
+    );
+}
+
+#[test]
 fn the_prompt_can_come_from_stdin() {
     let mock = Mock::with(&[("a", answer("from stdin"))]);
     let home = TempHome::new();

@@ -441,3 +441,42 @@ fn the_official_openai_python_sdk_works_against_it() {
         "{stdout}"
     );
 }
+
+#[test]
+fn finish_reason_and_reasoning_follow_the_answer() {
+    let home = Home::new();
+    home.write("cut", profile::model("sim", "sim-truncated"));
+    home.write("think", profile::model("sim", "sim-think"));
+    let serve = Serve::start(&home, &[]);
+
+    let whole = serve.post(None, &chat("cut", false));
+    assert_eq!(whole.status, 200, "{}", whole.body);
+    assert_eq!(whole.json()["choices"][0]["finish_reason"], "length");
+
+    let streamed = serve.post(None, &chat("cut", true));
+    let frames = streamed.frames();
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.contains(r#""finish_reason":"length""#)),
+        "{frames:?}"
+    );
+
+    let whole = serve.post(None, &chat("think", false));
+    let message = &whole.json()["choices"][0]["message"];
+    assert!(
+        message["reasoning_content"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+        "{message}"
+    );
+    let streamed = serve.post(None, &chat("think", true));
+    assert!(
+        streamed
+            .frames()
+            .iter()
+            .any(|f| f.contains("reasoning_content")),
+        "{}",
+        streamed.body
+    );
+}

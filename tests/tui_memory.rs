@@ -67,6 +67,7 @@ fn stream_answer(app: &mut App, i: usize) -> usize {
         id,
         event: EngineEvent::Done {
             provenance: common::provenance(i),
+            finish: Default::default(),
         },
     });
     prompt.len() + answer.len()
@@ -83,6 +84,7 @@ fn a_100k_line_transcript_takes_at_most_twice_its_text() {
     baton::tui::markdown::render(
         "```rust\nfn main() { let s = \"hi\"; }\n```",
         &baton::tui::theme::Theme::new(true),
+        80,
     );
     let grammars = live(&grammars);
 

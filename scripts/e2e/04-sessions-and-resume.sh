@@ -67,7 +67,6 @@ expect_eq "the messages the backend got" "$(last_messages a | tr '\n' '|')" \
   "user: first question about relays|assistant: Hello from a. This is a mock answer.|user: and a follow-up|"
 
 step "/sessions lists it"
-clear_screen
 send "/sessions"
 expect_screen "$id  "
 expect_screen "4 msgs  first question about relays"

@@ -68,9 +68,14 @@ fn markdown(t: &Transcript) -> String {
             Event::Answer {
                 content,
                 provenance: p,
+                end,
             } => {
+                let status = match end.note() {
+                    Some(note) => format!(", {note}"),
+                    None => String::new(),
+                };
                 out.push_str(&format!(
-                    "## Assistant ({} · {}/{} · {} ms · {} attempt(s), {} failover(s) · {} tokens{})\n\n{content}\n\n",
+                    "## Assistant{status} ({} · {}/{} · {} ms · {} attempt(s), {} failover(s) · {} tokens{})\n\n{content}\n\n",
                     p.backend,
                     p.provider,
                     p.model,
@@ -80,6 +85,15 @@ fn markdown(t: &Transcript) -> String {
                     p.usage.total(),
                     if p.usage.estimated { ", estimated" } else { "" },
                 ));
+                for call in &end.tool_calls {
+                    out.push_str(&format!(
+                        "> tool call: {}({})\n\n",
+                        call.name, call.arguments
+                    ));
+                }
+                if let Some(advice) = end.status.advice() {
+                    out.push_str(&format!("> {advice}\n\n"));
+                }
             }
             Event::Interrupted {
                 content,
@@ -123,6 +137,7 @@ fn markdown(t: &Transcript) -> String {
                 Some(v) => out.push_str(&format!("> set {key} = {v}\n\n")),
                 None => out.push_str(&format!("> unset {key}\n\n")),
             },
+            Event::Cleared => out.push_str("> the conversation was cleared here (/clear)\n\n"),
             Event::Stats { .. } => {}
         }
     }

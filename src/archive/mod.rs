@@ -31,7 +31,9 @@ use crate::config::Settings;
 use crate::engine::EngineEvent;
 use crate::home::Home;
 
-pub use record::{ArchivedFailure, ArchivedProvenance, Event, RECORD_VERSION, Record, parse_line};
+pub use record::{
+    AnswerEnd, ArchivedFailure, ArchivedProvenance, Event, RECORD_VERSION, Record, parse_line,
+};
 pub use sessions::{
     ExportFormat, Header, Listing, ResumedSession, SessionSummary, SkippedEntry, Transcript,
     delete, export, latest, list, list_all, read, resume,
@@ -201,6 +203,8 @@ pub struct SessionLog {
     handle: ArchiveHandle,
     id: String,
     answer: String,
+    reasoning: String,
+    tool_calls: Vec<crate::provider::ToolCall>,
 }
 
 impl SessionLog {
@@ -210,6 +214,8 @@ impl SessionLog {
             handle,
             id: id.into(),
             answer: String::new(),
+            reasoning: String::new(),
+            tool_calls: Vec::new(),
         }
     }
 
@@ -234,6 +240,8 @@ impl SessionLog {
     /// The user's message.
     pub fn user(&mut self, content: &str) {
         self.answer.clear();
+        self.reasoning.clear();
+        self.tool_calls.clear();
         self.record(Event::User {
             content: content.to_string(),
         });
@@ -244,15 +252,25 @@ impl SessionLog {
     pub fn engine_event(&mut self, event: &EngineEvent) {
         match event {
             EngineEvent::Delta { text } => self.answer.push_str(text),
-            EngineEvent::Done { provenance } => {
+            EngineEvent::Reasoning { text } => self.reasoning.push_str(text),
+            EngineEvent::ToolCall { call } => self.tool_calls.push(call.clone()),
+            EngineEvent::Done { provenance, finish } => {
                 let content = std::mem::take(&mut self.answer);
+                let end = record::AnswerEnd::new(
+                    finish,
+                    std::mem::take(&mut self.tool_calls),
+                    std::mem::take(&mut self.reasoning),
+                );
                 self.record(Event::Answer {
                     content,
                     provenance: provenance.into(),
+                    end,
                 });
             }
             EngineEvent::Interrupted { provenance, reason } => {
                 let content = std::mem::take(&mut self.answer);
+                self.reasoning.clear();
+                self.tool_calls.clear();
                 self.record(Event::Interrupted {
                     content,
                     provenance: provenance.into(),
@@ -288,6 +306,11 @@ impl SessionLog {
     /// A setting was set (`Some`) or cleared (`None`); secrets are masked.
     pub fn setting(&self, key: &str, value: Option<&Value>) {
         self.record(Event::setting(key, value));
+    }
+
+    /// `/clear`: the conversation starts over in the same session.
+    pub fn cleared(&self) {
+        self.record(Event::Cleared);
     }
 
     /// A circuit breaker changed state.

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::config;
 use crate::engine::{BackendFailure, Provenance};
-use crate::provider::{ErrorClass, Usage};
+use crate::provider::{AnswerStatus, ErrorClass, Finish, ToolCall, Usage};
 
 /// The version written in every line's `v` field. Readers skip lines with a newer one.
 pub const RECORD_VERSION: u32 = 1;
@@ -62,12 +62,16 @@ pub enum Event {
         /// What the user wrote.
         content: String,
     },
-    /// A complete answer and where it came from.
+    /// An answer the provider finished (complete, truncated, filtered, refused or
+    /// asking for tools) and where it came from.
     Answer {
         /// The answer's text.
         content: String,
         /// Backend, model, attempts, latency, tokens.
         provenance: ArchivedProvenance,
+        /// How it ended; records written before baton kept this read as complete.
+        #[serde(flatten)]
+        end: AnswerEnd,
     },
     /// An answer that broke after text was shown: never a complete answer.
     Interrupted {
@@ -115,6 +119,9 @@ pub enum Event {
         /// The new value; `null` when cleared.
         value: Option<Value>,
     },
+    /// `/clear`: what came before is no longer part of the conversation, so a
+    /// resume neither shows nor sends it.
+    Cleared,
     /// A snapshot of engine state and metrics (breakers, TPM, per-backend counts).
     Stats {
         /// The load-balancer profile it describes.
@@ -154,6 +161,78 @@ fn mask_setting(key: &str, value: &Value) -> Value {
                 .collect(),
         ),
         other => other.clone(),
+    }
+}
+
+/// How a stored answer ended, beside its text: the fields JSON output reports too.
+/// Each is optional on disk, so a complete answer's line stays as short as before.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerEnd {
+    /// Complete, truncated, filtered, refused or tool_call.
+    #[serde(default, skip_serializing_if = "is_complete")]
+    pub status: AnswerStatus,
+    /// The provider's own stop reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<String>,
+    /// The provider's explanation of the finish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_message: Option<String>,
+    /// Tools the answer asked to have run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// The model's reasoning, kept apart from the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
+}
+
+fn is_complete(status: &AnswerStatus) -> bool {
+    status.is_complete()
+}
+
+impl AnswerEnd {
+    /// The end an engine finish describes, with the calls and reasoning collected
+    /// while the answer streamed.
+    pub fn new(finish: &Finish, tool_calls: Vec<ToolCall>, reasoning: String) -> Self {
+        Self {
+            status: finish.status,
+            stop_reason: finish.stop_reason.clone(),
+            finish_message: finish.message.clone(),
+            tool_calls,
+            reasoning: (!reasoning.is_empty()).then_some(reasoning),
+        }
+    }
+
+    /// One line for people about a non-complete end (`truncated (stop reason:
+    /// length)`), `None` when complete.
+    pub fn note(&self) -> Option<String> {
+        if self.status.is_complete() {
+            return None;
+        }
+        let mut note = self.status.as_str().to_string();
+        if let Some(reason) = &self.stop_reason {
+            note.push_str(&format!(" (stop reason: {reason})"));
+        }
+        if let Some(message) = &self.finish_message {
+            note.push_str(&format!(": {message}"));
+        }
+        Some(note)
+    }
+
+    fn redact(&mut self) {
+        for s in [
+            &mut self.stop_reason,
+            &mut self.finish_message,
+            &mut self.reasoning,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            scrub(s);
+        }
+        for call in &mut self.tool_calls {
+            scrub(&mut call.name);
+            scrub(&mut call.arguments);
+        }
     }
 }
 
@@ -258,9 +337,11 @@ impl Record {
             Event::Answer {
                 content,
                 provenance,
+                end,
             } => {
                 scrub(content);
                 provenance.redact();
+                end.redact();
             }
             Event::Interrupted {
                 content,
@@ -301,6 +382,7 @@ impl Record {
                 scrub(profile);
                 crate::redact::json(snapshot);
             }
+            Event::Cleared => {}
         }
     }
 }
@@ -383,6 +465,79 @@ mod tests {
         assert!(line.starts_with(r#"{"v":1,"ts":""#), "{line}");
         assert!(line.contains(r#""kind":"user""#), "{line}");
         assert_eq!(parse_line(&line), Some(r));
+    }
+
+    fn archived_provenance() -> ArchivedProvenance {
+        ArchivedProvenance {
+            backend: "a".into(),
+            provider: "sim".into(),
+            model: "sim-truncated".into(),
+            attempts: 1,
+            failovers: 0,
+            latency_ms: 3,
+            first_chunk_ms: 1,
+            usage: Usage::default(),
+        }
+    }
+
+    #[test]
+    fn answers_keep_how_they_ended() {
+        let finish = Finish::new(AnswerStatus::Truncated, Some("length"));
+        let call = ToolCall {
+            id: Some("c1".into()),
+            name: "f".into(),
+            arguments: "{}".into(),
+        };
+        let r = Record::new(
+            "s1",
+            Event::Answer {
+                content: "Half".into(),
+                provenance: archived_provenance(),
+                end: AnswerEnd::new(&finish, vec![call], "hm".into()),
+            },
+        );
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(line.contains(r#""status":"truncated""#), "{line}");
+        assert!(line.contains(r#""stop_reason":"length""#), "{line}");
+        assert!(line.contains(r#""reasoning":"hm""#), "{line}");
+        assert_eq!(parse_line(&line), Some(r));
+        let Some(Record {
+            event: Event::Answer { end, .. },
+            ..
+        }) = parse_line(&line)
+        else {
+            panic!("not an answer: {line}");
+        };
+        assert_eq!(
+            end.note().as_deref(),
+            Some("truncated (stop reason: length)")
+        );
+    }
+
+    #[test]
+    fn answers_written_before_statuses_load_as_complete() {
+        let line = r#"{"v":1,"ts":"2026-01-01T00:00:00.000Z","session":"s1","kind":"answer","content":"Hi","provenance":{"backend":"a","provider":"sim","model":"m","attempts":1,"failovers":0,"latency_ms":3,"first_chunk_ms":1,"usage":{"input_tokens":1,"output_tokens":1}}}"#;
+        let Some(Record {
+            event: Event::Answer { content, end, .. },
+            ..
+        }) = parse_line(line)
+        else {
+            panic!("an old answer record must load");
+        };
+        assert_eq!(content, "Hi");
+        assert_eq!(end, AnswerEnd::default());
+        assert_eq!(end.note(), None);
+        // A complete answer's line is as short as before.
+        let r = Record::new(
+            "s1",
+            Event::Answer {
+                content: "Hi".into(),
+                provenance: archived_provenance(),
+                end: AnswerEnd::default(),
+            },
+        );
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(!line.contains("status"), "{line}");
     }
 
     #[test]

@@ -470,6 +470,10 @@ pub fn resume(home: &Home, id: &str) -> Result<ResumedSession> {
                     });
                 }
             }
+            Event::Cleared => {
+                messages.clear();
+                pending = None;
+            }
             Event::SessionStarted { .. }
             | Event::ProfileChanged { .. }
             | Event::Interrupted { .. }

@@ -1,5 +1,6 @@
 //! The command line: flags, subcommands and their help.
 
+pub mod config;
 pub mod exit;
 #[cfg(feature = "mock")]
 pub mod mock;
@@ -39,7 +40,11 @@ Examples:
   baton --resume
   baton --resume --prompt \"and then?\"
 
-Exit codes: 0 answer complete, 1 error, 2 usage error,
+  # A system prompt from a file; the model's reasoning on stderr
+  baton --system-file rules.txt --show-reasoning --prompt \"hi\"
+
+Exit codes: 0 answer complete, 1 error or interrupted answer, 2 usage error,
+            3 answer truncated, filtered, refused or asking for tools,
             75 every backend temporarily unavailable (retry later), 130 interrupted.
 Files: profiles live in $BATON_HOME/profiles (default ~/.baton/profiles),
        conversations in $BATON_HOME/sessions.";
@@ -62,7 +67,7 @@ pub struct Cli {
 /// Flags for answering a prompt.
 #[derive(Debug, Args, Default)]
 pub struct RunArgs {
-    /// The prompt, answered on stdout; without it, baton opens the chat when stdin is a terminal and reads the prompt from stdin otherwise.
+    /// The prompt, answered on stdout; text piped in is added after it. Without it, baton opens the chat when stdin is a terminal and reads the prompt from stdin otherwise.
     #[arg(short, long, value_name = "TEXT")]
     pub prompt: Option<String>,
 
@@ -90,6 +95,18 @@ pub struct RunArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
 
+    /// The system prompt for this run (sets the `system-prompt` setting).
+    #[arg(long, value_name = "TEXT", conflicts_with = "system_file")]
+    pub system: Option<String>,
+
+    /// Read the system prompt for this run from a file (sets the `system-prompt` setting).
+    #[arg(long = "system-file", value_name = "PATH")]
+    pub system_file: Option<std::path::PathBuf>,
+
+    /// Print the model's reasoning to stderr, between `--- reasoning ---` and `--- answer ---` lines (one-shot text output; JSON carries it as `reasoning`).
+    #[arg(long = "show-reasoning")]
+    pub show_reasoning: bool,
+
     /// Ask for the whole answer at once instead of streaming it.
     #[arg(long = "no-stream")]
     pub no_stream: bool,
@@ -114,7 +131,7 @@ pub enum OutputFormat {
     /// The answer's text, streamed as it arrives.
     #[default]
     Text,
-    /// One JSON object: answer, backend, model, usage, latency_ms, attempts.
+    /// One JSON object: status, stop_reason, answer, reasoning, tool_calls, backend, model, usage, latency_ms, attempts.
     Json,
 }
 
@@ -126,6 +143,10 @@ pub enum Command {
     Profiles(ProfilesCommand),
     /// List every setting with its type, default and help.
     Settings,
+    /// The config file (`~/.baton/config.json`): default profile, theme, mouse,
+    /// history size.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Run a local fault-injecting LLM server to try profiles offline.
     #[cfg(feature = "mock")]
     Mock(MockArgs),
@@ -139,6 +160,19 @@ pub enum Command {
     /// makes a client key).
     #[cfg(feature = "serve")]
     Serve(serve::ServeArgs),
+}
+
+/// `baton config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print where the config file is.
+    Path,
+    /// Check the config file and print the settings in effect.
+    Show,
+    /// Write a config file with every field at its default (never over an existing one).
+    Init,
+    /// Print the JSON Schema of the config file.
+    Schema,
 }
 
 /// `baton state ...`
@@ -246,6 +280,16 @@ mod tests {
         assert!(Cli::try_parse_from(["baton", "--model", "m"]).is_err());
         assert!(
             Cli::try_parse_from(["baton", "--profile-load", "a", "--provider", "sim"]).is_err()
+        );
+    }
+
+    #[test]
+    fn system_and_system_file_exclude_each_other() {
+        let cli = Cli::try_parse_from(["baton", "--system", "Be brief.", "-p", "x"]).unwrap();
+        assert_eq!(cli.run.system.as_deref(), Some("Be brief."));
+        assert!(
+            Cli::try_parse_from(["baton", "--system", "a", "--system-file", "f", "-p", "x"])
+                .is_err()
         );
     }
 }

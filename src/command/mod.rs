@@ -38,6 +38,10 @@ pub enum SlashCommand {
     Resume,
     /// `/retry`: send the last prompt again (after an interruption, to the next backend).
     Retry,
+    /// `/system [TEXT|off]`: show, set or clear the system prompt.
+    System,
+    /// `/copy [code]`: copy the last answer (or its last code block).
+    Copy,
     /// `/clear`: forget the conversation.
     Clear,
     /// `/help`: list commands.
@@ -48,15 +52,17 @@ pub enum SlashCommand {
 
 impl SlashCommand {
     /// Every command, in display order.
-    pub const ALL: [SlashCommand; 11] = [
+    pub const ALL: [SlashCommand; 13] = [
         Self::Set,
         Self::Profile,
         Self::Provider,
         Self::Model,
+        Self::System,
         Self::Stats,
         Self::Sessions,
         Self::Resume,
         Self::Retry,
+        Self::Copy,
         Self::Clear,
         Self::Help,
         Self::Quit,
@@ -73,6 +79,8 @@ impl SlashCommand {
             Self::Sessions => "sessions",
             Self::Resume => "resume",
             Self::Retry => "retry",
+            Self::System => "system",
+            Self::Copy => "copy",
             Self::Clear => "clear",
             Self::Help => "help",
             Self::Quit => "quit",
@@ -113,6 +121,8 @@ pub enum Action {
     Retry,
     /// Clear the transcript (the session's conversation is already cleared).
     Clear,
+    /// Copy the last answer (or, with `code`, its last code block) to the clipboard.
+    Copy { code: bool },
     /// Show the load balancer's `/stats lb` block: breakers, TPM and metrics live
     /// in the engine, which the UI holds and the commands do not.
     ShowLbStats,
@@ -197,6 +207,12 @@ pub fn execute(session: &mut Session, line: &str) -> CommandOutput {
         SlashCommand::Sessions => sessions::list(session, args),
         SlashCommand::Resume => sessions::resume(session, args),
         SlashCommand::Retry => CommandOutput::action(Action::Retry),
+        SlashCommand::System => system(session, args),
+        SlashCommand::Copy => match args.trim() {
+            "" => CommandOutput::action(Action::Copy { code: false }),
+            "code" => CommandOutput::action(Action::Copy { code: true }),
+            other => CommandOutput::error(strings::copy_usage(other)),
+        },
         SlashCommand::Clear => {
             session.clear_messages();
             CommandOutput {
@@ -207,6 +223,26 @@ pub fn execute(session: &mut Session, line: &str) -> CommandOutput {
         }
         SlashCommand::Help => CommandOutput::info(help_text()),
         SlashCommand::Quit => CommandOutput::action(Action::Quit),
+    }
+}
+
+/// `/system`: the system prompt, through the `system-prompt` setting so a
+/// profile save keeps it and the archive records the change.
+fn system(session: &mut Session, args: &str) -> CommandOutput {
+    const KEY: &str = "system-prompt";
+    match args.trim() {
+        "" => match session.settings().get(KEY).and_then(|v| v.as_str()) {
+            Some(text) => CommandOutput::info(strings::system_current(text)),
+            None => CommandOutput::info(strings::SYSTEM_NONE),
+        },
+        "off" => {
+            session.unset(KEY);
+            CommandOutput::info(strings::SYSTEM_CLEARED)
+        }
+        text => match session.set(KEY, text) {
+            Ok(()) => CommandOutput::info(strings::SYSTEM_SET),
+            Err(e) => CommandOutput::error(e.to_string()),
+        },
     }
 }
 
@@ -221,14 +257,15 @@ pub fn help_text() -> String {
     out
 }
 
-/// Tab completion of `input`: the completed input, or `None` when nothing fits.
-/// Completes command names, `/set` keys, `/profile` subcommands, profile names and
-/// session ids.
-pub fn complete(session: &Session, input: &str) -> Option<String> {
+/// What Tab could put in place of the last word of `input`: command names, `/set`
+/// keys, `/profile` subcommands, profile names, policies, session ids, providers.
+/// Returns the words before it and the matching candidates.
+fn completions<'a>(session: &Session, input: &'a str) -> Option<(Vec<&'a str>, Vec<String>)> {
     let body = input.strip_prefix('/')?;
     let words: Vec<&str> = body.split(' ').collect();
     let (last, before) = words.split_last()?;
-    let candidates: Vec<String> = match before {
+    let before = before.to_vec();
+    let candidates: Vec<String> = match before.as_slice() {
         [] => SlashCommand::ALL
             .iter()
             .map(|c| c.name().to_string())
@@ -262,10 +299,22 @@ pub fn complete(session: &Session, input: &str) -> Option<String> {
             .collect(),
         _ => return None,
     };
-    let matching: Vec<&String> = candidates
-        .iter()
-        .filter(|c| c.starts_with(last) && !c.is_empty())
+    let matching = candidates
+        .into_iter()
+        .filter(|c| c.starts_with(*last) && !c.is_empty())
         .collect();
+    Some((before, matching))
+}
+
+/// Every candidate Tab chooses between for `input` (for listing when several fit).
+pub fn candidates(session: &Session, input: &str) -> Vec<String> {
+    completions(session, input).map_or_else(Vec::new, |(_, matching)| matching)
+}
+
+/// Tab completion of `input`: the completed input, or `None` when nothing fits or
+/// nothing more can be added (several candidates share no longer prefix).
+pub fn complete(session: &Session, input: &str) -> Option<String> {
+    let (before, matching) = completions(session, input)?;
     let first = matching.first()?;
     let mut common = first.to_string();
     for m in &matching[1..] {

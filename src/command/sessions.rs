@@ -101,6 +101,7 @@ mod tests {
                 first_chunk_ms: 1,
                 usage: Usage::default(),
             },
+            end: Default::default(),
         }
     }
 

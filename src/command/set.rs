@@ -88,6 +88,10 @@ fn modelparam(session: &mut Session, args: &str) -> CommandOutput {
     }
     // JSON when it parses (numbers, booleans, objects), else the text as a string.
     let value = serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.into()));
+    // Checked here so a bad value never reaches a request.
+    if let Err(err) = crate::provider::params::check_param(key, &value) {
+        return CommandOutput::error(err.to_string());
+    }
     let shown = value.to_string();
     session.set_model_param(key, value);
     CommandOutput::info(strings::modelparam_done(key, &shown))
@@ -99,6 +103,24 @@ mod tests {
     use super::super::test_support::demo_session;
     use pretty_assertions::assert_eq;
     use serde_json::json;
+
+    #[test]
+    fn modelparam_values_are_checked() {
+        let (_tmp, mut s) = demo_session();
+        for line in [
+            "/set modelparam temperature hot",
+            "/set modelparam n 2",
+            "/set modelparam max_tokens 1.5",
+        ] {
+            let out = run(&mut s, line);
+            assert!(out.is_error, "{line}: {}", out.text);
+            assert!(out.text.contains("model parameter"), "{}", out.text);
+        }
+        assert!(s.model_params().is_empty());
+        let out = run(&mut s, "/set modelparam temperature 0.5");
+        assert!(!out.is_error, "{}", out.text);
+        assert_eq!(s.model_params().get("temperature"), Some(&json!(0.5)));
+    }
 
     #[test]
     fn valid_values_are_accepted_and_stored() {

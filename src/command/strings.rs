@@ -16,6 +16,8 @@ pub fn description(c: SlashCommand) -> &'static str {
         SlashCommand::Sessions => "list stored conversations",
         SlashCommand::Resume => "continue a stored conversation (latest if no ID)",
         SlashCommand::Retry => "resend the last prompt (next backend if interrupted)",
+        SlashCommand::System => "show, set or clear (off) the system prompt",
+        SlashCommand::Copy => "copy the last answer, or its last code block, to the clipboard",
         SlashCommand::Clear => "forget the conversation and clear the screen",
         SlashCommand::Help => "this list",
         SlashCommand::Quit => "leave baton (also Ctrl-D, or Ctrl-C twice)",
@@ -33,6 +35,8 @@ pub fn usage(c: SlashCommand) -> &'static str {
         SlashCommand::Sessions => "/sessions",
         SlashCommand::Resume => "/resume [ID]",
         SlashCommand::Retry => "/retry",
+        SlashCommand::System => "/system [TEXT | off]",
+        SlashCommand::Copy => "/copy [code]",
         SlashCommand::Clear => "/clear",
         SlashCommand::Help => "/help",
         SlashCommand::Quit => "/quit",
@@ -45,9 +49,60 @@ pub const HELP_HEADER: &str = "Commands:";
 /// The keys part of `/help`.
 pub const HELP_KEYS: &str = "\
 Keys:
-  Enter send · Shift/Alt-Enter or Ctrl-J newline · Up/Down prompt history
-  PgUp/PgDn, mouse wheel, Home/End scroll · Tab completes · Esc/Ctrl-C cancel an answer
+  Enter send · Alt-Enter or Ctrl-J newline (Shift-Enter where the terminal reports it)
+  Up/Down or Ctrl-R prompt history · Ctrl-K/Ctrl-U cut, Ctrl-Y puts it back
+  Home/End, Ctrl-Left/Right, Alt-b/f move · Tab completes · Ctrl-T shows reasoning
+  PgUp/PgDn, mouse wheel, Ctrl-Home/End scroll · Esc/Ctrl-C cancel an answer
+  //text sends a message that starts with / (a path like /usr/bin/x is sent as typed)
   Ctrl-C twice on an empty prompt, Ctrl-D or /quit leave";
+
+/// A resumed session was cleared at some point.
+pub const RESUMED_AFTER_CLEAR: &str =
+    "the conversation was cleared (/clear) in this session; only what came after is shown and sent";
+
+/// `/system` with no prompt set.
+pub const SYSTEM_NONE: &str = "no system prompt; /system TEXT sets one for this chat";
+/// `/system TEXT` done.
+pub const SYSTEM_SET: &str = "system prompt set; it is sent with every prompt from now on";
+/// `/system off` done.
+pub const SYSTEM_CLEARED: &str = "system prompt cleared";
+
+/// `/system` shows the current one.
+pub fn system_current(text: &str) -> String {
+    format!("system prompt:\n{text}")
+}
+
+/// `/copy` with an argument it does not know.
+pub fn copy_usage(arg: &str) -> String {
+    format!("/copy takes nothing or 'code' (got '{arg}')")
+}
+
+/// `/copy` with nothing to copy.
+pub fn nothing_to_copy(code: bool) -> &'static str {
+    if code {
+        "the last answer has no code block to copy"
+    } else {
+        "there is no answer to copy yet"
+    }
+}
+
+/// `/copy` done: how much, and the caveat of the escape sequence it uses.
+pub fn copied(chars: usize, what: &str) -> String {
+    format!(
+        "copied {what} ({chars} characters) to the clipboard through the terminal (OSC 52); \
+         if nothing arrives, your terminal does not allow it: baton sessions export has the text"
+    )
+}
+
+/// Printed after the chat closes, when the conversation was archived.
+pub fn left_session(id: &str, flushed: bool) -> String {
+    // Short enough for one line of a usual terminal, next to the long id.
+    let mut line = format!("session {id} saved · baton --resume {id} continues it");
+    if !flushed {
+        line.push_str(" (the disk was slow: its last records may be missing)");
+    }
+    line
+}
 
 /// `/clear` done.
 pub const CLEARED: &str = "Conversation cleared.";
@@ -320,6 +375,23 @@ pub fn stats_lb_unavailable(reason: &str) -> String {
 
 /// `/retry` with nothing to retry.
 pub const NOTHING_TO_RETRY: &str = "nothing to retry: send a prompt first";
+
+/// A prompt sent while an answer streams waits for it.
+pub fn queued(prompt: &str) -> String {
+    let first = prompt.lines().next().unwrap_or_default();
+    let shown: String = first.chars().take(60).collect();
+    let more = if shown.len() < prompt.trim_end().len() {
+        "…"
+    } else {
+        ""
+    };
+    format!(
+        "queued \"{shown}{more}\": it is sent when this answer ends (Esc cancels the answer and gives it back)"
+    )
+}
+
+/// The queued prompts after a turn without an answer.
+pub const QUEUE_RETURNED: &str = "the last prompt got no answer, so the queued prompts were not sent; they are back in the input";
 
 /// `/retry` while an answer is streaming.
 pub const BUSY: &str = "an answer is in progress; press Esc to cancel it first";

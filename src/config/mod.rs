@@ -12,6 +12,7 @@
 //! - [`Settings::without_protected`] is the filter applied before anything is saved.
 //! - [`settings_markdown`] renders `docs/settings.md`.
 
+pub mod file;
 mod registry;
 mod settings;
 mod value;

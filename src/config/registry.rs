@@ -351,6 +351,13 @@ static REGISTRY: &[SettingSpec] = &[
         Backend,
         "Stream options for OpenAI-compatible APIs, e.g. {\"include_usage\":true}",
     ),
+    row(
+        "system-prompt",
+        Text,
+        None,
+        Session,
+        "Instructions sent before the conversation as the system prompt (each provider gets it where its API wants it)",
+    ),
     // Session settings llxprt profiles commonly hold; kept so those profiles validate
     // and round-trip.
     row(

@@ -2,7 +2,7 @@
 //! `timeout_ms`, forward the answer while no gap exceeds `stream_idle_timeout_ms`,
 //! and collect its token counts.
 //!
-//! The first text is the commitment point: until it arrives nothing has been shown
+//! The first text (or reasoning, or tool call) is the commitment point: until it arrives nothing has been shown
 //! and a failure can still go to another attempt or backend; from then on the
 //! backend owns the answer and a stall or cut makes it [`AttemptEnd::Broken`].
 
@@ -13,7 +13,9 @@ use super::decide::{Answer, AttemptEnd};
 use super::events::Emitter;
 use super::{EngineEvent, millis};
 use crate::config::LbSettings;
-use crate::provider::{ChatRequest, EventStream, Provider, ProviderError, StreamEvent, Usage};
+use crate::provider::{
+    AnswerStatus, ChatRequest, EventStream, Finish, Provider, ProviderError, StreamEvent, Usage,
+};
 
 /// Runs one attempt, forwarding its text to `out` as [`EngineEvent::Delta`]s.
 pub(super) async fn run(
@@ -39,12 +41,15 @@ pub(super) async fn run(
     };
     let first_chunk_ms = millis(start.elapsed());
     let mut seen = Seen {
-        answer_chars: head.text.chars().count(),
+        answer_chars: 0,
         usage: head.usage,
     };
-    out.emit(EngineEvent::Delta { text: head.text }).await;
-    let broken = tail(&mut stream, settings, &mut seen, out).await;
-    if broken.is_none() {
+    seen.forward(head.first, out).await;
+    let ended = match head.finish {
+        Some(finish) => Ok(finish),
+        None => tail(&mut stream, settings, &mut seen, out).await,
+    };
+    if ended.is_ok() {
         // Providers may send usage after their finish marker.
         while let Ok(Some(Ok(event))) = timeout(settings.stream_idle_timeout, stream.next()).await {
             if let StreamEvent::Usage(u) = event {
@@ -52,72 +57,129 @@ pub(super) async fn run(
             }
         }
     }
-    let answer = Answer {
-        first_chunk_ms,
-        attempt_ms: millis(start.elapsed()),
-        usage: seen
-            .usage
-            .unwrap_or_else(|| Usage::estimate(prompt_chars, seen.answer_chars)),
+    let usage = match seen.usage {
+        Some(u) if !u.estimated || ended.is_ok() => u,
+        // A broken answer keeps the counts the provider gave (the prompt's, often)
+        // and estimates the rest from what arrived.
+        known => {
+            let estimate = Usage::estimate(prompt_chars, seen.answer_chars);
+            Usage {
+                input_tokens: known.map_or(estimate.input_tokens, |u| u.input_tokens),
+                output_tokens: estimate.output_tokens,
+                estimated: true,
+                ..known.unwrap_or_default()
+            }
+        }
     };
-    match broken {
-        None => AttemptEnd::Complete(answer),
-        Some(reason) => AttemptEnd::Broken { answer, reason },
+    match ended {
+        Ok(finish) => AttemptEnd::Complete(Answer {
+            first_chunk_ms,
+            attempt_ms: millis(start.elapsed()),
+            usage,
+            finish,
+        }),
+        Err(reason) => AttemptEnd::Broken {
+            answer: Answer {
+                first_chunk_ms,
+                attempt_ms: millis(start.elapsed()),
+                usage,
+                finish: Finish::new(AnswerStatus::Interrupted, None),
+            },
+            reason,
+        },
     }
 }
 
-/// What arrived up to and including the first text.
+/// What arrived up to and including the first sign of an answer.
 struct Head {
-    text: String,
+    /// The first text, reasoning or tool call; `None` when the answer ended first.
+    first: Option<StreamEvent>,
     usage: Option<Usage>,
+    /// Set when the answer ended before any content: a filtered or truncated
+    /// answer with nothing in it is still an answer.
+    finish: Option<Finish>,
 }
 
 /// What the answer has brought so far, for its usage (or the estimate of it).
 struct Seen {
+    /// Answer and reasoning characters, for the estimate.
     answer_chars: usize,
     usage: Option<Usage>,
 }
 
-/// Reads until the first non-empty text, so the timeout covers exactly "time to
-/// first chunk".
+impl Seen {
+    /// Hands one piece of the answer to the consumer.
+    async fn forward(&mut self, event: Option<StreamEvent>, out: &Emitter) {
+        let event = match event {
+            Some(StreamEvent::Delta(text)) => {
+                self.answer_chars += text.chars().count();
+                EngineEvent::Delta { text }
+            }
+            Some(StreamEvent::Reasoning(text)) => {
+                self.answer_chars += text.chars().count();
+                EngineEvent::Reasoning { text }
+            }
+            Some(StreamEvent::ToolCall(call)) => EngineEvent::ToolCall { call },
+            Some(StreamEvent::Usage(u)) => {
+                self.usage = Some(u);
+                return;
+            }
+            Some(StreamEvent::Finished(_)) | None => return,
+        };
+        out.emit(event).await;
+    }
+}
+
+/// Reads until the first text, reasoning or tool call, so the timeout covers exactly
+/// "time to first chunk": a model that thinks aloud is alive.
 async fn first_chunk(stream: &mut EventStream) -> Result<Head, ProviderError> {
     let mut usage = None;
     loop {
         match stream.next().await {
-            Some(Ok(StreamEvent::Delta(text))) if !text.is_empty() => {
-                return Ok(Head { text, usage });
-            }
-            Some(Ok(StreamEvent::Delta(_))) => {}
+            Some(Ok(StreamEvent::Delta(text) | StreamEvent::Reasoning(text)))
+                if text.is_empty() => {}
             Some(Ok(StreamEvent::Usage(u))) => usage = Some(u),
-            // Finished before any text: an empty answer is a transient failure.
-            Some(Ok(StreamEvent::Finished { .. })) | None => return Err(ProviderError::Empty),
+            Some(Ok(StreamEvent::Finished(finish))) => {
+                if finish.status.is_complete() {
+                    // Finished before any text: an empty answer is a transient failure.
+                    return Err(ProviderError::Empty);
+                }
+                return Ok(Head {
+                    first: None,
+                    usage,
+                    finish: Some(finish),
+                });
+            }
+            Some(Ok(event)) => {
+                return Ok(Head {
+                    first: Some(event),
+                    usage,
+                    finish: None,
+                });
+            }
+            None => return Err(ProviderError::Empty),
             Some(Err(err)) => return Err(err),
         }
     }
 }
 
-/// Forwards the rest of the answer up to its finish marker; `Some(reason)` when it
+/// Forwards the rest of the answer up to its finish marker; `Err(reason)` when it
 /// broke first.
 async fn tail(
     stream: &mut EventStream,
     settings: &LbSettings,
     seen: &mut Seen,
     out: &Emitter,
-) -> Option<String> {
+) -> Result<Finish, String> {
     loop {
         match timeout(settings.stream_idle_timeout, stream.next()).await {
-            Ok(Some(Ok(StreamEvent::Delta(text)))) => {
-                seen.answer_chars += text.chars().count();
-                out.emit(EngineEvent::Delta { text }).await;
-            }
-            Ok(Some(Ok(StreamEvent::Usage(u)))) => seen.usage = Some(u),
-            Ok(Some(Ok(StreamEvent::Finished { .. }))) => return None,
-            Ok(Some(Err(err))) => return Some(err.to_string()),
-            Ok(None) => {
-                return Some("the stream ended before the answer was complete".into());
-            }
+            Ok(Some(Ok(StreamEvent::Finished(finish)))) => return Ok(finish),
+            Ok(Some(Ok(event))) => seen.forward(Some(event), out).await,
+            Ok(Some(Err(err))) => return Err(err.to_string()),
+            Ok(None) => return Err("the stream ended before the answer was complete".into()),
             Err(_) => {
                 let idle = millis(settings.stream_idle_timeout);
-                return Some(format!("no data for {idle}ms (stream_idle_timeout_ms)"));
+                return Err(format!("no data for {idle}ms (stream_idle_timeout_ms)"));
             }
         }
     }

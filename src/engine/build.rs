@@ -178,13 +178,25 @@ fn live_provider(
             .collect(),
         _ => Vec::new(),
     };
+    let mut model_params = profile.model_params.clone();
+    // Wire formats other than OpenAI's drop `stream_options`; OpenAI's merges it
+    // with the `include_usage` it always asks for.
+    if let Some(options @ Value::Object(_)) = settings.get("stream-options") {
+        model_params.insert("stream_options".into(), options.clone());
+    }
+    // `api-version` joins the base URL's query, where Azure-style endpoints read it;
+    // a version already in the URL wins (see `join_url`).
+    let base_url = match (base_url, str_setting(settings, "api-version")) {
+        (Some(base), Some(version)) => Some(provider::with_query(&base, "api-version", version)),
+        (base, _) => base,
+    };
     let spec = BackendSpec {
         name: name.to_string(),
         provider: profile.provider.clone(),
         model: profile.model.clone(),
         base_url,
         api_key,
-        model_params: profile.model_params.clone(),
+        model_params,
         socket_timeout,
         headers,
     };

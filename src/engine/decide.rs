@@ -12,7 +12,7 @@ use super::policy::Slot;
 use super::stats::{LastFailure, LbHealth};
 use super::{Backend, millis};
 use crate::config::LbSettings;
-use crate::provider::{ErrorClass, ProviderError, Usage};
+use crate::provider::{ErrorClass, Finish, ProviderError, Usage};
 
 /// What the plan says about a backend before any attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +98,7 @@ pub(super) fn max_attempts(settings: &LbSettings) -> u32 {
 }
 
 /// What a streamed answer cost and how long it took, for its provenance.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) struct Answer {
     /// From the start of the attempt to its first text.
     pub first_chunk_ms: u64,
@@ -106,6 +106,8 @@ pub(super) struct Answer {
     pub attempt_ms: u64,
     /// Sent by the provider, or estimated from the text.
     pub usage: Usage,
+    /// How the answer ended (`Interrupted` for a broken one).
+    pub finish: Finish,
 }
 
 /// How one attempt on a backend ended.

@@ -35,6 +35,7 @@ pub mod clock;
 mod decide;
 mod events;
 mod exhausted;
+pub mod latency;
 mod markers;
 mod metrics;
 mod policy;
@@ -63,7 +64,7 @@ pub use tpm::TpmTracker;
 
 use crate::config::LbSettings;
 use crate::profile::Policy;
-use crate::provider::{ChatRequest, ErrorClass, Provider, ProviderError, Usage};
+use crate::provider::{ChatRequest, ErrorClass, Finish, Provider, ProviderError, ToolCall, Usage};
 
 /// One backend the engine can hand a prompt to: a model profile made live.
 #[derive(Debug, Clone)]
@@ -142,6 +143,16 @@ pub enum EngineEvent {
         /// The text.
         text: String,
     },
+    /// The model's reasoning, shown apart from the answer.
+    Reasoning {
+        /// The text.
+        text: String,
+    },
+    /// A tool call the answer asks for (baton does not run tools).
+    ToolCall {
+        /// The call.
+        call: ToolCall,
+    },
     /// Token counts of the answer, just before it completes.
     Usage {
         /// The counts.
@@ -173,10 +184,13 @@ pub enum EngineEvent {
         /// Its new state.
         state: BreakerState,
     },
-    /// The answer is complete.
+    /// The answer is over, as the provider said: complete, or truncated, filtered,
+    /// refused or asking for tools.
     Done {
         /// Where it came from.
         provenance: Provenance,
+        /// How it ended.
+        finish: Finish,
     },
     /// The answer broke after text was shown: it is not complete.
     Interrupted {

@@ -305,7 +305,8 @@ async fn commit(
             out.breaker(name, ticket.settle(outcome)).await;
             inner.save_state().await;
             out.emit(EngineEvent::Usage { usage }).await;
-            out.emit(EngineEvent::Done { provenance }).await;
+            let finish = answer.finish;
+            out.emit(EngineEvent::Done { provenance, finish }).await;
         }
         Some(reason) => {
             markers::interrupted(name, &reason);

@@ -1,18 +1,22 @@
 //! The JSON writer (`--output-format json`): one object at the end, with the answer,
-//! its provenance and usage, or the failure and each backend's reason.
+//! how it ended, its provenance and usage, or the failure and each backend's reason.
 
 use std::io::{self, Write};
 
 use serde_json::json;
 
+use super::text::advice_line;
 use super::{Output, exhausted};
 use crate::cli::Exit;
 use crate::engine::{EngineEvent, Provenance};
+use crate::provider::{AnswerStatus, Finish, ToolCall};
 
 /// Collects the answer and prints one JSON object at the end.
 pub(super) struct JsonOutput<W: Write> {
     pub(super) out: W,
     answer: String,
+    reasoning: String,
+    tool_calls: Vec<ToolCall>,
 }
 
 impl<W: Write> JsonOutput<W> {
@@ -20,22 +24,56 @@ impl<W: Write> JsonOutput<W> {
         Self {
             out,
             answer: String::new(),
+            reasoning: String::new(),
+            tool_calls: Vec::new(),
         }
     }
 
-    fn answer_json(&self, provenance: &Provenance, status: &str) -> serde_json::Value {
-        json!({
-            "status": status,
+    fn answer_json(&self, provenance: &Provenance, finish: &Finish) -> serde_json::Value {
+        let usage = &provenance.usage;
+        let mut value = json!({
+            "status": finish.status.as_str(),
+            "stop_reason": finish.stop_reason,
             "answer": self.answer,
+            "tool_calls": self.tool_calls.iter().map(|c| json!({
+                "id": c.id,
+                "name": c.name,
+                "arguments": c.arguments,
+            })).collect::<Vec<_>>(),
             "backend": provenance.backend,
             "provider": provenance.provider,
             "model": provenance.model,
-            "usage": provenance.usage,
+            // Every count is present, zero included, so scripts need no defaults.
+            "usage": {
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "reasoning_tokens": usage.reasoning_tokens,
+                "cache_read_tokens": usage.cache_read_tokens,
+                "cache_write_tokens": usage.cache_write_tokens,
+                "estimated": usage.estimated,
+            },
             "latency_ms": provenance.latency_ms,
             "first_chunk_ms": provenance.first_chunk_ms,
             "attempts": provenance.attempts,
             "failovers": provenance.failovers,
-        })
+        });
+        if !self.reasoning.is_empty() {
+            value["reasoning"] = json!(self.reasoning);
+        }
+        if let Some(message) = &finish.message {
+            value["finish_message"] = json!(message);
+        }
+        if finish.status == AnswerStatus::Refused {
+            // A refusal's text streams like answer text; when there was none, the
+            // provider's explanation is the refusal.
+            let refusal = if self.answer.is_empty() {
+                finish.message.clone().unwrap_or_default()
+            } else {
+                self.answer.clone()
+            };
+            value["refusal"] = json!(refusal);
+        }
+        value
     }
 
     fn print(&mut self, value: &serde_json::Value) -> io::Result<()> {
@@ -52,13 +90,25 @@ impl<W: Write> Output for JsonOutput<W> {
                 self.answer.push_str(text);
                 Ok(None)
             }
-            EngineEvent::Done { provenance } => {
-                let value = self.answer_json(provenance, "complete");
+            EngineEvent::Reasoning { text } => {
+                self.reasoning.push_str(text);
+                Ok(None)
+            }
+            EngineEvent::ToolCall { call } => {
+                self.tool_calls.push(call.clone());
+                Ok(None)
+            }
+            EngineEvent::Done { provenance, finish } => {
+                let value = self.answer_json(provenance, finish);
                 self.print(&value)?;
-                Ok(Some(Exit::Complete))
+                if let Some(line) = advice_line(finish) {
+                    eprintln!("{line}");
+                }
+                Ok(Some(Exit::for_answer(finish.status)))
             }
             EngineEvent::Interrupted { provenance, reason } => {
-                let mut value = self.answer_json(provenance, "interrupted");
+                let finish = Finish::new(AnswerStatus::Interrupted, None);
+                let mut value = self.answer_json(provenance, &finish);
                 value["error"] = json!(reason);
                 self.print(&value)?;
                 eprintln!(
@@ -69,7 +119,12 @@ impl<W: Write> Output for JsonOutput<W> {
             }
             EngineEvent::Exhausted { reasons } => {
                 let (exit, message) = exhausted(reasons);
-                self.print(&json!({ "status": "failed", "error": message, "reasons": reasons }))?;
+                self.print(&json!({
+                    "status": "failed",
+                    "stop_reason": null,
+                    "error": message,
+                    "reasons": reasons,
+                }))?;
                 eprintln!("baton: {message}");
                 Ok(Some(exit))
             }

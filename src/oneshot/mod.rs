@@ -29,27 +29,73 @@ enum PromptError {
     Empty,
     #[error("cannot read the prompt from stdin: {0}")]
     Stdin(io::Error),
+    #[error(
+        "the text piped in is larger than {} MiB; send a smaller part (or a file's path and what to do with it)",
+        MAX_STDIN_BYTES / (1024 * 1024)
+    )]
+    TooLarge,
 }
 
-/// The prompt from `--prompt`, else from stdin when it is not a terminal.
+/// Most text read from stdin for one prompt.
+const MAX_STDIN_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The prompt from `--prompt`, else from stdin when it is not a terminal. With
+/// both (`git diff | baton --prompt "review this"`), the piped text follows the
+/// prompt after a blank line.
 fn read_prompt(arg: Option<String>) -> Result<String, PromptError> {
     let prompt = match arg {
+        Some(p) if stdin_holds_data() => {
+            let piped = read_stdin()?;
+            if piped.trim().is_empty() {
+                p
+            } else {
+                format!("{p}\n\n{piped}")
+            }
+        }
         Some(p) => p,
         // `baton` opens the chat in this case; only a caller that skips that check
         // (a library user, a test) gets here.
         None if io::stdin().is_terminal() => return Err(PromptError::Missing),
-        None => {
-            let mut text = String::new();
-            io::stdin()
-                .read_to_string(&mut text)
-                .map_err(PromptError::Stdin)?;
-            text
-        }
+        None => read_stdin()?,
     };
     if prompt.trim().is_empty() {
         return Err(PromptError::Empty);
     }
     Ok(prompt)
+}
+
+/// All of stdin, at most [`MAX_STDIN_BYTES`].
+fn read_stdin() -> Result<String, PromptError> {
+    let mut text = String::new();
+    io::stdin()
+        .lock()
+        .take(MAX_STDIN_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(PromptError::Stdin)?;
+    if text.len() as u64 > MAX_STDIN_BYTES {
+        return Err(PromptError::TooLarge);
+    }
+    Ok(text)
+}
+
+/// True when stdin is a pipe or a file: something was piped or redirected in.
+/// A terminal, `/dev/null` or a closed stdin is not read next to `--prompt`.
+#[cfg(unix)]
+fn stdin_holds_data() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::FileTypeExt;
+    let stdin = io::stdin();
+    let Ok(fd) = stdin.as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    std::fs::File::from(fd)
+        .metadata()
+        .is_ok_and(|m| m.file_type().is_fifo() || m.file_type().is_file())
+}
+
+#[cfg(not(unix))]
+fn stdin_holds_data() -> bool {
+    !io::stdin().is_terminal()
 }
 
 /// Runs one prompt to completion and returns the exit code.
@@ -64,6 +110,7 @@ pub async fn run(args: RunArgs, home: &Home) -> Exit {
     let Launched {
         mut session,
         resumed,
+        config,
     } = match launch::session(&args, home) {
         Ok(launched) => launched,
         Err(e) => {
@@ -91,17 +138,25 @@ pub async fn run(args: RunArgs, home: &Home) -> Exit {
     };
     session.push_user(&prompt);
     let request = ChatRequest {
-        messages: session.messages().to_vec(),
+        messages: session.request_messages(),
         stream: !args.no_stream,
     };
     // The archive lives until this function returns: every way out (answer, error,
     // Ctrl-C) drops it, which flushes.
-    let archive = Archive::start(&ArchiveConfig::from_settings(home, session.settings()));
+    let mut archive_config = ArchiveConfig::from_settings(home, session.settings());
+    // `archive_oneshot: false` in the config keeps one-shots out of the archive;
+    // continuing a stored session (`--resume`) still appends to it.
+    archive_config.enabled &= config.archive_oneshot || resumed.is_some();
+    let archive = Archive::start(&archive_config);
     let mut log = SessionLog::new(archive.handle(), session.session_id());
     log.started(engine.profile(), resumed.is_some());
     log.user(&prompt);
     let mut out: Box<dyn Output> = match args.output_format {
-        OutputFormat::Text => Box::new(text::TextOutput::new(io::stdout())),
+        OutputFormat::Text => Box::new(text::TextOutput::new(
+            io::stdout(),
+            io::stderr(),
+            args.show_reasoning,
+        )),
         OutputFormat::Json => Box::new(json::JsonOutput::new(io::stdout())),
     };
     let mut events = Box::pin(engine.run(request));

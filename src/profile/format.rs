@@ -309,40 +309,6 @@ fn read_settings(path: &Path, obj: &Map<String, Value>) -> Result<(Settings, Vec
     }
 }
 
-/// What a known model parameter accepts. Unknown parameters pass through untouched:
-/// providers add new ones faster than baton could list them.
-enum ParamKind {
-    /// A number in an inclusive range.
-    Number(f64, f64, &'static str),
-    /// A whole number of 1 or more.
-    PositiveInt,
-    /// Any whole number.
-    Int,
-    /// Text or a list of texts.
-    Stop,
-}
-
-fn param_kind(key: &str) -> Option<ParamKind> {
-    Some(match key {
-        "temperature" => ParamKind::Number(0.0, 2.0, "a number from 0 to 2"),
-        "top_p" | "topP" => ParamKind::Number(0.0, 1.0, "a number from 0 to 1"),
-        "presence_penalty" | "frequency_penalty" | "presencePenalty" | "frequencyPenalty" => {
-            ParamKind::Number(-2.0, 2.0, "a number from -2 to 2")
-        }
-        "max_tokens"
-        | "maxTokens"
-        | "max_output_tokens"
-        | "maxOutputTokens"
-        | "max_completion_tokens"
-        | "top_k"
-        | "topK"
-        | "num_ctx" => ParamKind::PositiveInt,
-        "seed" => ParamKind::Int,
-        "stop" | "stop_sequences" | "stopSequences" => ParamKind::Stop,
-        _ => return None,
-    })
-}
-
 fn read_model_params(path: &Path, obj: &Map<String, Value>) -> Result<Map<String, Value>> {
     let map = match obj.get("modelParams") {
         None | Some(Value::Null) => return Ok(Map::new()),
@@ -357,34 +323,16 @@ fn read_model_params(path: &Path, obj: &Map<String, Value>) -> Result<Map<String
         }
     };
     for (key, value) in map {
-        let Some(kind) = param_kind(key) else {
-            continue;
-        };
-        let (ok, expected) = match kind {
-            ParamKind::Number(lo, hi, text) => {
-                (value.as_f64().is_some_and(|f| f >= lo && f <= hi), text)
-            }
-            ParamKind::PositiveInt => {
-                (whole(value).is_some_and(|n| n >= 1.0), "a positive integer")
-            }
-            ParamKind::Int => (whole(value).is_some(), "an integer"),
-            ParamKind::Stop => (
-                value.is_string()
-                    || value
-                        .as_array()
-                        .is_some_and(|a| a.iter().all(Value::is_string)),
-                "text or a list of texts",
-            ),
-        };
-        if !ok {
-            return Err(wrong(path, &format!("modelParams.{key}"), expected, value));
+        if let Err(err) = crate::provider::params::check_param(key, value) {
+            return Err(wrong(
+                path,
+                &format!("modelParams.{key}"),
+                err.expected,
+                value,
+            ));
         }
     }
     Ok(map.clone())
-}
-
-fn whole(value: &Value) -> Option<f64> {
-    value.as_f64().filter(|f| f.fract() == 0.0)
 }
 
 fn wrong(path: &Path, field: &str, expected: &str, got: &Value) -> ProfileError {

@@ -10,7 +10,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value, json};
 
 use super::http::{self, Answer, Flow, SseBody, SseEvent, WireFormat, WireParser};
-use super::{ApiKey, ChatRequest, ProviderError, Role, StreamError, StreamEvent};
+use super::{AnswerStatus, ApiKey, ChatRequest, ProviderError, Role, StreamError, StreamEvent};
 
 /// Where requests go when the profile sets no `base-url`.
 pub(crate) const DEFAULT_BASE_URL: &str = "https://api.anthropic.com/v1";
@@ -64,7 +64,10 @@ impl WireFormat for Anthropic {
             if UNSUPPORTED_PARAMS.contains(&key.as_str()) {
                 continue;
             }
-            let key = if key == "stop" { "stop_sequences" } else { key };
+            if key == "stop" || key == "stop_sequences" {
+                body.insert("stop_sequences".into(), super::params::stop_list(value));
+                continue;
+            }
             body.insert(key.to_owned(), value.clone());
         }
         if !body.get("max_tokens").is_some_and(Value::is_u64) {
@@ -165,28 +168,53 @@ impl WireParser<SseEvent> for AnthropicParser {
             .unwrap_or("");
         match kind {
             "message_start" => {
-                self.answer.usage_from(
-                    value.pointer("/message/usage"),
-                    "input_tokens",
-                    "output_tokens",
-                );
+                read_usage(&mut self.answer, value.pointer("/message/usage"));
+                // Its output count is a placeholder; message_delta has the real one.
+                self.answer.tokens.output = None;
+                // An answer that breaks later still has the prompt's real count.
+                self.answer.early_usage(out);
             }
-            "content_block_delta"
-                if value.pointer("/delta/type").and_then(Value::as_str) == Some("text_delta") =>
-            {
-                if let Some(text) = value.pointer("/delta/text").and_then(Value::as_str) {
-                    self.answer.text(text, out);
+            "content_block_start" => {
+                let block = value.get("content_block");
+                let index = value.get("index").and_then(Value::as_u64).unwrap_or(0);
+                if block.and_then(|b| b.get("type")).and_then(Value::as_str) == Some("tool_use") {
+                    let field = |k: &str| block.and_then(|b| b.get(k)).and_then(Value::as_str);
+                    self.answer
+                        .tool_call_part(index, field("id"), field("name"), "");
+                }
+            }
+            "content_block_delta" => {
+                let delta = value.get("delta");
+                let field = |k: &str| delta.and_then(|d| d.get(k)).and_then(Value::as_str);
+                match field("type") {
+                    Some("text_delta") => {
+                        if let Some(text) = field("text") {
+                            self.answer.text(text, out);
+                        }
+                    }
+                    Some("thinking_delta") => {
+                        if let Some(text) = field("thinking") {
+                            self.answer.reasoning(text, out);
+                        }
+                    }
+                    Some("input_json_delta") => {
+                        let index = value.get("index").and_then(Value::as_u64).unwrap_or(0);
+                        let part = field("partial_json").unwrap_or("");
+                        self.answer.tool_call_part(index, None, None, part);
+                    }
+                    // signature_delta, citations: nothing to show.
+                    _ => {}
                 }
             }
             "message_delta" => {
                 if let Some(reason) = value.pointer("/delta/stop_reason").and_then(Value::as_str) {
                     self.stop_reason = Some(reason.to_owned());
                 }
-                self.answer
-                    .usage_from(value.get("usage"), "input_tokens", "output_tokens");
+                read_usage(&mut self.answer, value.get("usage"));
             }
             "message_stop" => {
-                self.answer.complete(self.stop_reason.as_deref());
+                let reason = self.stop_reason.clone();
+                finish(&mut self.answer, reason.as_deref());
                 return Ok(Flow::Done);
             }
             "error" => return Err(api_error(&value)),
@@ -216,16 +244,31 @@ impl WireParser<Value> for AnthropicParser {
             .into());
         };
         for block in blocks {
-            if block.get("type").and_then(Value::as_str) == Some("text") {
-                if let Some(text) = block.get("text").and_then(Value::as_str) {
-                    self.answer.text(text, out);
+            let field = |k: &str| block.get(k).and_then(Value::as_str);
+            match field("type") {
+                Some("text") => {
+                    if let Some(text) = field("text") {
+                        self.answer.text(text, out);
+                    }
                 }
+                Some("thinking") => {
+                    if let Some(text) = field("thinking") {
+                        self.answer.reasoning(text, out);
+                    }
+                }
+                Some("tool_use") => {
+                    let input = block.get("input").map(Value::to_string).unwrap_or_default();
+                    self.answer
+                        .tool_call(field("id"), field("name").unwrap_or(""), &input);
+                }
+                _ => {}
             }
         }
-        self.answer
-            .usage_from(value.get("usage"), "input_tokens", "output_tokens");
-        self.answer
-            .complete(value.get("stop_reason").and_then(Value::as_str));
+        read_usage(&mut self.answer, value.get("usage"));
+        finish(
+            &mut self.answer,
+            value.get("stop_reason").and_then(Value::as_str),
+        );
         Ok(Flow::Done)
     }
 
@@ -234,9 +277,52 @@ impl WireParser<Value> for AnthropicParser {
     }
 }
 
+/// Reads a Messages usage object: `input_tokens` leaves out the cached prompt
+/// tokens, which come as `cache_read_input_tokens` and
+/// `cache_creation_input_tokens`, so the prompt's size is the sum.
+fn read_usage(answer: &mut Answer, usage: Option<&Value>) {
+    let Some(usage) = usage else { return };
+    let get = |k: &str| usage.get(k).and_then(Value::as_u64);
+    if let Some(read) = get("cache_read_input_tokens") {
+        answer.tokens.cache_read = Some(read);
+    }
+    if let Some(written) = get("cache_creation_input_tokens") {
+        answer.tokens.cache_write = Some(written);
+    }
+    if let Some(input) = get("input_tokens") {
+        let cached = answer.tokens.cache_read.unwrap_or(0) + answer.tokens.cache_write.unwrap_or(0);
+        answer.tokens.input = Some(input + cached);
+    }
+    if let Some(output) = get("output_tokens") {
+        answer.tokens.output = Some(output);
+    }
+}
+
+/// Records how the answer ended; `pause_turn` (a long server-side tool turn the
+/// API paused) is an unfinished answer, said in words.
+fn finish(answer: &mut Answer, reason: Option<&str>) {
+    if reason == Some("pause_turn") {
+        answer.message("the provider paused this turn before the answer was finished");
+    }
+    answer.finish(finish_status(reason), reason);
+}
+
+/// What an Anthropic `stop_reason` means.
+fn finish_status(reason: Option<&str>) -> AnswerStatus {
+    match reason {
+        Some("max_tokens" | "model_context_window_exceeded" | "pause_turn") => {
+            AnswerStatus::Truncated
+        }
+        Some("refusal") => AnswerStatus::Refused,
+        Some("tool_use") => AnswerStatus::ToolCall,
+        _ => AnswerStatus::Complete,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::Finish;
     use crate::provider::http::testing::{collect, decode, ok_response, serve_once, text};
     use crate::provider::http::{HttpProvider, SseDecoder, WholeBody};
     use crate::provider::{BackendSpec, ErrorClass, Message, Provider, Usage, http_client};
@@ -284,16 +370,22 @@ mod tests {
         assert_eq!(
             events,
             vec![
+                // The prompt's count comes first, so a broken answer keeps it.
+                StreamEvent::Usage(Usage {
+                    input_tokens: 25,
+                    output_tokens: 0,
+                    estimated: true,
+                    ..Usage::default()
+                }),
                 StreamEvent::Delta("Hello".into()),
                 StreamEvent::Delta("!".into()),
                 StreamEvent::Usage(Usage {
                     input_tokens: 25,
                     output_tokens: 15,
-                    estimated: false
+                    estimated: false,
+                    ..Usage::default()
                 }),
-                StreamEvent::Finished {
-                    reason: Some("end_turn".into())
-                },
+                StreamEvent::Finished(Finish::complete(Some("end_turn"))),
             ]
         );
     }
@@ -341,6 +433,70 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn thinking_counts_as_reasoning_and_tool_use_becomes_a_tool_call() {
+        let frames: &[(&str, &str)] = &[
+            (
+                "message_start",
+                r#"{"type":"message_start","message":{"usage":{"input_tokens":10,"cache_read_input_tokens":90,"output_tokens":1}}}"#,
+            ),
+            (
+                "content_block_start",
+                r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}"#,
+            ),
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"Weather needs a tool."}}"#,
+            ),
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"abc"}}"#,
+            ),
+            (
+                "content_block_start",
+                r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{}}}"#,
+            ),
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"city\": "}}"#,
+            ),
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"\"Paris\"}"}}"#,
+            ),
+            (
+                "message_delta",
+                r#"{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":40}}"#,
+            ),
+            STOP,
+        ];
+        let (events, err) =
+            decode(&[&sse(frames)], SseDecoder::new(), AnthropicParser::new(4)).await;
+        assert_eq!(err, None);
+        assert!(events.contains(&StreamEvent::Reasoning("Weather needs a tool.".into())));
+        assert!(
+            events.contains(&StreamEvent::ToolCall(crate::provider::ToolCall {
+                id: Some("toolu_1".into()),
+                name: "get_weather".into(),
+                arguments: r#"{"city": "Paris"}"#.into(),
+            }))
+        );
+        let last_usage = events.iter().rev().find_map(|e| match e {
+            StreamEvent::Usage(u) => Some(*u),
+            _ => None,
+        });
+        let usage = last_usage.unwrap();
+        assert_eq!((usage.input_tokens, usage.cache_read_tokens), (100, 90));
+        assert_eq!(usage.output_tokens, 40);
+        assert_eq!(
+            events.last(),
+            Some(&StreamEvent::Finished(Finish::new(
+                AnswerStatus::ToolCall,
+                Some("tool_use")
+            )))
+        );
+    }
+
+    #[tokio::test]
     async fn whole_message() {
         let body = r#"{"id":"msg_2","type":"message","role":"assistant","content":[{"type":"text","text":"Hi"},{"type":"text","text":" you"}],"stop_reason":"max_tokens","usage":{"input_tokens":3,"output_tokens":2}}"#;
         let (events, err) = decode(&[body], WholeBody::default(), AnthropicParser::new(4)).await;
@@ -352,11 +508,13 @@ mod tests {
                 StreamEvent::Usage(Usage {
                     input_tokens: 3,
                     output_tokens: 2,
-                    estimated: false
+                    estimated: false,
+                    ..Usage::default()
                 }),
-                StreamEvent::Finished {
-                    reason: Some("max_tokens".into())
-                },
+                StreamEvent::Finished(Finish::new(
+                    crate::provider::AnswerStatus::Truncated,
+                    Some("max_tokens")
+                )),
             ]
         );
         let err_body =

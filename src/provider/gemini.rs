@@ -9,11 +9,12 @@
 //! Roles: `assistant` becomes `model`; system messages go to `systemInstruction`.
 //! Profile parameters (OpenAI naming) go to `generationConfig` in Gemini's camelCase.
 
+use crate::provider::StreamError;
 use reqwest::header::{HeaderMap, HeaderName};
 use serde_json::{Map, Value, json};
 
 use super::http::{self, Answer, Flow, SseBody, SseEvent, WireFormat, WireParser};
-use super::{ApiKey, ChatRequest, ProviderError, Role, StreamEvent};
+use super::{AnswerStatus, ApiKey, ChatRequest, ProviderError, Role, StreamEvent};
 
 /// Where requests go when the profile sets no `base-url`.
 pub(crate) const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1beta";
@@ -165,12 +166,17 @@ impl GeminiParser {
                 .pointer("/promptFeedback/blockReason")
                 .and_then(Value::as_str)
             {
-                // A blocked prompt is blocked on every retry: a request error.
-                return Err(ProviderError::Http {
-                    status: 400,
-                    message: format!("the prompt was blocked ({reason})"),
-                    retry_after: None,
-                });
+                // A blocked prompt is an answer: filtered, with the reason, never
+                // an empty answer to retry elsewhere.
+                let said = value
+                    .pointer("/promptFeedback/blockReasonMessage")
+                    .and_then(Value::as_str)
+                    .map_or_else(
+                        || format!("the prompt was blocked ({reason})"),
+                        str::to_owned,
+                    );
+                self.answer.message(&said);
+                self.answer.finish(AnswerStatus::Filtered, Some(reason));
             }
         }
         if let Some(candidate) = candidate {
@@ -180,23 +186,36 @@ impl GeminiParser {
                 .map(Vec::as_slice)
                 .unwrap_or_default();
             for part in parts {
-                // Thought summaries are not part of the answer.
-                if part.get("thought").and_then(Value::as_bool) == Some(true) {
-                    continue;
-                }
-                if let Some(text) = part.get("text").and_then(Value::as_str) {
+                let text = part.get("text").and_then(Value::as_str);
+                if let Some(call) = part.get("functionCall") {
+                    let name = call.get("name").and_then(Value::as_str).unwrap_or("");
+                    let args = call.get("args").map(Value::to_string).unwrap_or_default();
+                    self.answer.tool_call(None, name, &args);
+                } else if part.get("thought").and_then(Value::as_bool) == Some(true) {
+                    // Thought summaries are reasoning, never the answer.
+                    if let Some(text) = text {
+                        self.answer.reasoning(text, out);
+                    }
+                } else if let Some(text) = text {
                     self.answer.text(text, out);
                 }
             }
+            if let Some(message) = candidate.get("finishMessage").and_then(Value::as_str) {
+                self.answer.message(message);
+            }
             if let Some(reason) = candidate.get("finishReason").and_then(Value::as_str) {
-                self.answer.complete(Some(reason));
+                if reason == "MALFORMED_FUNCTION_CALL" {
+                    return Err(StreamError::Malformed {
+                        detail: "the model wrote a tool call the API could not parse \
+                                 (finishReason MALFORMED_FUNCTION_CALL)"
+                            .into(),
+                    }
+                    .into());
+                }
+                self.answer.finish(finish_status(reason), Some(reason));
             }
         }
-        self.answer.usage_from(
-            value.get("usageMetadata"),
-            "promptTokenCount",
-            "candidatesTokenCount",
-        );
+        read_usage(&mut self.answer, value.get("usageMetadata"));
         Ok(())
     }
 }
@@ -212,7 +231,8 @@ impl WireParser<SseEvent> for GeminiParser {
         }
         let value = http::json_frame(&frame.data)?;
         self.response(&value, out)?;
-        Ok(Flow::More)
+        // Usage comes with every chunk, so the finish reason ends the answer.
+        Ok(self.answer.flow())
     }
 
     fn end(&mut self) -> Result<Vec<StreamEvent>, ProviderError> {
@@ -231,7 +251,7 @@ impl WireParser<Value> for GeminiParser {
             }
             None => self.response(&value, out)?,
         }
-        self.answer.complete(None);
+        self.answer.done();
         Ok(Flow::Done)
     }
 
@@ -240,14 +260,43 @@ impl WireParser<Value> for GeminiParser {
     }
 }
 
+/// Reads `usageMetadata`: thinking tokens (`thoughtsTokenCount`) are billed as
+/// output but counted apart from `candidatesTokenCount`.
+fn read_usage(answer: &mut Answer, usage: Option<&Value>) {
+    let Some(usage) = usage else { return };
+    let get = |k: &str| usage.get(k).and_then(Value::as_u64);
+    if let Some(input) = get("promptTokenCount") {
+        answer.tokens.input = Some(input);
+    }
+    if let Some(cached) = get("cachedContentTokenCount") {
+        answer.tokens.cache_read = Some(cached);
+    }
+    let thoughts = get("thoughtsTokenCount");
+    if thoughts.is_some() {
+        answer.tokens.reasoning = thoughts;
+    }
+    if let Some(output) = get("candidatesTokenCount") {
+        answer.tokens.output = Some(output + thoughts.unwrap_or(0));
+    }
+}
+
+/// What a Gemini `finishReason` (or `promptFeedback.blockReason`) means.
+fn finish_status(reason: &str) -> AnswerStatus {
+    match reason {
+        "MAX_TOKENS" => AnswerStatus::Truncated,
+        "SAFETY" | "RECITATION" | "PROHIBITED_CONTENT" | "BLOCKLIST" | "SPII" | "IMAGE_SAFETY"
+        | "LANGUAGE" | "OTHER" => AnswerStatus::Filtered,
+        _ => AnswerStatus::Complete,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::Finish;
     use crate::provider::http::testing::{collect, decode, ok_response, serve_once, text};
     use crate::provider::http::{HttpProvider, SseDecoder, SseOrJson, WholeBody};
-    use crate::provider::{
-        BackendSpec, ErrorClass, Message, Provider, StreamError, Usage, http_client,
-    };
+    use crate::provider::{BackendSpec, Message, Provider, StreamError, Usage, http_client};
     use pretty_assertions::assert_eq;
 
     fn sse(frames: &[&str]) -> String {
@@ -276,11 +325,10 @@ mod tests {
                 StreamEvent::Usage(Usage {
                     input_tokens: 9,
                     output_tokens: 4,
-                    estimated: false
+                    estimated: false,
+                    ..Usage::default()
                 }),
-                StreamEvent::Finished {
-                    reason: Some("STOP".into())
-                },
+                StreamEvent::Finished(Finish::complete(Some("STOP"))),
             ]
         );
     }
@@ -294,12 +342,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn finish_without_text_is_empty() {
+    async fn finish_without_text_is_empty_unless_filtered() {
         let body = sse(&[
-            r#"{"candidates":[{"content":{"parts":[],"role":"model"},"finishReason":"SAFETY"}]}"#,
+            r#"{"candidates":[{"content":{"parts":[],"role":"model"},"finishReason":"STOP"}]}"#,
         ]);
         let (_, err) = decode(&[&body], SseDecoder::new(), GeminiParser::new(4)).await;
         assert_eq!(err, Some(ProviderError::Empty));
+
+        let body = sse(&[
+            r#"{"candidates":[{"content":{"parts":[],"role":"model"},"finishReason":"SAFETY"}]}"#,
+        ]);
+        let (events, err) = decode(&[&body], SseDecoder::new(), GeminiParser::new(4)).await;
+        assert_eq!(err, None);
+        assert_eq!(
+            events.last(),
+            Some(&StreamEvent::Finished(Finish::new(
+                crate::provider::AnswerStatus::Filtered,
+                Some("SAFETY")
+            )))
+        );
     }
 
     #[tokio::test]
@@ -318,14 +379,52 @@ mod tests {
             })
         );
 
+        // A blocked prompt is a filtered answer with the reason, not an error.
         let body = sse(&[
             r#"{"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":3}}"#,
         ]);
-        let (_, err) = decode(&[&body], SseDecoder::new(), GeminiParser::new(4)).await;
+        let (events, err) = decode(&[&body], SseDecoder::new(), GeminiParser::new(4)).await;
+        assert_eq!(err, None);
+        let finish = events.iter().find_map(|e| match e {
+            StreamEvent::Finished(f) => Some(f.clone()),
+            _ => None,
+        });
         assert_eq!(
-            err.as_ref().map(ProviderError::class),
-            Some(ErrorClass::Request),
-            "{err:?}"
+            finish,
+            Some(Finish {
+                status: AnswerStatus::Filtered,
+                stop_reason: Some("SAFETY".into()),
+                message: Some("the prompt was blocked (SAFETY)".into()),
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn function_calls_and_thinking_tokens() {
+        let body = sse(&[
+            r#"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"get_weather","args":{"city":"Paris"}}}],"role":"model"},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":20,"candidatesTokenCount":5,"thoughtsTokenCount":30,"cachedContentTokenCount":8}}"#,
+        ]);
+        let (events, err) = decode(&[&body], SseDecoder::new(), GeminiParser::new(4)).await;
+        assert_eq!(err, None);
+        assert!(
+            events.contains(&StreamEvent::ToolCall(crate::provider::ToolCall {
+                id: None,
+                name: "get_weather".into(),
+                arguments: r#"{"city":"Paris"}"#.into(),
+            }))
+        );
+        let usage = events.iter().find_map(|e| match e {
+            StreamEvent::Usage(u) => Some(*u),
+            _ => None,
+        });
+        let usage = usage.unwrap();
+        assert_eq!(
+            (
+                usage.output_tokens,
+                usage.reasoning_tokens,
+                usage.cache_read_tokens
+            ),
+            (35, 30, 8)
         );
     }
 
@@ -335,8 +434,9 @@ mod tests {
         let (events, err) = decode(&[body], WholeBody::default(), GeminiParser::new(4)).await;
         assert_eq!(err, None);
         assert_eq!(text(&events), "42");
+        assert_eq!(events[0], StreamEvent::Reasoning("hmm".into()));
         assert!(matches!(
-            events[1],
+            events[2],
             StreamEvent::Usage(Usage {
                 estimated: true,
                 ..
@@ -357,9 +457,7 @@ mod tests {
         assert_eq!(text(&events), "Bonjour.");
         assert_eq!(
             events.last(),
-            Some(&StreamEvent::Finished {
-                reason: Some("STOP".into())
-            })
+            Some(&StreamEvent::Finished(Finish::complete(Some("STOP"))))
         );
     }
 

@@ -15,11 +15,14 @@
 
 mod anthropic;
 mod error;
+mod finish;
 mod gemini;
 mod http;
 pub mod keys;
 mod ollama;
 mod openai;
+pub mod params;
+pub mod ratelimit;
 mod registry;
 pub mod sim;
 
@@ -29,7 +32,8 @@ use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 
 pub use error::{ErrorClass, ProviderError, StreamError, classify_status, status_text};
-pub use http::{CONNECT_TIMEOUT, USER_AGENT, http_client};
+pub use finish::{AnswerStatus, Finish, ToolCall};
+pub use http::{CONNECT_TIMEOUT, USER_AGENT, http_client, with_query};
 pub use keys::{ApiKey, resolve_key};
 pub use registry::{BackendSpec, ProviderInfo, build, is_loopback_url, known_providers, lookup};
 
@@ -88,16 +92,38 @@ pub struct ChatRequest {
 /// one place, `Usage::estimate`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
-    /// Tokens in the prompt.
+    /// Tokens in the prompt, cached ones included.
     pub input_tokens: u64,
-    /// Tokens in the answer.
+    /// Tokens in the answer, reasoning included: what the provider bills as output.
     pub output_tokens: u64,
+    /// Of `output_tokens`, those spent reasoning.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reasoning_tokens: u64,
+    /// Of `input_tokens`, those read from the provider's prompt cache.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_read_tokens: u64,
+    /// Of `input_tokens`, those written to the provider's prompt cache.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_write_tokens: u64,
     /// True when the provider sent no usage and baton estimated it from the text.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub estimated: bool,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 impl Usage {
+    /// Counts the provider gave.
+    pub fn new(input_tokens: u64, output_tokens: u64) -> Self {
+        Self {
+            input_tokens,
+            output_tokens,
+            ..Self::default()
+        }
+    }
+
     /// Prompt plus answer tokens.
     pub fn total(&self) -> u64 {
         self.input_tokens + self.output_tokens
@@ -107,16 +133,18 @@ impl Usage {
 /// One decoded piece of a streamed answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
-    /// Answer text to show.
+    /// Answer text to show (a refusal's text too: a refusal is an answer).
     Delta(String),
+    /// The model's reasoning ("thinking"), shown apart from the answer. It counts as
+    /// a sign of life for the first-chunk and idle timeouts.
+    Reasoning(String),
+    /// A whole tool call the answer asks for.
+    ToolCall(ToolCall),
     /// Token counts (may come before or after the last delta).
     Usage(Usage),
-    /// The provider said the answer is complete (`[DONE]`, `message_stop`, a finish
-    /// reason, `done: true`). A stream that ends without it was cut.
-    Finished {
-        /// The provider's finish reason, when it gave one.
-        reason: Option<String>,
-    },
+    /// The provider said the answer is over (`[DONE]`, `message_stop`, a finish
+    /// reason, `done: true`) and how. A stream that ends without it was cut.
+    Finished(Finish),
 }
 
 /// The wire formats baton speaks.

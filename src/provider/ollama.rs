@@ -10,7 +10,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap};
 use serde_json::{Map, Value, json};
 
 use super::http::{self, Answer, Flow, NdjsonDecoder, WireFormat, WireParser};
-use super::{ApiKey, ChatRequest, ProviderError, StreamEvent};
+use super::{AnswerStatus, ApiKey, ChatRequest, ProviderError, StreamEvent};
 
 /// Where requests go when the profile sets no `base-url`.
 pub(crate) const DEFAULT_BASE_URL: &str = "http://127.0.0.1:11434";
@@ -49,6 +49,9 @@ impl WireFormat for Ollama {
                 }
                 "max_tokens" => {
                     options.insert("num_predict".into(), value.clone());
+                }
+                "stop" => {
+                    options.insert("stop".into(), super::params::stop_list(value));
                 }
                 _ => {
                     options.insert(key.clone(), value.clone());
@@ -123,8 +126,12 @@ impl WireParser<Value> for OllamaParser {
         if value.get("done").and_then(Value::as_bool) == Some(true) {
             self.answer
                 .usage_from(Some(&value), "prompt_eval_count", "eval_count");
-            self.answer
-                .complete(value.get("done_reason").and_then(Value::as_str));
+            let reason = value.get("done_reason").and_then(Value::as_str);
+            let status = match reason {
+                Some("length") => AnswerStatus::Truncated,
+                _ => AnswerStatus::Complete,
+            };
+            self.answer.finish(status, reason);
             return Ok(Flow::Done);
         }
         Ok(Flow::More)
@@ -138,6 +145,7 @@ impl WireParser<Value> for OllamaParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::Finish;
     use crate::provider::http::HttpProvider;
     use crate::provider::http::testing::{collect, decode, ok_response, serve_once, text};
     use crate::provider::{
@@ -166,11 +174,10 @@ mod tests {
                 StreamEvent::Usage(Usage {
                     input_tokens: 26,
                     output_tokens: 2,
-                    estimated: false
+                    estimated: false,
+                    ..Usage::default()
                 }),
-                StreamEvent::Finished {
-                    reason: Some("stop".into())
-                },
+                StreamEvent::Finished(Finish::complete(Some("stop"))),
             ]
         );
     }
@@ -220,7 +227,8 @@ mod tests {
             StreamEvent::Usage(Usage {
                 input_tokens: 2,
                 output_tokens: 1,
-                estimated: true
+                estimated: true,
+                ..Usage::default()
             })
         );
     }
@@ -233,6 +241,8 @@ mod tests {
         params.insert("max_tokens".into(), json!(64));
         params.insert("temperature".into(), json!(0.1));
         params.insert("keep_alive".into(), json!("5m"));
+        // Ollama wants a list; a single string is sent as a list of one.
+        params.insert("stop".into(), json!("END"));
         let spec = BackendSpec {
             name: "local".into(),
             provider: "ollama".into(),
@@ -263,7 +273,7 @@ mod tests {
                 "messages": [{"role": "user", "content": "why blue?"}],
                 "stream": true,
                 "keep_alive": "5m",
-                "options": {"num_predict": 64, "temperature": 0.1},
+                "options": {"num_predict": 64, "temperature": 0.1, "stop": ["END"]},
             })
         );
     }

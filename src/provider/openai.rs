@@ -11,7 +11,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap};
 use serde_json::{Map, Value, json};
 
 use super::http::{self, Answer, Flow, SseBody, SseEvent, WireFormat, WireParser};
-use super::{ApiKey, ChatRequest, ProviderError, StreamError, StreamEvent};
+use super::{AnswerStatus, ApiKey, ChatRequest, ProviderError, StreamError, StreamEvent};
 
 /// Where requests go when the profile sets no `base-url`.
 pub(crate) const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -48,22 +48,7 @@ impl WireFormat for OpenAi {
     }
 
     fn body(&self, model: &str, params: &Map<String, Value>, request: &ChatRequest) -> Value {
-        let mut body = params.clone();
-        // The request mode is ours to decide, whatever the profile says.
-        body.remove("stream");
-        body.remove("stream_options");
-        body.insert("model".into(), json!(model));
-        let messages: Vec<Value> = request
-            .messages
-            .iter()
-            .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
-            .collect();
-        body.insert("messages".into(), Value::Array(messages));
-        if request.stream {
-            body.insert("stream".into(), json!(true));
-            body.insert("stream_options".into(), json!({"include_usage": true}));
-        }
-        Value::Object(body)
+        chat_body(model, params, request)
     }
 
     fn decoder(&self, streaming: bool) -> SseBody {
@@ -73,6 +58,56 @@ impl WireFormat for OpenAi {
     fn parser(&self, prompt_chars: usize) -> OpenAiParser {
         OpenAiParser::new(prompt_chars)
     }
+}
+
+/// The chat-completions request body, shared with Azure.
+pub(crate) fn chat_body(model: &str, params: &Map<String, Value>, request: &ChatRequest) -> Value {
+    let mut body = params.clone();
+    // The request mode is ours to decide, whatever the profile says; the
+    // `stream-options` setting arrives as `stream_options` and is merged below.
+    body.remove("stream");
+    let options = body.remove("stream_options");
+    if is_reasoning_model(model) {
+        // Reasoning models reject `max_tokens`; an explicit
+        // `max_completion_tokens` wins.
+        if let Some(max) = body.remove("max_tokens") {
+            body.entry("max_completion_tokens").or_insert(max);
+        }
+    }
+    body.insert("model".into(), json!(model));
+    let messages: Vec<Value> = request
+        .messages
+        .iter()
+        .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
+        .collect();
+    body.insert("messages".into(), Value::Array(messages));
+    if request.stream {
+        let mut options = match options {
+            Some(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        // Usage is how baton counts tokens; without it every answer is estimated.
+        options.insert("include_usage".into(), json!(true));
+        body.insert("stream".into(), json!(true));
+        body.insert("stream_options".into(), Value::Object(options));
+    }
+    Value::Object(body)
+}
+
+/// OpenAI's reasoning models (o1, o3, o4-mini, gpt-5, ...), which take
+/// `max_completion_tokens` instead of `max_tokens`. A provider prefix
+/// (`openai/o3` on OpenRouter) is ignored.
+pub(crate) fn is_reasoning_model(model: &str) -> bool {
+    let name = model
+        .rsplit('/')
+        .next()
+        .unwrap_or(model)
+        .to_ascii_lowercase();
+    let o_series = ["o1", "o3", "o4"].iter().any(|p| {
+        name.strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
+    });
+    o_series || name.starts_with("gpt-5")
 }
 
 /// Turns chat-completion chunks (or one whole answer) into events.
@@ -91,19 +126,65 @@ impl OpenAiParser {
     /// Reads one chunk; `field` is `delta` when streaming, `message` when not.
     fn chunk(&mut self, value: &Value, field: &str, out: &mut Vec<StreamEvent>) {
         if let Some(choice) = value.pointer("/choices/0") {
-            if let Some(text) = choice
-                .get(field)
-                .and_then(|m| m.get("content"))
-                .and_then(Value::as_str)
-            {
-                self.answer.text(text, out);
+            if let Some(part) = choice.get(field) {
+                self.part(part, field == "delta", out);
             }
             if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
-                self.answer.complete(Some(reason));
+                self.answer.finish(finish_status(reason), Some(reason));
             }
         }
-        self.answer
-            .usage_from(value.get("usage"), "prompt_tokens", "completion_tokens");
+        if let Some(usage) = value.get("usage").filter(|u| u.is_object()) {
+            self.answer
+                .usage_from(Some(usage), "prompt_tokens", "completion_tokens");
+            let tokens = &mut self.answer.tokens;
+            if let Some(n) = http::count(usage, "/completion_tokens_details/reasoning_tokens") {
+                tokens.reasoning = Some(n);
+            }
+            if let Some(n) = http::count(usage, "/prompt_tokens_details/cached_tokens") {
+                tokens.cache_read = Some(n);
+            }
+        }
+    }
+
+    /// A `delta` (streamed) or `message` (whole): reasoning first, then text,
+    /// refusal and tool calls.
+    fn part(&mut self, part: &Value, streamed: bool, out: &mut Vec<StreamEvent>) {
+        let str_of = |key: &str| part.get(key).and_then(Value::as_str);
+        // DeepSeek sends `reasoning_content`, OpenRouter and others `reasoning`.
+        for key in ["reasoning_content", "reasoning"] {
+            if let Some(text) = str_of(key) {
+                self.answer.reasoning(text, out);
+            }
+        }
+        if let Some(text) = str_of("content") {
+            self.answer.text(text, out);
+        }
+        if let Some(text) = str_of("refusal") {
+            self.answer.refusal(text, out);
+        }
+        let Some(calls) = part.get("tool_calls").and_then(Value::as_array) else {
+            return;
+        };
+        for (at, call) in calls.iter().enumerate() {
+            let id = call.get("id").and_then(Value::as_str);
+            let function = call.get("function");
+            let name = function.and_then(|f| f.get("name")).and_then(Value::as_str);
+            let arguments = function
+                .and_then(|f| f.get("arguments"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if streamed {
+                // Fragments of one call share its `index`; some servers omit it
+                // when there is only one call.
+                let index = call
+                    .get("index")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(at as u64);
+                self.answer.tool_call_part(index, id, name, arguments);
+            } else {
+                self.answer.tool_call(id, name.unwrap_or(""), arguments);
+            }
+        }
     }
 }
 
@@ -123,7 +204,7 @@ impl WireParser<SseEvent> for OpenAiParser {
     ) -> Result<Flow, ProviderError> {
         let data = frame.data.trim();
         if data == "[DONE]" {
-            self.answer.complete(None);
+            self.answer.done();
             return Ok(Flow::Done);
         }
         if data.is_empty() {
@@ -132,7 +213,9 @@ impl WireParser<SseEvent> for OpenAiParser {
         let value = http::json_frame(data)?;
         error_check(&value)?;
         self.chunk(&value, "delta", out);
-        Ok(Flow::More)
+        // Ends the stream shortly after the finish reason, even if the server
+        // keeps the connection open.
+        Ok(self.answer.flow())
     }
 
     fn end(&mut self) -> Result<Vec<StreamEvent>, ProviderError> {
@@ -154,7 +237,7 @@ impl WireParser<Value> for OpenAiParser {
         }
         self.chunk(&value, "message", out);
         // A whole answer is complete by definition, finish reason or not.
-        self.answer.complete(None);
+        self.answer.done();
         Ok(Flow::Done)
     }
 
@@ -163,9 +246,20 @@ impl WireParser<Value> for OpenAiParser {
     }
 }
 
+/// What an OpenAI-compatible `finish_reason` means.
+pub(crate) fn finish_status(reason: &str) -> AnswerStatus {
+    match reason {
+        "length" => AnswerStatus::Truncated,
+        "content_filter" => AnswerStatus::Filtered,
+        "tool_calls" | "function_call" => AnswerStatus::ToolCall,
+        _ => AnswerStatus::Complete,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::Finish;
     use crate::provider::http::testing::{collect, decode, ok_response, serve_once, text};
     use crate::provider::http::{HttpProvider, SseDecoder, SseOrJson, WholeBody};
     use crate::provider::{BackendSpec, Message, Provider, Role, Usage, http_client, lookup};
@@ -203,11 +297,10 @@ mod tests {
                 StreamEvent::Usage(Usage {
                     input_tokens: 12,
                     output_tokens: 3,
-                    estimated: false
+                    estimated: false,
+                    ..Usage::default()
                 }),
-                StreamEvent::Finished {
-                    reason: Some("stop".into())
-                },
+                StreamEvent::Finished(Finish::complete(Some("stop"))),
             ]
         );
     }
@@ -222,7 +315,8 @@ mod tests {
             StreamEvent::Usage(Usage {
                 input_tokens: 2,
                 output_tokens: 1,
-                estimated: true
+                estimated: true,
+                ..Usage::default()
             })
         );
     }
@@ -234,9 +328,7 @@ mod tests {
         assert_eq!(err, None);
         assert_eq!(
             events.last(),
-            Some(&StreamEvent::Finished {
-                reason: Some("stop".into())
-            })
+            Some(&StreamEvent::Finished(Finish::complete(Some("stop"))))
         );
     }
 
@@ -295,11 +387,13 @@ mod tests {
                 StreamEvent::Usage(Usage {
                     input_tokens: 5,
                     output_tokens: 2,
-                    estimated: false
+                    estimated: false,
+                    ..Usage::default()
                 }),
-                StreamEvent::Finished {
-                    reason: Some("length".into())
-                },
+                StreamEvent::Finished(Finish::new(
+                    crate::provider::AnswerStatus::Truncated,
+                    Some("length")
+                )),
             ]
         );
         let (_, err) = decode(&[r#"{"object":"list"}"#], WholeBody::default(), parser()).await;
@@ -309,6 +403,275 @@ mod tests {
         ));
         let (_, err) = decode(&[""], WholeBody::default(), parser()).await;
         assert_eq!(err, Some(ProviderError::Stream(StreamError::Truncated)));
+    }
+
+    /// Events decoded from a recorded body: SSE when `streamed`, else one JSON answer.
+    async fn replay(body: &str, streamed: bool) -> (Vec<StreamEvent>, Option<ProviderError>) {
+        if streamed {
+            decode(&[body], SseDecoder::new(), parser()).await
+        } else {
+            decode(&[body], WholeBody::default(), parser()).await
+        }
+    }
+
+    fn finish_of(events: &[StreamEvent]) -> Finish {
+        match events.last() {
+            Some(StreamEvent::Finished(f)) => f.clone(),
+            other => panic!("no finish: {other:?}"),
+        }
+    }
+
+    fn calls(events: &[StreamEvent]) -> Vec<(String, String)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                StreamEvent::ToolCall(c) => Some((c.name.clone(), c.arguments.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn reasoning(events: &[StreamEvent]) -> String {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                StreamEvent::Reasoning(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn usage(events: &[StreamEvent]) -> Usage {
+        events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                StreamEvent::Usage(u) => Some(*u),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn reasoning_models_get_max_completion_tokens() {
+        for (model, reasoning) in [
+            ("o1", true),
+            ("o3-mini", true),
+            ("o4-mini-2025-04-16", true),
+            ("gpt-5", true),
+            ("gpt-5-mini", true),
+            ("openai/o3", true),
+            ("gpt-4o", false),
+            ("o1x", false),
+            ("llama-3.1-8b", false),
+        ] {
+            assert_eq!(is_reasoning_model(model), reasoning, "{model}");
+        }
+        let mut params = Map::new();
+        params.insert("max_tokens".into(), json!(100));
+        let body = chat_body("gpt-5-mini", &params, &request(false));
+        assert_eq!(body.get("max_tokens"), None);
+        assert_eq!(body.get("max_completion_tokens"), Some(&json!(100)));
+        let body = chat_body("gpt-4o", &params, &request(false));
+        assert_eq!(body.get("max_tokens"), Some(&json!(100)));
+    }
+
+    #[test]
+    fn stream_options_setting_is_merged() {
+        let mut params = Map::new();
+        params.insert(
+            "stream_options".into(),
+            json!({"include_usage": false, "include_obfuscation": false}),
+        );
+        let body = chat_body("gpt-4o", &params, &request(true));
+        assert_eq!(
+            body.get("stream_options"),
+            Some(&json!({"include_usage": true, "include_obfuscation": false}))
+        );
+        let body = chat_body("gpt-4o", &params, &request(false));
+        assert_eq!(body.get("stream_options"), None);
+    }
+
+    #[tokio::test]
+    async fn recorded_finish_reasons() {
+        for (body, streamed, status, reason) in [
+            (
+                include_str!("../../tests/replay/openai/complete.sse"),
+                true,
+                AnswerStatus::Complete,
+                "stop",
+            ),
+            (
+                include_str!("../../tests/replay/openai/complete.json"),
+                false,
+                AnswerStatus::Complete,
+                "stop",
+            ),
+            (
+                include_str!("../../tests/replay/openai/length.sse"),
+                true,
+                AnswerStatus::Truncated,
+                "length",
+            ),
+            (
+                include_str!("../../tests/replay/openai/length.json"),
+                false,
+                AnswerStatus::Truncated,
+                "length",
+            ),
+            (
+                include_str!("../../tests/replay/openai/refusal.sse"),
+                true,
+                AnswerStatus::Refused,
+                "stop",
+            ),
+            (
+                include_str!("../../tests/replay/openai/refusal.json"),
+                false,
+                AnswerStatus::Refused,
+                "stop",
+            ),
+            (
+                include_str!("../../tests/replay/openai/tool_calls.sse"),
+                true,
+                AnswerStatus::ToolCall,
+                "tool_calls",
+            ),
+            (
+                include_str!("../../tests/replay/openai/tool_calls.json"),
+                false,
+                AnswerStatus::ToolCall,
+                "tool_calls",
+            ),
+        ] {
+            let (events, err) = replay(body, streamed).await;
+            assert_eq!(err, None, "{reason} {streamed}");
+            let finish = finish_of(&events);
+            assert_eq!(finish.status, status, "{reason} {streamed}");
+            assert_eq!(finish.stop_reason.as_deref(), Some(reason));
+        }
+    }
+
+    #[tokio::test]
+    async fn recorded_refusal_is_the_shown_text() {
+        let (events, _) = replay(
+            include_str!("../../tests/replay/openai/refusal.json"),
+            false,
+        )
+        .await;
+        assert_eq!(
+            text(&events),
+            "I'm very sorry, but I can't assist with that request."
+        );
+        let (events, _) = replay(include_str!("../../tests/replay/openai/refusal.sse"), true).await;
+        assert!(text(&events).starts_with("I'm very sorry"), "{events:?}");
+    }
+
+    #[tokio::test]
+    async fn recorded_tool_calls_streamed_and_whole() {
+        let (events, _) = replay(
+            include_str!("../../tests/replay/openai/tool_calls.json"),
+            false,
+        )
+        .await;
+        assert_eq!(
+            calls(&events),
+            vec![
+                (
+                    "secret_retrieval_tool".into(),
+                    "{\"password\": \"mellon\"}".into()
+                ),
+                (
+                    "secret_retrieval_tool".into(),
+                    "{\"password\": \"radiance\"}".into()
+                ),
+            ]
+        );
+        let (events, _) = replay(
+            include_str!("../../tests/replay/openai/tool_calls.sse"),
+            true,
+        )
+        .await;
+        let streamed = calls(&events);
+        assert!(!streamed.is_empty(), "{events:?}");
+        for (name, arguments) in &streamed {
+            assert_eq!(name, "secret_retrieval_tool");
+            assert!(
+                serde_json::from_str::<Value>(arguments).is_ok(),
+                "{arguments}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn recorded_reasoning_stays_out_of_the_text() {
+        let (events, err) = replay(
+            include_str!("../../tests/replay/openai/deepseek_reasoning.sse"),
+            true,
+        )
+        .await;
+        assert_eq!(err, None);
+        assert!(reasoning(&events).starts_with("We need"), "{events:?}");
+        assert!(!text(&events).contains("We need"));
+        let (events, _) = replay(
+            include_str!("../../tests/replay/openai/deepseek_reasoning.json"),
+            false,
+        )
+        .await;
+        assert!(!reasoning(&events).is_empty(), "{events:?}");
+
+        let (events, _) = replay(
+            include_str!("../../tests/replay/openai/reasoning_tokens.json"),
+            false,
+        )
+        .await;
+        let u = usage(&events);
+        assert_eq!(
+            (
+                u.input_tokens,
+                u.output_tokens,
+                u.reasoning_tokens,
+                u.cache_read_tokens,
+                u.estimated
+            ),
+            (56, 1088, 576, 0, false)
+        );
+    }
+
+    #[tokio::test]
+    async fn openrouter_reasoning_and_cached_tokens() {
+        let body = sse(&[
+            r#"{"choices":[{"index":0,"delta":{"reasoning":"think"}}]}"#,
+            HEL,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":6}}}"#,
+        ]);
+        let (events, err) = decode(&[&body], SseDecoder::new(), parser()).await;
+        assert_eq!(err, None);
+        assert_eq!(reasoning(&events), "think");
+        assert_eq!(text(&events), "Hel");
+        assert_eq!(usage(&events).cache_read_tokens, 6);
+    }
+
+    #[test]
+    fn a_finish_reason_ends_the_stream_soon() {
+        let mut p = parser();
+        let mut out = Vec::new();
+        let frame = |data: &str| SseEvent {
+            data: data.to_owned(),
+            ..SseEvent::default()
+        };
+        assert_eq!(
+            WireParser::<SseEvent>::frame(&mut p, frame(HEL), &mut out),
+            Ok(Flow::More)
+        );
+        assert_eq!(
+            WireParser::<SseEvent>::frame(&mut p, frame(STOP), &mut out),
+            Ok(Flow::Finishing)
+        );
+        assert_eq!(
+            WireParser::<SseEvent>::frame(&mut p, frame(USAGE), &mut out),
+            Ok(Flow::Done)
+        );
     }
 
     fn spec(base: &str, key: Option<&str>) -> BackendSpec {

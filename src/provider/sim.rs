@@ -8,6 +8,8 @@
 //! - `sim-down`: never reachable (a simulated refused connection).
 //! - `sim-cut`: streams a few tokens, then the stream breaks.
 //! - `sim-unauthorized`: answers `401 Unauthorized`.
+//! - `sim-think`: reasons aloud (a reasoning stream) before it answers.
+//! - `sim-truncated`: its answer is cut by the token limit (status `truncated`).
 //!
 //! Randomness comes from `BATON_SIM_SEED` when set, so runs can be repeated.
 
@@ -19,7 +21,8 @@ use rand::{Rng, SeedableRng};
 
 use super::http::prompt_chars;
 use super::{
-    ChatRequest, EventStream, Provider, ProviderError, Role, StreamError, StreamEvent, Usage,
+    AnswerStatus, ChatRequest, EventStream, Finish, Provider, ProviderError, Role, StreamError,
+    StreamEvent, Usage,
 };
 
 /// The environment variable that seeds `sim-flaky`.
@@ -33,6 +36,8 @@ pub const MODELS: &[&str] = &[
     "sim-down",
     "sim-cut",
     "sim-unauthorized",
+    "sim-think",
+    "sim-truncated",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +48,8 @@ enum Mode {
     Down,
     Cut,
     Unauthorized,
+    Think,
+    Truncated,
 }
 
 /// Pacing of one simulated answer.
@@ -70,6 +77,8 @@ impl SimProvider {
             "sim-down" => Mode::Down,
             "sim-cut" => Mode::Cut,
             "sim-unauthorized" => Mode::Unauthorized,
+            "sim-think" => Mode::Think,
+            "sim-truncated" => Mode::Truncated,
             other => {
                 return Err(ProviderError::Config(format!(
                     "unknown sim model '{other}'; sim models are: {}",
@@ -127,7 +136,7 @@ impl SimProvider {
                     retry_after: None,
                 })
             }
-            Mode::Fast | Mode::Slow | Mode::Cut => None,
+            Mode::Fast | Mode::Slow | Mode::Cut | Mode::Think | Mode::Truncated => None,
         }
     }
 }
@@ -135,6 +144,27 @@ impl SimProvider {
 /// How `sim-cut` breaks its stream.
 fn cut_error() -> ProviderError {
     ProviderError::Stream(StreamError::Io("connection reset (simulated)".into()))
+}
+
+/// What `sim-think` reasons before answering, one token per word.
+const THOUGHTS: &str = "The user wants a reply. This backend is local, so I will echo the \
+    prompt and explain what baton does; a real model's reasoning streams like this, \
+    shown dimmed in the chat and kept off stdout unless --show-reasoning.";
+
+/// Splits `text` after each space, so the tokens concatenate back to the exact text.
+fn words(text: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        if c == ' ' {
+            tokens.push(text[start..=i].to_string());
+            start = i + 1;
+        }
+    }
+    if start < text.len() {
+        tokens.push(text[start..].to_string());
+    }
+    tokens
 }
 
 /// The words of the demo answer; each is one streamed token.
@@ -159,19 +189,7 @@ fn answer_tokens(model: &str, request: &ChatRequest) -> Vec<String> {
          slow, rate-limited or down; `baton profiles list` shows what you have, and \
          docs/providers.md tells how to add a real provider."
     );
-    let mut tokens = Vec::new();
-    let mut start = 0;
-    // Split after each space so the tokens concatenate back to the exact text.
-    for (i, c) in text.char_indices() {
-        if c == ' ' {
-            tokens.push(text[start..=i].to_string());
-            start = i + 1;
-        }
-    }
-    if start < text.len() {
-        tokens.push(text[start..].to_string());
-    }
-    tokens
+    words(&text)
 }
 
 impl Provider for SimProvider {
@@ -179,8 +197,20 @@ impl Provider for SimProvider {
         let failure = self.failure();
         let pace = self.pace();
         let mode = self.mode;
-        let tokens = answer_tokens(&self.model, &request);
+        let mut tokens = answer_tokens(&self.model, &request);
         let prompt_chars = prompt_chars(&request);
+        let thoughts = if mode == Mode::Think {
+            words(THOUGHTS)
+        } else {
+            Vec::new()
+        };
+        let finish = if mode == Mode::Truncated {
+            // Cut as a token limit would: half the answer, finish reason `length`.
+            tokens.truncate(tokens.len() / 2);
+            Finish::new(AnswerStatus::Truncated, Some("length"))
+        } else {
+            Finish::complete(Some("stop"))
+        };
         Box::pin(async_stream::stream! {
             tokio::time::sleep(pace.first_chunk).await;
             if let Some(err) = failure {
@@ -188,6 +218,10 @@ impl Provider for SimProvider {
                 return;
             }
             let cut_after = (mode == Mode::Cut).then_some(5);
+            for thought in &thoughts {
+                yield Ok(StreamEvent::Reasoning(thought.clone()));
+                tokio::time::sleep(pace.per_token).await;
+            }
             if !request.stream {
                 yield Ok(StreamEvent::Delta(tokens.concat()));
             } else {
@@ -203,12 +237,14 @@ impl Provider for SimProvider {
                 }
             }
             let usage = Usage {
-                input_tokens: Usage::estimate(prompt_chars, 0).input_tokens,
-                output_tokens: tokens.len() as u64,
-                estimated: false,
+                reasoning_tokens: thoughts.len() as u64,
+                ..Usage::new(
+                    Usage::estimate(prompt_chars, 0).input_tokens,
+                    (tokens.len() + thoughts.len()) as u64,
+                )
             };
             yield Ok(StreamEvent::Usage(usage));
-            yield Ok(StreamEvent::Finished { reason: Some("stop".into()) });
+            yield Ok(StreamEvent::Finished(finish));
         })
     }
 }
@@ -249,15 +285,47 @@ mod tests {
         assert!(deltas > 20);
         assert_eq!(
             events.last(),
-            Some(&Ok(StreamEvent::Finished {
-                reason: Some("stop".into())
-            }))
+            Some(&Ok(StreamEvent::Finished(Finish::complete(Some("stop")))))
         );
         let usage = events.iter().find_map(|e| match e {
             Ok(StreamEvent::Usage(u)) => Some(*u),
             _ => None,
         });
         assert_eq!(usage.map(|u| u.output_tokens), Some(deltas as u64));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn think_reasons_first_and_truncated_ends_on_the_token_limit() {
+        let Ok(p) = SimProvider::new("sim-think") else {
+            panic!("sim-think is a model");
+        };
+        let events = collect(&p, true).await;
+        let first_delta = events
+            .iter()
+            .position(|e| matches!(e, Ok(StreamEvent::Delta(_))));
+        let reasoning = events
+            .iter()
+            .filter(|e| matches!(e, Ok(StreamEvent::Reasoning(_))))
+            .count();
+        assert!(reasoning > 10);
+        assert_eq!(first_delta, Some(reasoning), "all reasoning comes first");
+        let usage = events.iter().find_map(|e| match e {
+            Ok(StreamEvent::Usage(u)) => Some(*u),
+            _ => None,
+        });
+        assert_eq!(usage.map(|u| u.reasoning_tokens), Some(reasoning as u64));
+
+        let Ok(p) = SimProvider::new("sim-truncated") else {
+            panic!("sim-truncated is a model");
+        };
+        let events = collect(&p, true).await;
+        assert_eq!(
+            events.last(),
+            Some(&Ok(StreamEvent::Finished(Finish::new(
+                AnswerStatus::Truncated,
+                Some("length")
+            ))))
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -23,10 +23,10 @@ use tokio::time::{Instant as Deadline, timeout_at};
 use super::engines::retry_after_s;
 use super::error::ApiError;
 use super::record::Outcome;
-use super::wire::{self, AnswerId, AnswerStatus};
+use super::wire::{self, AnswerId, WholeAnswer};
 use super::{App, Client};
 use crate::engine::{Engine, EngineEvent};
-use crate::provider::{ChatRequest, Usage};
+use crate::provider::{ChatRequest, Finish, Usage};
 
 const PATH: &str = "/v1/chat/completions";
 
@@ -142,13 +142,18 @@ async fn answer(
     if !call.stream {
         return whole(&mut run, &engine, &id, tracker).await;
     }
-    // Wait for the first text before committing to 200.
+    // Wait for the first thing to show (text, reasoning, a tool call) before
+    // committing to 200.
     let first = loop {
         let event = run.next().await?;
         tracker.outcome.engine_event(&event);
         match event {
-            EngineEvent::Delta { text } => break Some(text),
-            EngineEvent::Done { .. } => break None,
+            EngineEvent::Delta { .. }
+            | EngineEvent::Reasoning { .. }
+            | EngineEvent::ToolCall { .. } => {
+                break Ok(event);
+            }
+            EngineEvent::Done { finish, .. } => break Err(finish),
             EngineEvent::Exhausted { reasons } => {
                 return Err(ApiError::exhausted(&reasons, retry_after_s(&engine)));
             }
@@ -163,12 +168,18 @@ async fn answer(
     let stream = async_stream::stream! {
         let _slot = slot;
         yield Ok::<_, std::convert::Infallible>(Bytes::from(wire::role_frame(&id)));
-        let mut complete = first.is_none();
-        if let Some(text) = first {
-            yield Ok(Bytes::from(wire::text_frame(&id, &text)));
+        let mut tools = 0;
+        let mut finished: Option<Finish> = None;
+        match first {
+            Ok(event) => {
+                if let Some(frame) = shown_frame(&id, &event, &mut tools) {
+                    yield Ok(Bytes::from(frame));
+                }
+            }
+            Err(finish) => finished = Some(finish),
         }
         let mut usage: Option<Usage> = None;
-        while !complete {
+        while finished.is_none() {
             let event = match run.next().await {
                 Ok(event) => event,
                 Err(e) => {
@@ -178,17 +189,17 @@ async fn answer(
                 }
             };
             tracker.outcome.engine_event(&event);
+            if let Some(frame) = shown_frame(&id, &event, &mut tools) {
+                yield Ok(Bytes::from(frame));
+                continue;
+            }
             let broken = match event {
-                EngineEvent::Delta { text } => {
-                    yield Ok(Bytes::from(wire::text_frame(&id, &text)));
-                    None
-                }
                 EngineEvent::Usage { usage: u } => {
                     usage = Some(u);
                     None
                 }
-                EngineEvent::Done { .. } => {
-                    complete = true;
+                EngineEvent::Done { finish, .. } => {
+                    finished = Some(finish);
                     None
                 }
                 EngineEvent::Interrupted { reason, .. } => {
@@ -203,11 +214,11 @@ async fn answer(
                 break;
             }
         }
-        if complete {
+        if let Some(finish) = finished {
             let usage = tracker.outcome.usage.or(usage).unwrap_or_default();
             tracker.finish(200, None);
             let shown = call.include_usage.then_some(&usage);
-            yield Ok(Bytes::from(wire::end_frames(&id, AnswerStatus::Complete, shown)));
+            yield Ok(Bytes::from(wire::end_frames(&id, finish.status, shown)));
         }
     };
     let mut response = Response::new(Body::from_stream(stream));
@@ -228,14 +239,16 @@ async fn whole(
     id: &AnswerId,
     tracker: &mut Tracker,
 ) -> Result<Response, ApiError> {
-    let mut text = String::new();
+    let mut answer = WholeAnswer::default();
     loop {
         let event = run.next().await?;
         tracker.outcome.engine_event(&event);
         match event {
-            EngineEvent::Delta { text: t } => text.push_str(&t),
-            EngineEvent::Done { provenance } => {
-                let body = wire::completion(id, &text, AnswerStatus::Complete, &provenance.usage);
+            EngineEvent::Delta { text } => answer.text.push_str(&text),
+            EngineEvent::Reasoning { text } => answer.reasoning.push_str(&text),
+            EngineEvent::ToolCall { call } => answer.tool_calls.push(call),
+            EngineEvent::Done { provenance, finish } => {
+                let body = wire::completion(id, &answer, &finish, &provenance.usage);
                 tracker.finish(200, None);
                 let mut response = axum::Json(body).into_response();
                 insert_backend(response.headers_mut(), Some(&provenance.backend));
@@ -249,6 +262,21 @@ async fn whole(
             }
             _ => {}
         }
+    }
+}
+
+/// The SSE frame for an event the client sees as it arrives (text, reasoning, a
+/// tool call), `None` for the rest; `tools` counts the tool calls sent so far.
+fn shown_frame(id: &AnswerId, event: &EngineEvent, tools: &mut usize) -> Option<String> {
+    match event {
+        EngineEvent::Delta { text } => Some(wire::text_frame(id, text)),
+        EngineEvent::Reasoning { text } => Some(wire::reasoning_frame(id, text)),
+        EngineEvent::ToolCall { call } => {
+            let frame = wire::tool_call_frame(id, *tools, call);
+            *tools += 1;
+            Some(frame)
+        }
+        _ => None,
     }
 }
 

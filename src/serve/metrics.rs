@@ -278,6 +278,7 @@ mod tests {
             input_tokens: 3,
             output_tokens: 4,
             estimated: false,
+            ..Usage::default()
         });
         o.attempt_failures = vec![("a".into(), "transient".into())];
         m.record(&o);

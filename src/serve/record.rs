@@ -52,7 +52,7 @@ impl Outcome {
                 self.attempt_failures
                     .push((backend.clone(), class.to_string()));
             }
-            EngineEvent::Done { provenance } | EngineEvent::Interrupted { provenance, .. } => {
+            EngineEvent::Done { provenance, .. } | EngineEvent::Interrupted { provenance, .. } => {
                 self.backend = Some(provenance.backend.clone());
                 self.attempts = provenance.attempts;
                 self.failovers = provenance.failovers;
@@ -62,7 +62,10 @@ impl Outcome {
             EngineEvent::Exhausted { reasons } => {
                 self.failovers = u32::try_from(reasons.len().saturating_sub(1)).unwrap_or(0);
             }
-            EngineEvent::Delta { .. } | EngineEvent::Usage { .. } => {}
+            EngineEvent::Delta { .. }
+            | EngineEvent::Usage { .. }
+            | EngineEvent::Reasoning { .. }
+            | EngineEvent::ToolCall { .. } => {}
             EngineEvent::Skipped { .. } | EngineEvent::Breaker { .. } => {}
         }
     }

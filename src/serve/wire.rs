@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
-use crate::provider::{Message, Role, Usage};
+use crate::provider::{AnswerStatus, Finish, Message, Role, ToolCall, Usage};
 
 /// Sampling fields passed to every backend as model parameters, in OpenAI naming
 /// (each wire format translates them).
@@ -155,17 +155,33 @@ fn message(i: usize, m: RawMessage) -> Result<Message, ApiError> {
     Ok(Message { role, content })
 }
 
-/// How an answer ended, as the gateway reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AnswerStatus {
-    Complete,
-}
-
-/// The one place an answer status becomes OpenAI's `finish_reason`.
+/// The one place an answer status becomes OpenAI's `finish_reason`. A refusal is
+/// `stop` with the message's `refusal` set, as OpenAI sends it.
 pub fn finish_reason(status: AnswerStatus) -> &'static str {
     match status {
-        AnswerStatus::Complete => "stop",
+        AnswerStatus::Complete | AnswerStatus::Refused | AnswerStatus::Interrupted => "stop",
+        AnswerStatus::Truncated => "length",
+        AnswerStatus::Filtered => "content_filter",
+        AnswerStatus::ToolCall => "tool_calls",
     }
+}
+
+/// A tool call as OpenAI writes it; `index` is its place in the answer.
+fn tool_call_json(index: usize, call: &ToolCall) -> Value {
+    json!({
+        "index": index,
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments},
+    })
+}
+
+/// What a non-streaming answer holds besides its finish.
+#[derive(Debug, Clone, Default)]
+pub struct WholeAnswer {
+    pub text: String,
+    pub reasoning: String,
+    pub tool_calls: Vec<ToolCall>,
 }
 
 /// Fields every object of one answer shares.
@@ -181,11 +197,38 @@ fn usage_json(usage: &Usage) -> Value {
         "prompt_tokens": usage.input_tokens,
         "completion_tokens": usage.output_tokens,
         "total_tokens": usage.total(),
+        "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
+        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
     })
 }
 
 /// The non-streaming answer.
-pub fn completion(id: &AnswerId, text: &str, status: AnswerStatus, usage: &Usage) -> Value {
+pub fn completion(id: &AnswerId, answer: &WholeAnswer, finish: &Finish, usage: &Usage) -> Value {
+    let mut message = json!({"role": "assistant", "content": answer.text});
+    if finish.status == AnswerStatus::Refused {
+        // OpenAI's shape: no content, the refusal's text in `refusal`.
+        let refusal = match (&answer.text, &finish.message) {
+            (text, Some(m)) if text.is_empty() => m.clone(),
+            (text, _) => text.clone(),
+        };
+        message["content"] = Value::Null;
+        message["refusal"] = json!(refusal);
+    }
+    if !answer.reasoning.is_empty() {
+        message["reasoning_content"] = json!(answer.reasoning);
+    }
+    if !answer.tool_calls.is_empty() {
+        let calls: Vec<Value> = answer
+            .tool_calls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| tool_call_json(i, c))
+            .collect();
+        message["tool_calls"] = json!(calls);
+        if answer.text.is_empty() {
+            message["content"] = Value::Null;
+        }
+    }
     json!({
         "id": id.id,
         "object": "chat.completion",
@@ -193,8 +236,8 @@ pub fn completion(id: &AnswerId, text: &str, status: AnswerStatus, usage: &Usage
         "model": id.model,
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": text},
-            "finish_reason": finish_reason(status),
+            "message": message,
+            "finish_reason": finish_reason(finish.status),
         }],
         "usage": usage_json(usage),
     })
@@ -229,6 +272,20 @@ pub fn role_frame(id: &AnswerId) -> String {
 
 pub fn text_frame(id: &AnswerId, text: &str) -> String {
     frame(&chunk(id, json!({ "content": text }), None))
+}
+
+/// Reasoning, as DeepSeek-style clients read it: `delta.reasoning_content`.
+pub fn reasoning_frame(id: &AnswerId, text: &str) -> String {
+    frame(&chunk(id, json!({ "reasoning_content": text }), None))
+}
+
+/// One whole tool call, the `index`-th of the answer.
+pub fn tool_call_frame(id: &AnswerId, index: usize, call: &ToolCall) -> String {
+    frame(&chunk(
+        id,
+        json!({ "tool_calls": [tool_call_json(index, call)] }),
+        None,
+    ))
 }
 
 /// The frames after the last text: the finish reason, the usage when asked for,
@@ -291,6 +348,68 @@ mod tests {
         assert!(parse_request(b"{").is_err());
     }
 
+    fn answer_id() -> AnswerId {
+        AnswerId {
+            id: "chatcmpl-1".into(),
+            created: 7,
+            model: "m".into(),
+        }
+    }
+
+    #[test]
+    fn statuses_become_openai_finish_reasons() {
+        assert_eq!(finish_reason(AnswerStatus::Complete), "stop");
+        assert_eq!(finish_reason(AnswerStatus::Truncated), "length");
+        assert_eq!(finish_reason(AnswerStatus::Filtered), "content_filter");
+        assert_eq!(finish_reason(AnswerStatus::ToolCall), "tool_calls");
+        assert_eq!(finish_reason(AnswerStatus::Refused), "stop");
+        let end = end_frames(&answer_id(), AnswerStatus::Truncated, None);
+        assert!(end.contains(r#""finish_reason":"length""#), "{end}");
+    }
+
+    #[test]
+    fn a_whole_answer_carries_tool_calls_reasoning_and_refusals() {
+        let call = ToolCall {
+            id: Some("call_1".into()),
+            name: "get_weather".into(),
+            arguments: r#"{"city":"Paris"}"#.into(),
+        };
+        let answer = WholeAnswer {
+            text: String::new(),
+            reasoning: "think".into(),
+            tool_calls: vec![call.clone()],
+        };
+        let finish = Finish::new(AnswerStatus::ToolCall, Some("tool_calls"));
+        let body = completion(&answer_id(), &answer, &finish, &Usage::default());
+        let choice = &body["choices"][0];
+        assert_eq!(choice["finish_reason"], "tool_calls");
+        assert_eq!(choice["message"]["content"], Value::Null);
+        assert_eq!(choice["message"]["reasoning_content"], "think");
+        assert_eq!(
+            choice["message"]["tool_calls"][0]["function"]["name"],
+            "get_weather"
+        );
+        assert_eq!(choice["message"]["tool_calls"][0]["id"], "call_1");
+        let frame = tool_call_frame(&answer_id(), 0, &call);
+        assert!(
+            frame.contains(r#""arguments":"{\"city\":\"Paris\"}""#),
+            "{frame}"
+        );
+        let frame = reasoning_frame(&answer_id(), "hm");
+        assert!(frame.contains(r#""reasoning_content":"hm""#), "{frame}");
+
+        let refused = WholeAnswer {
+            text: "I can't help with that.".into(),
+            ..WholeAnswer::default()
+        };
+        let finish = Finish::new(AnswerStatus::Refused, Some("refusal"));
+        let body = completion(&answer_id(), &refused, &finish, &Usage::default());
+        let choice = &body["choices"][0];
+        assert_eq!(choice["finish_reason"], "stop");
+        assert_eq!(choice["message"]["refusal"], "I can't help with that.");
+        assert_eq!(choice["message"]["content"], Value::Null);
+    }
+
     #[test]
     fn a_complete_stream_ends_with_stop_usage_and_done() {
         let id = AnswerId {
@@ -302,6 +421,7 @@ mod tests {
             input_tokens: 1,
             output_tokens: 2,
             estimated: false,
+            ..Usage::default()
         };
         let end = end_frames(&id, AnswerStatus::Complete, Some(&usage));
         let frames: Vec<&str> = end.split("\n\n").filter(|f| !f.is_empty()).collect();

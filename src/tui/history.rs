@@ -13,6 +13,7 @@ use super::markdown;
 use super::theme::Theme;
 use super::wrap::wrap_line;
 use crate::engine::Provenance;
+use crate::provider::{Finish, ToolCall};
 
 /// How an answer stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +22,14 @@ pub enum AnswerState {
     Streaming,
     /// Complete.
     Done(Provenance),
+    /// Over, but not a complete answer: cut by the token limit, filtered, refused,
+    /// or a request for tools to be run.
+    Stopped {
+        /// Where it came from.
+        provenance: Provenance,
+        /// How the provider ended it (boxed: most answers are complete).
+        finish: Box<Finish>,
+    },
     /// Broke after text was shown: incomplete.
     Interrupted {
         /// Where the partial answer came from.
@@ -43,6 +52,9 @@ pub enum CellKind {
         text: String,
         /// Complete, streaming, interrupted or cancelled.
         state: AnswerState,
+        /// Reasoning and tool calls, for the answers that have them (boxed: most
+        /// have neither, and a long transcript holds thousands of cells).
+        extras: Option<Box<AnswerExtras>>,
     },
     /// A brief dim line: a backend skipped or failed, a retry, a welcome.
     Notice(String),
@@ -53,6 +65,29 @@ pub enum CellKind {
         /// Shown as an error.
         is_error: bool,
     },
+}
+
+/// What some answers carry besides their text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AnswerExtras {
+    /// The model's reasoning, streamed before the answer.
+    pub reasoning: String,
+    /// Whether the reasoning is shown in full (Ctrl-T); otherwise one line says
+    /// it is there.
+    pub show_reasoning: bool,
+    /// Tools the model asked to have run, in order.
+    pub tool_calls: Vec<ToolCall>,
+}
+
+impl CellKind {
+    /// An answer with text only.
+    pub fn answer(text: String, state: AnswerState) -> Self {
+        Self::Assistant {
+            text,
+            state,
+            extras: None,
+        }
+    }
 }
 
 /// One transcript entry and its screen-line count at the last width.
@@ -152,9 +187,13 @@ impl HistoryCell {
     pub fn shrink(&mut self) {
         match &mut *self.kind {
             CellKind::User(text) | CellKind::Notice(text) => text.shrink_to_fit(),
-            CellKind::Assistant { text, .. } | CellKind::Output { text, .. } => {
+            CellKind::Assistant { text, extras, .. } => {
                 text.shrink_to_fit();
+                if let Some(extras) = extras {
+                    extras.reasoning.shrink_to_fit();
+                }
             }
+            CellKind::Output { text, .. } => text.shrink_to_fit(),
         }
     }
 }
@@ -175,14 +214,34 @@ impl CellKind {
                     out.extend(wrap_line(&l, width, 2));
                 }
             }
-            CellKind::Assistant { text, state } => {
-                for md in markdown::render(text, theme) {
+            CellKind::Assistant {
+                text,
+                state,
+                extras,
+            } => {
+                if let Some(extras) = extras {
+                    reasoning_lines(extras, width, theme, &mut out);
+                }
+                for md in markdown::render(text, theme, width) {
                     out.extend(wrap_line(&md.line, width, md.indent));
+                }
+                for call in extras.iter().flat_map(|e| &e.tool_calls) {
+                    let l = Line::from(Span::styled(
+                        format!("⚙ tool call: {}({})", call.name, call.arguments),
+                        theme.warn(),
+                    ));
+                    out.extend(wrap_line(&l, width, 2));
                 }
                 match state {
                     AnswerState::Streaming => {}
                     AnswerState::Done(p) => {
                         let l = Line::from(Span::styled(provenance_line(p), theme.dim()));
+                        out.extend(wrap_line(&l, width, 2));
+                    }
+                    AnswerState::Stopped { provenance, finish } => {
+                        let l = Line::from(Span::styled(stopped_line(finish), theme.warn()));
+                        out.extend(wrap_line(&l, width, 2));
+                        let l = Line::from(Span::styled(provenance_line(provenance), theme.dim()));
                         out.extend(wrap_line(&l, width, 2));
                     }
                     AnswerState::Interrupted { provenance, reason } => {
@@ -233,6 +292,55 @@ impl CellKind {
         out.push(Line::default());
         out
     }
+}
+
+/// The reasoning above an answer: one dim line saying it is there, or all of it
+/// (dim, under a label) when shown.
+fn reasoning_lines(
+    extras: &AnswerExtras,
+    width: usize,
+    theme: &Theme,
+    out: &mut Vec<Line<'static>>,
+) {
+    if extras.reasoning.trim().is_empty() {
+        return;
+    }
+    if !extras.show_reasoning {
+        let chars = extras.reasoning.chars().count();
+        let l = Line::from(Span::styled(
+            format!("‹thought for {chars} characters · Ctrl-T shows›"),
+            theme.dim(),
+        ));
+        out.extend(wrap_line(&l, width, 0));
+        return;
+    }
+    let l = Line::from(Span::styled("‹thinking · Ctrl-T hides›", theme.dim()));
+    out.extend(wrap_line(&l, width, 0));
+    for line in extras.reasoning.trim().lines() {
+        let l = Line::from(Span::styled(format!("  {line}"), theme.dim()));
+        out.extend(wrap_line(&l, width, 2));
+    }
+    out.push(Line::default());
+}
+
+/// `⚠ truncated (length): the answer was cut by the token limit; raise max_tokens ...`
+pub fn stopped_line(finish: &Finish) -> String {
+    let status = finish.status.as_str().replace('_', " ");
+    let reason = finish
+        .stop_reason
+        .as_deref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default();
+    let advice = finish
+        .status
+        .advice()
+        .unwrap_or("the answer is not complete");
+    let message = finish
+        .message
+        .as_deref()
+        .map(|m| format!(" The provider said: {m}"))
+        .unwrap_or_default();
+    format!("⚠ {status}{reason}: {advice}.{message}")
 }
 
 /// `demo-fast · sim/sim-fast · 3 attempts, 2 failovers · 1.2s (first 40ms) · 12→85 tokens`.

@@ -13,8 +13,10 @@ use ratatui::text::{Line, Span};
 
 use super::theme::Theme;
 use highlight::Highlighter;
+use table::Table;
 
 pub mod highlight;
+mod table;
 
 /// One rendered line and how far its wrapped continuation lines are indented.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +45,12 @@ struct Renderer<'t> {
     need_blank: bool,
     /// The bullet the next line starts with, once a list item opened.
     pending_item: Option<Bullet>,
+    /// Screen width, for tables.
+    width: usize,
+    /// The table being read; its cells collect the text until it ends.
+    table: Option<Table>,
+    /// Open links: each one's address and the text shown for it so far.
+    links: Vec<(String, String)>,
 }
 
 /// A list item's marker (`• ` or `3. `) and its width in columns.
@@ -52,8 +60,9 @@ struct Bullet {
     width: usize,
 }
 
-/// Renders `text` as markdown.
-pub fn render(text: &str, theme: &Theme) -> Vec<MdLine> {
+/// Renders `text` as markdown for a screen `width` columns wide (tables fit it; other
+/// lines are wrapped by the caller).
+pub fn render(text: &str, theme: &Theme, width: usize) -> Vec<MdLine> {
     let mut r = Renderer {
         theme,
         out: Vec::new(),
@@ -67,8 +76,12 @@ pub fn render(text: &str, theme: &Theme) -> Vec<MdLine> {
         highlighter: None,
         need_blank: false,
         pending_item: None,
+        width,
+        table: None,
+        links: Vec::new(),
     };
-    let options = Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    let options =
+        Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS | Options::ENABLE_TABLES;
     for event in Parser::new_ext(text, options) {
         r.event(event);
     }
@@ -96,11 +109,23 @@ impl Renderer<'_> {
     }
 
     fn text(&mut self, text: &str) {
+        let style = self.style();
+        self.span(Span::styled(text.to_string(), style));
+    }
+
+    /// Adds a piece of inline text to the current line, table cell and link.
+    fn span(&mut self, span: Span<'static>) {
+        if let Some((_, shown)) = self.links.last_mut() {
+            shown.push_str(&span.content);
+        }
+        if let Some(table) = &mut self.table {
+            table.push(span);
+            return;
+        }
         if self.spans.is_empty() {
             self.start_line();
         }
-        self.spans
-            .push(Span::styled(text.to_string(), self.style()));
+        self.spans.push(span);
     }
 
     /// Begins a line: the blank line owed by the previous block, then the prefix
@@ -147,6 +172,22 @@ impl Renderer<'_> {
         self.need_blank = true;
     }
 
+    /// Draws the finished table in the width left beside quote bars and list indent.
+    fn end_table(&mut self) {
+        let Some(table) = self.table.take() else {
+            return;
+        };
+        let used = self.prefix_width + 2 * self.quote_depth;
+        let width = self.width.saturating_sub(used).max(8);
+        let head = Style::default().add_modifier(Modifier::BOLD);
+        for line in table.render(width, self.theme.marker(), head) {
+            self.start_line();
+            self.spans.extend(line.spans);
+            self.flush();
+        }
+        self.need_blank = true;
+    }
+
     fn event(&mut self, event: Event<'_>) {
         match event {
             Event::Start(tag) => self.start(tag),
@@ -158,13 +199,7 @@ impl Renderer<'_> {
                     self.text(&text);
                 }
             }
-            Event::Code(code) => {
-                if self.spans.is_empty() {
-                    self.start_line();
-                }
-                self.spans
-                    .push(Span::styled(code.to_string(), self.theme.code()));
-            }
+            Event::Code(code) => self.span(Span::styled(code.to_string(), self.theme.code())),
             Event::SoftBreak => self.text(" "),
             Event::HardBreak => self.flush(),
             Event::Rule => {
@@ -183,9 +218,9 @@ impl Renderer<'_> {
 
     fn code_text(&mut self, text: &str) {
         for line in text.split_inclusive('\n') {
+            // No indent: code copied from the screen is the code itself.
             if self.spans.is_empty() {
                 self.start_line();
-                self.spans.push(Span::raw("  "));
             }
             let base = self.theme.code();
             match self.highlighter.as_mut().and_then(|h| h.line(line, base)) {
@@ -210,7 +245,6 @@ impl Renderer<'_> {
                 self.flush();
                 let n = heading_number(level);
                 self.push_style(|_| self.theme.heading(n));
-                self.text(&format!("{} ", "#".repeat(usize::from(n))));
             }
             Tag::BlockQuote(_) => {
                 self.flush();
@@ -224,12 +258,12 @@ impl Renderer<'_> {
                     if self.theme.color {
                         self.highlighter = Highlighter::for_fence(&lang);
                     }
-                    if !lang.is_empty() {
-                        self.start_line();
-                        self.spans
-                            .push(Span::styled(format!("  {lang}"), self.theme.dim()));
-                        self.flush();
-                    }
+                    // A label line sets the block apart even without colour.
+                    let label = if lang.is_empty() { "code" } else { &lang };
+                    self.start_line();
+                    self.spans
+                        .push(Span::styled(format!("‹{label}›"), self.theme.dim()));
+                    self.flush();
                 }
             }
             Tag::List(start) => {
@@ -258,17 +292,35 @@ impl Renderer<'_> {
             Tag::Emphasis => self.push_style(|s| s.add_modifier(Modifier::ITALIC)),
             Tag::Strong => self.push_style(|s| s.add_modifier(Modifier::BOLD)),
             Tag::Strikethrough => self.push_style(|s| s.add_modifier(Modifier::CROSSED_OUT)),
-            Tag::Link { .. } => self.push_style(|_| self.theme.link()),
+            Tag::Link { dest_url, .. } => {
+                self.push_style(|_| self.theme.link());
+                self.links.push((dest_url.to_string(), String::new()));
+            }
+            Tag::Table(align) => {
+                self.flush();
+                self.table = Some(Table::new(align));
+            }
+            Tag::TableHead => {
+                if let Some(t) = &mut self.table {
+                    t.start_head();
+                }
+            }
+            Tag::TableRow => {
+                if let Some(t) = &mut self.table {
+                    t.start_row();
+                }
+            }
+            Tag::TableCell => {
+                if let Some(t) = &mut self.table {
+                    t.start_cell();
+                }
+            }
             Tag::Image { .. } => self.text("[image: "),
             Tag::HtmlBlock
             | Tag::FootnoteDefinition(_)
             | Tag::DefinitionList
             | Tag::DefinitionListTitle
             | Tag::DefinitionListDefinition
-            | Tag::Table(_)
-            | Tag::TableHead
-            | Tag::TableRow
-            | Tag::TableCell
             | Tag::Superscript
             | Tag::Subscript
             | Tag::MetadataBlock(_) => {}
@@ -315,13 +367,26 @@ impl Renderer<'_> {
                 }
             }
             TagEnd::Item => self.flush(),
-            TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough | TagEnd::Link => {
+            TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough => self.pop_style(),
+            TagEnd::Link => {
                 self.pop_style();
+                if let Some((url, shown)) = self.links.pop() {
+                    // The address is part of the answer; show it unless the text is it.
+                    let same =
+                        shown.trim() == url || shown.trim() == url.trim_start_matches("mailto:");
+                    if !url.is_empty() && !url.starts_with('#') && !same {
+                        self.span(Span::styled(format!(" ({url})"), self.theme.dim()));
+                    }
+                }
             }
             TagEnd::Image => self.text("]"),
-            TagEnd::TableCell => self.text("  "),
-            TagEnd::TableRow | TagEnd::TableHead => self.flush(),
-            TagEnd::Table => self.end_block(),
+            TagEnd::TableHead => {
+                if let Some(t) = &mut self.table {
+                    t.end_head();
+                }
+            }
+            TagEnd::TableCell | TagEnd::TableRow => {}
+            TagEnd::Table => self.end_table(),
             TagEnd::HtmlBlock
             | TagEnd::FootnoteDefinition
             | TagEnd::DefinitionList
@@ -349,9 +414,10 @@ fn heading_number(level: HeadingLevel) -> u8 {
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
+    use unicode_width::UnicodeWidthStr;
 
     fn plain(md: &str) -> Vec<String> {
-        render(md, &Theme::new(false))
+        render(md, &Theme::new(false), 80)
             .into_iter()
             .map(|l| l.line.spans.iter().map(|s| s.content.as_ref()).collect())
             .collect()
@@ -362,12 +428,12 @@ mod tests {
         assert_eq!(
             plain("# Title\n\nSome *text* and **bold**.\n\n```rust\nfn main() {}\n```\nafter"),
             vec![
-                "# Title",
+                "Title",
                 "",
                 "Some text and bold.",
                 "",
-                "  rust",
-                "  fn main() {}",
+                "‹rust›",
+                "fn main() {}",
                 "",
                 "after"
             ]
@@ -380,13 +446,13 @@ mod tests {
             plain("- one\n- two\n  - inner\n\n1. first\n2. second"),
             vec!["• one", "• two", "  • inner", "", "1. first", "2. second"]
         );
-        let lines = render("- a long item", &Theme::new(false));
+        let lines = render("- a long item", &Theme::new(false), 80);
         assert_eq!(lines[0].indent, 2);
     }
 
     #[test]
     fn emphasis_is_styled() {
-        let lines = render("*it* **bo** `code`", &Theme::new(false));
+        let lines = render("*it* **bo** `code`", &Theme::new(false), 80);
         let spans = &lines[0].line.spans;
         assert!(spans[0].style.add_modifier.contains(Modifier::ITALIC));
         assert!(spans[2].style.add_modifier.contains(Modifier::BOLD));
@@ -395,12 +461,15 @@ mod tests {
 
     #[test]
     fn unclosed_fence_while_streaming_is_code() {
-        assert_eq!(plain("text\n\n```\nlet x"), vec!["text", "", "  let x"]);
+        assert_eq!(
+            plain("text\n\n```\nlet x"),
+            vec!["text", "", "‹code›", "let x"]
+        );
     }
 
     /// The foreground colours of a code block's code lines (after the tag line).
     fn code_colours(md: &str, theme: &Theme) -> Vec<Option<ratatui::style::Color>> {
-        render(md, theme)
+        render(md, theme, 80)
             .iter()
             .skip(1)
             .flat_map(|l| l.line.spans.iter().map(|s| s.style.fg))
@@ -418,7 +487,8 @@ mod tests {
         // The text is what it was unhighlighted.
         assert_eq!(
             plain(RUST),
-            vec!["  rust", "  fn main() {", "      let s = \"hi\";", "  }"]
+            vec!["‹rust›", "fn main() {", "    let s = \"hi\";", "}"],
+            "code carries no display indent, so a copy is the code itself"
         );
     }
 
@@ -428,10 +498,10 @@ mod tests {
         assert!(code_colours(RUST, &theme).iter().all(Option::is_none));
         let theme = Theme::new(true);
         for md in ["```klingon\nqapla'\n```", "```\nfn main() {}\n```"] {
-            let lines = render(md, &theme);
+            let lines = render(md, &theme, 80);
             let code = lines.last().unwrap();
-            assert_eq!(code.line.spans.len(), 2, "{md}: indent and code");
-            assert_eq!(code.line.spans[1].style, theme.code(), "{md}");
+            assert_eq!(code.line.spans.len(), 1, "{md}: the code alone");
+            assert_eq!(code.line.spans[0].style, theme.code(), "{md}");
         }
     }
 
@@ -441,6 +511,59 @@ mod tests {
         let mut distinct: Vec<_> = colours.into_iter().flatten().collect();
         distinct.dedup();
         assert!(distinct.len() >= 2, "{distinct:?}");
+    }
+
+    #[test]
+    fn tables_are_boxed_and_aligned() {
+        let md =
+            "| name | tokens |\n|:-----|-------:|\n| groq | 12 |\n| anthropic | 3400 |\n\nafter";
+        assert_eq!(
+            plain(md),
+            vec![
+                "┌───────────┬────────┐",
+                "│ name      │ tokens │",
+                "├───────────┼────────┤",
+                "│ groq      │     12 │",
+                "│ anthropic │   3400 │",
+                "└───────────┴────────┘",
+                "",
+                "after",
+            ]
+        );
+        let header = &render(md, &Theme::new(false), 80)[1].line;
+        assert!(
+            header.spans.iter().any(
+                |s| s.content.contains("name") && s.style.add_modifier.contains(Modifier::BOLD)
+            )
+        );
+    }
+
+    #[test]
+    fn a_table_fits_a_narrow_screen() {
+        let md = "| setting | meaning |\n|---|---|\n| stream_idle_timeout_ms | the longest gap between chunks before the stream counts as stalled |";
+        for line in plain_at(md, 32) {
+            assert!(UnicodeWidthStr::width(line.as_str()) <= 32, "{line:?}");
+        }
+    }
+
+    fn plain_at(md: &str, width: usize) -> Vec<String> {
+        render(md, &Theme::new(false), width)
+            .into_iter()
+            .map(|l| l.line.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn links_show_their_address() {
+        assert_eq!(
+            plain("see [the docs](https://example.com/docs) or <https://example.com>"),
+            vec!["see the docs (https://example.com/docs) or https://example.com"]
+        );
+        assert_eq!(
+            plain("[top](#top)"),
+            vec!["top"],
+            "in-page anchors say nothing"
+        );
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod event;
 pub mod history;
 pub mod input;
 pub mod markdown;
+pub mod prompt_history;
 pub mod terminal;
 pub mod theme;
 pub mod transcript;
@@ -57,7 +58,11 @@ const MAX_BATCH: usize = 512;
 /// Runs the chat until the user leaves.
 pub async fn run(args: RunArgs, home: &Home) -> Exit {
     let _log = crate::logging::init_file(home);
-    let Launched { session, resumed } = match launch::session(&args, home) {
+    let Launched {
+        session,
+        resumed,
+        config,
+    } = match launch::session(&args, home) {
         Ok(launched) => launched,
         Err(e) => {
             eprintln!("baton: {e}");
@@ -69,14 +74,18 @@ pub async fn run(args: RunArgs, home: &Home) -> Exit {
     // Before `terminal::init`, whose hook then runs first: the terminal is back
     // before the flush and the panic message.
     archive.flush_on_panic();
-    let mut app = App::new(session, Theme::from_env())
+    let mut app = App::new(session, Theme::from_config(config.theme))
         .with_archive(archive.handle(), resumed.is_some())
         .with_stream(!args.no_stream);
+    let history_file = home.history_file();
+    let earlier = load_prompt_history(&history_file, config.history_size);
+    let earlier_len = earlier.len();
+    app.load_prompt_history(earlier);
     if let Some(r) = &resumed {
         let heading = strings::resumed(&r.id, app.session().profile_name(), r.messages.len());
         app.show_resumed(heading, r);
     }
-    let mut tui = match terminal::init() {
+    let mut tui = match terminal::init(config.mouse) {
         Ok(t) => t,
         Err(e) => {
             terminal::restore();
@@ -94,13 +103,55 @@ pub async fn run(args: RunArgs, home: &Home) -> Exit {
     drop(reader);
     terminal::restore();
     // `/quit`, Ctrl-D and Ctrl-C twice all end here: what is queued is written.
-    drop(archive);
+    let flushed = archive
+        .shutdown(crate::archive::EXIT_FLUSH_TIMEOUT)
+        .complete;
     match result {
-        Ok(_) => Exit::Complete,
+        Ok(app) => {
+            let new = &app.input().history()[earlier_len..];
+            save_prompt_history(&history_file, new, config.history_size);
+            // The alternate screen took the conversation with it: say where it is.
+            if let Some(id) = app.archived_session() {
+                eprintln!("{}", strings::left_session(id, flushed));
+            }
+            Exit::Complete
+        }
         Err(e) => {
             eprintln!("baton: terminal error: {e}");
             Exit::Error
         }
+    }
+}
+
+/// The prompts kept from earlier runs; an unreadable file is reported and the
+/// chat starts with an empty history (the file is left as it is).
+fn load_prompt_history(path: &std::path::Path, size: usize) -> Vec<String> {
+    match prompt_history::load(path, size) {
+        Ok(entries) => entries,
+        Err(e) => {
+            eprintln!("baton: prompt history not loaded: {e}");
+            Vec::new()
+        }
+    }
+}
+
+/// Appends this run's prompts to what is in the file now, so two chats open at
+/// once both keep theirs.
+fn save_prompt_history(path: &std::path::Path, new: &[String], size: usize) {
+    if new.is_empty() {
+        return;
+    }
+    let mut entries = match prompt_history::load(path, size) {
+        Ok(entries) => entries,
+        // Never overwrite a file that could not be read.
+        Err(e) => {
+            eprintln!("baton: prompt history not saved: {e}");
+            return;
+        }
+    };
+    entries.extend(new.iter().cloned());
+    if let Err(e) = prompt_history::save(path, &entries, size) {
+        eprintln!("baton: prompt history not saved to {}: {e}", path.display());
     }
 }
 
@@ -143,6 +194,12 @@ pub async fn run_app<B: Backend>(
                     if let Some(old) = task.take() {
                         old.abort();
                     }
+                }
+                Effect::Copy(text) => {
+                    let in_tmux = std::env::var_os("TMUX").is_some();
+                    // Best effort: a terminal without OSC 52 ignores it, and
+                    // the chat already said where else the text is.
+                    let _ = terminal::copy_to_clipboard(&mut std::io::stdout(), &text, in_tmux);
                 }
             }
         }

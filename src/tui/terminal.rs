@@ -25,19 +25,18 @@ static ENHANCED: AtomicBool = AtomicBool::new(false);
 /// Whether the terminal is in chat mode (so restore runs once).
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
-/// Raw mode, alternate screen, mouse and bracketed paste; Shift-Enter is told
-/// apart from Enter where the terminal supports keyboard enhancement.
-pub fn init() -> io::Result<Tui> {
+/// Raw mode, alternate screen, bracketed paste and (when `mouse`) mouse capture;
+/// Shift-Enter is told apart from Enter where the terminal supports keyboard
+/// enhancement.
+pub fn init(mouse: bool) -> io::Result<Tui> {
     install_panic_hook();
     enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
     let mut out = io::stdout();
-    execute!(
-        out,
-        EnterAlternateScreen,
-        EnableMouseCapture,
-        EnableBracketedPaste
-    )?;
+    execute!(out, EnterAlternateScreen, EnableBracketedPaste)?;
+    if mouse {
+        execute!(out, EnableMouseCapture)?;
+    }
     if supports_keyboard_enhancement().unwrap_or(false) {
         execute!(
             out,
@@ -48,6 +47,21 @@ pub fn init() -> io::Result<Tui> {
     let mut terminal = Terminal::new(CrosstermBackend::new(out))?;
     terminal.clear()?;
     Ok(terminal)
+}
+
+/// Writes `text` to the system clipboard through the terminal (OSC 52), which
+/// also works over ssh. Inside tmux the sequence is wrapped so tmux passes it on
+/// (tmux needs `allow-passthrough on` or `set-clipboard on`).
+pub fn copy_to_clipboard(out: &mut impl Write, text: &str, in_tmux: bool) -> io::Result<()> {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+    let osc = format!("\x1b]52;c;{encoded}\x07");
+    if in_tmux {
+        // DCS passthrough: ESC doubled inside, ended by ST.
+        write!(out, "\x1bPtmux;{}\x1b\\", osc.replace('\x1b', "\x1b\x1b"))?;
+    }
+    out.write_all(osc.as_bytes())?;
+    out.flush()
 }
 
 /// Puts the terminal back as it was. Safe to call more than once.
@@ -98,6 +112,20 @@ mod tests {
     const CHILD_ENV: &str = "BATON_TEST_PANIC_HOOK_CHILD";
     const CHILD_TEST: &str = "tui::terminal::tests::panicking_child";
     const LEAVE_ALTERNATE_SCREEN: &str = "\x1b[?1049l";
+
+    #[test]
+    fn the_clipboard_sequence_is_osc_52_and_tmux_gets_it_wrapped() {
+        let mut out = Vec::new();
+        copy_to_clipboard(&mut out, "héllo", false).unwrap();
+        assert_eq!(out, b"\x1b]52;c;aMOpbGxv\x07");
+        let mut out = Vec::new();
+        copy_to_clipboard(&mut out, "hi", true).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "\x1bPtmux;\x1b\x1b]52;c;aGk=\x07\x1b\\\x1b]52;c;aGk=\x07"
+        );
+    }
 
     /// The child: the terminal in chat mode, the real hook installed in front of
     /// the default one, then a panic. Does nothing in a normal test run.

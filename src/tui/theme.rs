@@ -3,11 +3,15 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
+use crate::config::file::ThemeName;
+
 /// The UI's styles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Theme {
     /// False when `NO_COLOR` is set (to anything but the empty string).
     pub color: bool,
+    /// Colours chosen for a light background.
+    pub light: bool,
 }
 
 impl Theme {
@@ -15,12 +19,31 @@ impl Theme {
     pub fn from_env() -> Self {
         Self {
             color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            light: false,
         }
     }
 
-    /// A theme with or without colour (tests).
+    /// The config file's theme; `NO_COLOR` still wins over a coloured one.
+    pub fn from_config(name: ThemeName) -> Self {
+        let env = Self::from_env();
+        Self {
+            color: env.color && name != ThemeName::Mono,
+            light: name == ThemeName::Light,
+        }
+    }
+
+    /// A dark theme with or without colour (tests).
     pub fn new(color: bool) -> Self {
-        Self { color }
+        Self {
+            color,
+            light: false,
+        }
+    }
+
+    /// `dark` on a dark background, `light` on a light one: yellow and cyan
+    /// are hard to read on white, so they become darker shades there.
+    fn pick(&self, dark: Color, light: Color) -> Color {
+        if self.light { light } else { dark }
     }
 
     fn fg(&self, color: Color) -> Style {
@@ -38,7 +61,8 @@ impl Theme {
 
     /// The user's prompts.
     pub fn user(&self) -> Style {
-        self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
+        self.fg(self.pick(Color::Cyan, Color::Blue))
+            .add_modifier(Modifier::BOLD)
     }
 
     /// Errors and the interrupted marker.
@@ -48,7 +72,7 @@ impl Theme {
 
     /// Warnings (a cancelled answer).
     pub fn warn(&self) -> Style {
-        self.fg(Color::Yellow)
+        self.fg(self.pick(Color::Yellow, Color::Indexed(130)))
     }
 
     /// Markdown headings.
@@ -63,7 +87,7 @@ impl Theme {
 
     /// Inline code and code blocks.
     pub fn code(&self) -> Style {
-        self.fg(Color::Yellow)
+        self.fg(self.pick(Color::Yellow, Color::Indexed(94)))
     }
 
     /// Links.
@@ -73,13 +97,18 @@ impl Theme {
 
     /// List bullets and quote bars.
     pub fn marker(&self) -> Style {
-        self.fg(Color::DarkGray)
+        self.fg(self.pick(Color::DarkGray, Color::Gray))
     }
 
     /// The status bar.
     pub fn status(&self) -> Style {
         if self.color {
-            Style::default().bg(Color::DarkGray).fg(Color::White)
+            let (bg, fg) = if self.light {
+                (Color::Gray, Color::Black)
+            } else {
+                (Color::DarkGray, Color::White)
+            };
+            Style::default().bg(bg).fg(fg)
         } else {
             Style::default().add_modifier(Modifier::REVERSED)
         }
@@ -87,6 +116,37 @@ impl Theme {
 
     /// The selected or first entry of the command popup.
     pub fn popup_selected(&self) -> Style {
-        self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
+        self.fg(self.pick(Color::Cyan, Color::Blue))
+            .add_modifier(Modifier::BOLD)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_theme_picks_colours_and_mono_drops_them() {
+        let dark = Theme::new(true);
+        let light = Theme {
+            color: true,
+            light: true,
+        };
+        assert_eq!(dark.code().fg, Some(Color::Yellow));
+        assert_ne!(light.code().fg, Some(Color::Yellow), "yellow on white");
+        assert_ne!(light.user().fg, Some(Color::Cyan));
+        let mono = Theme {
+            color: false,
+            light: false,
+        };
+        assert_eq!(mono.code().fg, None);
+        assert!(
+            mono.user().add_modifier.contains(Modifier::BOLD),
+            "emphasis stays"
+        );
+        if std::env::var_os("NO_COLOR").is_none() {
+            assert!(Theme::from_config(ThemeName::Light).light);
+            assert!(!Theme::from_config(ThemeName::Mono).color);
+        }
     }
 }

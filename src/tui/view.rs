@@ -27,7 +27,8 @@ pub fn render(app: &App, frame: &mut Frame<'_>) {
     let max_rows = MAX_INPUT_ROWS.min(usize::from(area.height / 3).max(1));
     let input_rows = input.rows.len().clamp(1, max_rows);
     let popup = app.popup();
-    let popup_rows = popup.len().min(9);
+    // Room for every command on a usual screen; the transcript keeps half.
+    let popup_rows = popup.len().min(usize::from(area.height / 2));
     let [transcript, popup_area, input_area, status] = Layout::vertical([
         Constraint::Min(1),
         Constraint::Length(u16::try_from(popup_rows).unwrap_or(0)),
@@ -62,17 +63,31 @@ fn render_transcript(app: &App, frame: &mut Frame<'_>, area: Rect) {
 
 fn render_popup(app: &App, frame: &mut Frame<'_>, area: Rect, popup: &[SlashCommand]) {
     frame.render_widget(Clear, area);
+    let rows = usize::from(area.height).max(1);
+    let selected = app.popup_selected().min(popup.len().saturating_sub(1));
+    // A window over the entries that keeps the selected one in view.
+    let first = (selected + 1).saturating_sub(rows);
     let lines: Vec<Line<'static>> = popup
         .iter()
         .enumerate()
+        .skip(first)
+        .take(rows)
         .map(|(i, c)| {
-            let name_style = if i == 0 {
+            let name_style = if i == selected {
                 app.theme().popup_selected()
             } else {
                 Style::default()
             };
             Line::from(vec![
-                Span::styled(format!("  /{:<10}", c.name()), name_style),
+                // The mark shows the choice without colour too.
+                Span::styled(
+                    format!(
+                        "{}/{:<10}",
+                        if i == selected { "▸ " } else { "  " },
+                        c.name()
+                    ),
+                    name_style,
+                ),
                 Span::styled(c.description().to_string(), app.theme().dim()),
             ])
         })
@@ -89,9 +104,28 @@ fn render_input(
     visible: usize,
 ) {
     let theme = app.theme();
-    let border = "─".repeat(usize::from(area.width));
     let first = (cursor.row + 1).saturating_sub(visible);
-    let mut lines = vec![Line::from(Span::styled(border, theme.dim()))];
+    let top = match app.input().search_view() {
+        // Ctrl-R: the border says what is searched for and whether it matched.
+        Some((query, hit)) => {
+            let found = if hit.is_some() || query.is_empty() {
+                ""
+            } else {
+                " (no match)"
+            };
+            let label = format!("─ history search: {query}{found} · Ctrl-R older · Esc gives up ");
+            let fill = usize::from(area.width).saturating_sub(label.chars().count());
+            Line::from(Span::styled(
+                format!("{label}{}", "─".repeat(fill)),
+                theme.warn(),
+            ))
+        }
+        None => Line::from(Span::styled(
+            "─".repeat(usize::from(area.width)),
+            theme.dim(),
+        )),
+    };
+    let mut lines = vec![top];
     for (i, row) in rows.iter().enumerate().skip(first).take(visible) {
         let lead = if i == 0 { "› " } else { "  " };
         lines.push(Line::from(vec![
@@ -103,7 +137,7 @@ fn render_input(
         let hint = if app.is_busy() {
             "Esc cancels the answer"
         } else {
-            "Ask anything · / for commands · Shift/Alt-Enter for a new line"
+            "Ask anything · / commands · Alt-Enter new line · Ctrl-R history"
         };
         lines[1] = Line::from(vec![
             Span::styled("› ", theme.user()),

@@ -17,6 +17,7 @@ pub fn sim(latency_ms: u64) -> Provenance {
             input_tokens: 12,
             output_tokens: 85,
             estimated: true,
+            ..Usage::default()
         },
     }
 }

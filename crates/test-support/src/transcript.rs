@@ -114,10 +114,10 @@ pub fn exchanges(from: usize, to: usize) -> (Vec<HistoryCell>, usize) {
         let answer = answer_text(i, &mut words);
         bytes += prompt.len() + answer.len();
         cells.push(HistoryCell::new(CellKind::User(prompt)));
-        cells.push(HistoryCell::new(CellKind::Assistant {
-            text: answer,
-            state: AnswerState::Done(provenance(i)),
-        }));
+        cells.push(HistoryCell::new(CellKind::answer(
+            answer,
+            AnswerState::Done(provenance(i)),
+        )));
     }
     (cells, bytes)
 }

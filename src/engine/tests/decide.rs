@@ -193,6 +193,7 @@ fn answer() -> Answer {
         first_chunk_ms: 10,
         attempt_ms: 20,
         usage: Usage::estimate(4, 4),
+        finish: Default::default(),
     }
 }
 

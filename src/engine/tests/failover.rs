@@ -18,7 +18,7 @@ async fn first_backend_answers() {
     assert_eq!(text(&events), "Hello");
     assert_eq!(b.calls(), 0);
     match events.last() {
-        Some(EngineEvent::Done { provenance }) => {
+        Some(EngineEvent::Done { provenance, .. }) => {
             assert_eq!(provenance.backend, "a");
             assert_eq!(provenance.attempts, 1);
             assert_eq!(provenance.failovers, 0);
@@ -99,7 +99,7 @@ async fn auth_error_fails_over_at_once() {
             ..
         }
     ));
-    let Some(EngineEvent::Done { provenance }) = events.last() else {
+    let Some(EngineEvent::Done { provenance, .. }) = events.last() else {
         panic!("expected Done, got {events:?}");
     };
     assert_eq!((provenance.failovers, provenance.attempts), (1, 2));

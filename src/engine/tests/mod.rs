@@ -82,12 +82,11 @@ fn play(reply: Reply) -> EventStream {
                 input_tokens: 3,
                 output_tokens: 2,
                 estimated: false,
+                ..Usage::default()
             };
             let end = [
                 Ok(StreamEvent::Usage(usage)),
-                Ok(StreamEvent::Finished {
-                    reason: Some("stop".into()),
-                }),
+                Ok(StreamEvent::Finished(Finish::complete(Some("stop")))),
             ];
             let events = stream::iter(deltas(tokens).chain(end));
             let answer = async move {
@@ -183,7 +182,7 @@ fn failing(n: usize, status: u16) -> Vec<Reply> {
 
 fn answered_by(events: &[EngineEvent]) -> Option<String> {
     match events.last() {
-        Some(EngineEvent::Done { provenance }) => Some(provenance.backend.clone()),
+        Some(EngineEvent::Done { provenance, .. }) => Some(provenance.backend.clone()),
         _ => None,
     }
 }

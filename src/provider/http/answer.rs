@@ -3,7 +3,10 @@
 
 use serde_json::Value;
 
-use crate::provider::{ChatRequest, ProviderError, StreamError, StreamEvent, Usage};
+use super::Flow;
+use crate::provider::{
+    AnswerStatus, ChatRequest, Finish, ProviderError, StreamError, StreamEvent, ToolCall, Usage,
+};
 
 impl Usage {
     /// A rough count for providers that send none: about four characters a token.
@@ -13,6 +16,7 @@ impl Usage {
             input_tokens: est(prompt_chars),
             output_tokens: est(answer_chars),
             estimated: true,
+            ..Self::default()
         }
     }
 }
@@ -26,17 +30,51 @@ pub(crate) fn prompt_chars(request: &ChatRequest) -> usize {
         .sum()
 }
 
-/// What an answer has said so far: its length, its token counts, whether it is complete.
+/// Token counts as the provider gave them; `None` where it has not said.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Tokens {
+    /// Prompt tokens, cached ones included.
+    pub input: Option<u64>,
+    /// Answer tokens, reasoning included.
+    pub output: Option<u64>,
+    /// Of the answer tokens, those spent reasoning.
+    pub reasoning: Option<u64>,
+    /// Of the prompt tokens, those read from the cache.
+    pub cache_read: Option<u64>,
+    /// Of the prompt tokens, those written to the cache.
+    pub cache_write: Option<u64>,
+}
+
+/// A token count at `pointer` inside a usage object, when the provider sent one.
+pub(crate) fn count(usage: &Value, pointer: &str) -> Option<u64> {
+    usage.pointer(pointer).and_then(Value::as_u64)
+}
+
+/// A tool call being streamed in pieces.
+#[derive(Debug, Default)]
+struct PendingCall {
+    id: Option<String>,
+    name: String,
+    arguments: String,
+}
+
+/// What an answer has said so far: its length, its token counts, its tool calls,
+/// whether and how it finished.
 #[derive(Debug, Default)]
 pub(crate) struct Answer {
     prompt_chars: usize,
     answer_chars: usize,
-    /// Prompt tokens, when the provider said.
-    input_tokens: Option<u64>,
-    /// Answer tokens, when the provider said.
-    output_tokens: Option<u64>,
-    /// `Some` once the provider marked the answer complete.
-    finish: Option<Option<String>>,
+    reasoning_chars: usize,
+    /// Token counts the provider sent.
+    pub tokens: Tokens,
+    /// Text arrived through the provider's refusal field.
+    refused: bool,
+    /// Tool calls by the provider's index, in order of first sight.
+    calls: Vec<(u64, PendingCall)>,
+    /// `Some` once the provider marked the answer over.
+    finish: Option<Finish>,
+    /// The provider's explanation (a block or finish message).
+    message: Option<String>,
 }
 
 impl Answer {
@@ -56,17 +94,91 @@ impl Answer {
         }
     }
 
-    /// The provider marked the answer complete; an earlier reason is kept when this
-    /// marker has none (`[DONE]` after a `finish_reason`).
-    pub fn complete(&mut self, reason: Option<&str>) {
-        let reason = reason.filter(|r| !r.is_empty()).map(str::to_owned);
+    /// Records refusal text: shown like answer text, and the answer is `refused`.
+    pub fn refusal(&mut self, text: &str, out: &mut Vec<StreamEvent>) {
+        if !text.is_empty() {
+            self.refused = true;
+            self.text(text, out);
+        }
+    }
+
+    /// Records reasoning text and queues it at once.
+    pub fn reasoning(&mut self, text: &str, out: &mut Vec<StreamEvent>) {
+        if !text.is_empty() {
+            self.reasoning_chars += text.chars().count();
+            out.push(StreamEvent::Reasoning(text.to_owned()));
+        }
+    }
+
+    /// A piece of tool call `index`: its id and name when they first appear, then
+    /// argument fragments. The whole call is reported when the answer ends.
+    pub fn tool_call_part(
+        &mut self,
+        index: u64,
+        id: Option<&str>,
+        name: Option<&str>,
+        arguments: &str,
+    ) {
+        let at = match self.calls.iter().position(|(i, _)| *i == index) {
+            Some(at) => at,
+            None => {
+                self.calls.push((index, PendingCall::default()));
+                self.calls.len() - 1
+            }
+        };
+        let call = &mut self.calls[at].1;
+        if let Some(id) = id.filter(|id| !id.is_empty()) {
+            call.id = Some(id.to_owned());
+        }
+        if let Some(name) = name.filter(|n| !n.is_empty()) {
+            call.name.push_str(name);
+        }
+        call.arguments.push_str(arguments);
+    }
+
+    /// A tool call that arrived whole (Gemini, Ollama, non-streaming answers).
+    pub fn tool_call(&mut self, id: Option<&str>, name: &str, arguments: &str) {
+        let index = self.calls.len() as u64 + 1_000_000;
+        self.tool_call_part(index, id, Some(name), arguments);
+    }
+
+    /// The provider's explanation of how the answer ended.
+    pub fn message(&mut self, message: &str) {
+        let message = message.trim();
+        if !message.is_empty() {
+            self.message = Some(message.to_owned());
+        }
+    }
+
+    /// The provider said how the answer ended. A later marker without a reason
+    /// (`[DONE]` after a `finish_reason`) keeps what an earlier one said.
+    pub fn finish(&mut self, status: AnswerStatus, stop_reason: Option<&str>) {
+        let new = Finish::new(status, stop_reason);
         match &mut self.finish {
-            Some(old) => {
-                if reason.is_some() {
-                    *old = reason;
+            Some(old) if new.stop_reason.is_none() => {
+                if !new.status.is_complete() {
+                    old.status = new.status;
                 }
             }
-            None => self.finish = Some(reason),
+            _ => self.finish = Some(new),
+        }
+    }
+
+    /// Where the stream stands: `Finishing` once the finish reason is known, `Done`
+    /// once the output count has come too (nothing the user needs is still to come).
+    pub fn flow(&self) -> Flow {
+        match (&self.finish, self.tokens.output) {
+            (None, _) => Flow::More,
+            (Some(_), None) => Flow::Finishing,
+            (Some(_), Some(_)) => Flow::Done,
+        }
+    }
+
+    /// The provider marked the answer over without saying how (`[DONE]`, a whole
+    /// body).
+    pub fn done(&mut self) {
+        if self.finish.is_none() {
+            self.finish = Some(Finish::default());
         }
     }
 
@@ -77,38 +189,64 @@ impl Answer {
             return;
         };
         if let Some(n) = usage.get(in_key).and_then(Value::as_u64) {
-            self.input_tokens = Some(n);
+            self.tokens.input = Some(n);
         }
         if let Some(n) = usage.get(out_key).and_then(Value::as_u64) {
-            self.output_tokens = Some(n);
+            self.tokens.output = Some(n);
         }
     }
 
-    /// The closing `Usage` and `Finished` events, or `Truncated` / `Empty`.
+    /// The counts so far, estimated where the provider has not said.
+    pub fn usage(&self) -> Usage {
+        let estimate = Usage::estimate(self.prompt_chars, self.answer_chars + self.reasoning_chars);
+        let t = self.tokens;
+        Usage {
+            input_tokens: t.input.unwrap_or(estimate.input_tokens),
+            output_tokens: t.output.unwrap_or(estimate.output_tokens),
+            reasoning_tokens: t.reasoning.unwrap_or(0),
+            cache_read_tokens: t.cache_read.unwrap_or(0),
+            cache_write_tokens: t.cache_write.unwrap_or(0),
+            estimated: t.input.is_none() || t.output.is_none(),
+        }
+    }
+
+    /// Queues the counts known so far (the prompt's, say, from a stream's first
+    /// event), so an answer that breaks later keeps what the provider said.
+    pub fn early_usage(&self, out: &mut Vec<StreamEvent>) {
+        out.push(StreamEvent::Usage(self.usage()));
+    }
+
+    /// The closing tool-call, `Usage` and `Finished` events; `Truncated` when the
+    /// provider never said the answer was over, `Empty` when a complete answer has
+    /// nothing in it.
     pub fn end(&mut self) -> Result<Vec<StreamEvent>, ProviderError> {
-        let Some(reason) = self.finish.take() else {
+        let Some(mut finish) = self.finish.take() else {
             return Err(StreamError::Truncated.into());
         };
-        if self.answer_chars == 0 {
-            return Err(ProviderError::Empty);
+        if finish.status.is_complete() {
+            if self.refused {
+                finish.status = AnswerStatus::Refused;
+            } else if !self.calls.is_empty() {
+                // A tool call wins over `stop`: the answer waits for tool results.
+                finish.status = AnswerStatus::ToolCall;
+            } else if self.answer_chars == 0 {
+                return Err(ProviderError::Empty);
+            }
         }
-        let estimate = Usage::estimate(self.prompt_chars, self.answer_chars);
-        let usage = match (self.input_tokens, self.output_tokens) {
-            (Some(input_tokens), Some(output_tokens)) => Usage {
-                input_tokens,
-                output_tokens,
-                estimated: false,
-            },
-            (input, output) => Usage {
-                input_tokens: input.unwrap_or(estimate.input_tokens),
-                output_tokens: output.unwrap_or(estimate.output_tokens),
-                estimated: true,
-            },
-        };
-        Ok(vec![
-            StreamEvent::Usage(usage),
-            StreamEvent::Finished { reason },
-        ])
+        finish.message = self.message.take();
+        let mut events: Vec<StreamEvent> = std::mem::take(&mut self.calls)
+            .into_iter()
+            .map(|(_, c)| {
+                StreamEvent::ToolCall(ToolCall {
+                    id: c.id,
+                    name: c.name,
+                    arguments: c.arguments,
+                })
+            })
+            .collect();
+        events.push(StreamEvent::Usage(self.usage()));
+        events.push(StreamEvent::Finished(finish));
+        Ok(events)
     }
 }
 
@@ -124,39 +262,74 @@ mod tests {
         assert_eq!(a.end(), Err(ProviderError::Stream(StreamError::Truncated)));
 
         let mut a = Answer::new(8);
-        a.complete(Some("stop"));
+        a.finish(AnswerStatus::Complete, Some("stop"));
         assert_eq!(a.end(), Err(ProviderError::Empty));
 
         let mut a = Answer::new(8);
         let mut out = Vec::new();
         a.text("abcdefghi", &mut out);
-        a.complete(Some("stop"));
-        a.complete(None);
+        a.finish(AnswerStatus::Complete, Some("stop"));
+        a.done();
         assert_eq!(
-            a.end().unwrap(),
-            vec![
+            a.end(),
+            Ok(vec![
                 StreamEvent::Usage(Usage {
-                    input_tokens: 2,
-                    output_tokens: 3,
-                    estimated: true
+                    estimated: true,
+                    ..Usage::new(2, 3)
                 }),
-                StreamEvent::Finished {
-                    reason: Some("stop".into())
-                },
-            ]
+                StreamEvent::Finished(Finish::complete(Some("stop"))),
+            ])
         );
 
         let mut a = Answer::new(8);
         a.text("x", &mut out);
         a.usage_from(Some(&json!({"i": 10, "o": 20})), "i", "o");
-        a.complete(None);
+        a.done();
         assert_eq!(
-            a.end().unwrap()[0],
-            StreamEvent::Usage(Usage {
-                input_tokens: 10,
-                output_tokens: 20,
-                estimated: false
+            a.end().ok().map(|e| e[0].clone()),
+            Some(StreamEvent::Usage(Usage::new(10, 20)))
+        );
+    }
+
+    #[test]
+    fn an_empty_answer_that_is_not_complete_is_still_an_answer() {
+        let mut a = Answer::new(8);
+        a.finish(AnswerStatus::Filtered, Some("SAFETY"));
+        a.message("blocked for safety");
+        let events = a.end().unwrap_or_default();
+        let Some(StreamEvent::Finished(finish)) = events.last() else {
+            panic!("no finish in {events:?}");
+        };
+        assert_eq!(finish.status, AnswerStatus::Filtered);
+        assert_eq!(finish.message.as_deref(), Some("blocked for safety"));
+    }
+
+    #[test]
+    fn refusals_and_tool_calls_override_stop() {
+        let mut out = Vec::new();
+        let mut a = Answer::new(8);
+        a.refusal("I can't help with that.", &mut out);
+        a.finish(AnswerStatus::Complete, Some("stop"));
+        let events = a.end().unwrap_or_default();
+        assert!(
+            matches!(events.last(), Some(StreamEvent::Finished(f)) if f.status == AnswerStatus::Refused)
+        );
+
+        let mut a = Answer::new(8);
+        a.tool_call_part(0, Some("call_1"), Some("get_weather"), "{\"city\":");
+        a.tool_call_part(0, None, None, "\"Paris\"}");
+        a.finish(AnswerStatus::Complete, Some("tool_calls"));
+        let events = a.end().unwrap_or_default();
+        assert_eq!(
+            events[0],
+            StreamEvent::ToolCall(ToolCall {
+                id: Some("call_1".into()),
+                name: "get_weather".into(),
+                arguments: "{\"city\":\"Paris\"}".into(),
             })
+        );
+        assert!(
+            matches!(events.last(), Some(StreamEvent::Finished(f)) if f.status == AnswerStatus::ToolCall)
         );
     }
 }

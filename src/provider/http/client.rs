@@ -62,6 +62,9 @@ impl Endpoint {
             .filter(|b| !b.is_empty())
             .unwrap_or(default_base);
         let base_url = check_base_url(base, &spec.name)?;
+        // Profiles and `/set modelparam` check too; this catches any other way in.
+        crate::provider::params::check_params(&spec.model_params)
+            .map_err(|err| ProviderError::Config(format!("profile '{}': {err}", spec.name)))?;
         let mut headers = HeaderMap::new();
         for (name, value) in &spec.headers {
             let header = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
@@ -91,9 +94,9 @@ impl Endpoint {
         })
     }
 
-    /// `base_url` + `path` (which starts with `/`).
+    /// `base_url` + `path` (which starts with `/`), see [`join_url`].
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
+        join_url(&self.base_url, path)
     }
 
     /// A JSON POST to `url` with the profile's extra headers; `auth` adds the key
@@ -114,6 +117,48 @@ impl Endpoint {
         }
         Ok(self.client.post(url).headers(headers).body(bytes))
     }
+}
+
+/// Joins a base URL and a path that may carry its own query. The path goes before
+/// the base URL's query (`https://x/openai?api-version=1` + `/chat/completions`
+/// is `https://x/openai/chat/completions?api-version=1`), and a query parameter
+/// the base URL already sets wins over the path's.
+pub(crate) fn join_url(base: &str, path: &str) -> String {
+    let (base, fragment) = base
+        .split_once('#')
+        .map_or((base, None), |(b, f)| (b, Some(f)));
+    let (base_path, base_query) = base.split_once('?').map_or((base, ""), |(p, q)| (p, q));
+    let (path, path_query) = path.split_once('?').map_or((path, ""), |(p, q)| (p, q));
+    let name = |pair: &str| pair.split('=').next().unwrap_or("").to_owned();
+    let taken: Vec<String> = base_query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(name)
+        .collect();
+    let query: Vec<&str> = base_query
+        .split('&')
+        .chain(
+            path_query
+                .split('&')
+                .filter(|pair| !taken.contains(&name(pair))),
+        )
+        .filter(|p| !p.is_empty())
+        .collect();
+    let mut url = format!("{}{path}", base_path.trim_end_matches('/'));
+    if !query.is_empty() {
+        url.push('?');
+        url.push_str(&query.join("&"));
+    }
+    if let Some(fragment) = fragment {
+        url.push('#');
+        url.push_str(fragment);
+    }
+    url
+}
+
+/// `url` with `name=value` added to its query, unless the query already sets `name`.
+pub fn with_query(url: &str, name: &str, value: &str) -> String {
+    join_url(url, &format!("?{name}={value}"))
 }
 
 /// Checks that a base URL is absolute http(s) and returns it without a trailing `/`.
@@ -203,6 +248,64 @@ mod tests {
     use super::*;
     use crate::provider::ErrorClass;
     use pretty_assertions::assert_eq;
+
+    #[test]
+    fn paths_go_before_the_base_query() {
+        for (base, path, want) in [
+            (
+                "http://h/v1",
+                "/chat/completions",
+                "http://h/v1/chat/completions",
+            ),
+            (
+                "https://x/openai?api-version=1",
+                "/chat/completions",
+                "https://x/openai/chat/completions?api-version=1",
+            ),
+            (
+                "https://x/openai/?api-version=1&a=b",
+                "/d/m/chat/completions?api-version=2024-10-21&alt=sse",
+                "https://x/openai/d/m/chat/completions?api-version=1&a=b&alt=sse",
+            ),
+            (
+                "https://x",
+                "/m:stream?alt=sse",
+                "https://x/m:stream?alt=sse",
+            ),
+        ] {
+            assert_eq!(join_url(base, path), want, "{base} + {path}");
+        }
+        assert_eq!(
+            with_query("https://x/openai/", "api-version", "2"),
+            "https://x/openai?api-version=2"
+        );
+        assert_eq!(
+            with_query("https://x/?api-version=1", "api-version", "2"),
+            "https://x?api-version=1"
+        );
+    }
+
+    #[test]
+    fn bad_model_params_stop_the_build() {
+        let mut model_params = serde_json::Map::new();
+        model_params.insert("temperature".into(), serde_json::json!("hot"));
+        let spec = BackendSpec {
+            name: "p".into(),
+            provider: "openai".into(),
+            model: "m".into(),
+            base_url: None,
+            api_key: None,
+            model_params,
+            socket_timeout: None,
+            headers: vec![],
+        };
+        let client = http_client().unwrap();
+        let err = Endpoint::new(&spec, "http://127.0.0.1:1/v1", &client).unwrap_err();
+        assert!(
+            matches!(err, ProviderError::Config(ref m) if m.contains("'temperature' = \"hot\"")),
+            "{err}"
+        );
+    }
 
     #[test]
     fn base_urls_are_checked() {

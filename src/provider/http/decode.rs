@@ -13,8 +13,8 @@ use super::ndjson::NdjsonDecoder;
 use super::sse::{SseDecoder, SseEvent};
 use crate::provider::{EventStream, ProviderError, StreamError, StreamEvent};
 
-/// Largest non-streamed answer body accepted.
-const WHOLE_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// Largest answer body accepted, streamed or not.
+pub(crate) const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 
 /// Splits a body into frames.
 pub(crate) trait FrameDecoder: Send + 'static {
@@ -30,9 +30,16 @@ pub(crate) trait FrameDecoder: Send + 'static {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Flow {
     More,
+    /// The finish reason arrived but its usage may still follow (OpenAI sends it in
+    /// the next chunk): read on for [`FINISH_GRACE`] at most, then end the answer.
+    Finishing,
     /// The provider's terminal marker arrived; stop reading.
     Done,
 }
+
+/// How long to wait for the rest (usage, `[DONE]`) once an answer has its finish
+/// reason. A server that keeps the connection open after that has still answered.
+pub(crate) const FINISH_GRACE: Duration = Duration::from_secs(1);
 
 /// Turns one wire format's frames into [`StreamEvent`]s.
 pub(crate) trait WireParser<F>: Send + 'static {
@@ -72,10 +79,8 @@ pub(crate) struct WholeBody {
 impl FrameDecoder for WholeBody {
     type Frame = Value;
     fn push(&mut self, chunk: &[u8]) -> Result<Vec<Value>, StreamError> {
-        if self.buf.len() + chunk.len() > WHOLE_BODY_BYTES {
-            return Err(StreamError::Malformed {
-                detail: format!("the answer is larger than {WHOLE_BODY_BYTES} bytes"),
-            });
+        if self.buf.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(too_large(MAX_ANSWER_BYTES));
         }
         self.buf.extend_from_slice(chunk);
         Ok(Vec::new())
@@ -213,6 +218,23 @@ where
 pub(crate) fn decode_body<S, D, P>(
     body: S,
     idle_timeout: Option<Duration>,
+    decoder: D,
+    parser: P,
+) -> EventStream
+where
+    S: Stream<Item = Result<Bytes, StreamError>> + Send + 'static,
+    D: FrameDecoder,
+    P: WireParser<D::Frame>,
+{
+    decode_body_within(body, idle_timeout, MAX_ANSWER_BYTES, decoder, parser)
+}
+
+/// [`decode_body`] for a body of at most `max_bytes`: a server that streams without
+/// end is cut off with an error instead of filling memory.
+pub(crate) fn decode_body_within<S, D, P>(
+    body: S,
+    idle_timeout: Option<Duration>,
+    max_bytes: usize,
     mut decoder: D,
     mut parser: P,
 ) -> EventStream
@@ -224,18 +246,43 @@ where
     Box::pin(async_stream::try_stream! {
         let mut body = Box::pin(body);
         let mut out = Vec::new();
+        let mut read = 0usize;
+        let mut finishing = false;
         loop {
-            let Some(chunk) = next_chunk(&mut body, idle_timeout).await? else { break };
-            for frame in decoder.push(&chunk?)? {
+            let wait = if finishing {
+                Some(idle_timeout.map_or(FINISH_GRACE, |idle| idle.min(FINISH_GRACE)))
+            } else {
+                idle_timeout
+            };
+            let next = next_chunk(&mut body, wait).await;
+            let Some(chunk) = (match next {
+                // The answer is over; only its usage was still to come.
+                Err(_) if finishing => None,
+                other => other?,
+            }) else {
+                break;
+            };
+            let chunk = chunk?;
+            read = read.saturating_add(chunk.len());
+            if read > max_bytes {
+                Err(too_large(max_bytes))?;
+            }
+            for frame in decoder.push(&chunk)? {
                 let flow = parser.frame(frame, &mut out)?;
                 for event in out.drain(..) {
                     yield event;
                 }
-                if flow == Flow::Done {
-                    for event in parser.end()? {
-                        yield event;
+                match flow {
+                    Flow::More => {}
+                    Flow::Finishing => finishing = true,
+                    Flow::Done => {
+                        // What follows the terminal marker, even in the same read, is
+                        // not part of the answer.
+                        for event in parser.end()? {
+                            yield event;
+                        }
+                        return;
                     }
-                    return;
                 }
             }
         }
@@ -252,6 +299,15 @@ where
             yield event;
         }
     })
+}
+
+fn too_large(max_bytes: usize) -> StreamError {
+    StreamError::Malformed {
+        detail: format!(
+            "the answer is larger than {} MiB",
+            max_bytes / (1024 * 1024)
+        ),
+    }
 }
 
 /// The next chunk of the body; waiting longer than `idle_timeout` for it is an error.
@@ -328,6 +384,115 @@ mod tests {
             Some(ProviderError::Stream(StreamError::Io(
                 "no data for 100ms".into()
             )))
+        );
+    }
+
+    /// Yields one delta per event and stops at `[DONE]`.
+    struct UntilDone;
+
+    impl WireParser<SseEvent> for UntilDone {
+        fn frame(
+            &mut self,
+            e: SseEvent,
+            out: &mut Vec<StreamEvent>,
+        ) -> Result<Flow, ProviderError> {
+            if e.data == "[DONE]" {
+                return Ok(Flow::Done);
+            }
+            if e.data == "finish" {
+                return Ok(Flow::Finishing);
+            }
+            out.push(StreamEvent::Delta(e.data));
+            Ok(Flow::More)
+        }
+        fn end(&mut self) -> Result<Vec<StreamEvent>, ProviderError> {
+            Ok(vec![StreamEvent::Finished(Default::default())])
+        }
+    }
+
+    fn chunks(parts: Vec<&'static [u8]>) -> impl Stream<Item = Result<Bytes, StreamError>> {
+        futures_util::stream::iter(parts.into_iter().map(|p| Ok(Bytes::from_static(p))))
+    }
+
+    #[tokio::test]
+    async fn bytes_after_the_terminal_marker_in_the_same_read_do_not_spoil_the_answer() {
+        let body = chunks(vec![
+            b"data: hi\n\ndata: [DONE]\n\n\xff\xfe\x00 not utf-8\n\n",
+        ]);
+        let (got, err) =
+            testing::collect(decode_body(body, None, SseDecoder::new(), UntilDone)).await;
+        assert_eq!(err, None);
+        assert_eq!(
+            got,
+            vec![
+                StreamEvent::Delta("hi".into()),
+                StreamEvent::Finished(Default::default())
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn data_lines_without_a_blank_line_cannot_grow_one_event_without_bound() {
+        let body =
+            futures_util::stream::repeat_with(|| Ok(Bytes::from_static(b"data: aaaaaaaa\n")))
+                .take(10_000);
+        let (got, err) = testing::collect(decode_body(
+            body,
+            None,
+            SseDecoder::with_limit(1024),
+            UntilDone,
+        ))
+        .await;
+        assert!(got.is_empty());
+        let Some(ProviderError::Stream(StreamError::Malformed { detail })) = err else {
+            panic!("expected a malformed-stream error, got {err:?}");
+        };
+        assert_eq!(detail, "an event is larger than 1024 bytes");
+    }
+
+    #[tokio::test]
+    async fn an_endless_answer_is_cut_off_at_the_limit() {
+        let body = futures_util::stream::repeat_with(|| Ok(Bytes::from_static(b"data: word\n\n")))
+            .take(100_000);
+        let events = decode_body_within(body, None, 1024 * 1024, SseDecoder::new(), UntilDone);
+        let (got, err) = testing::collect(events).await;
+        assert!(!got.is_empty(), "the answer streams until the limit");
+        let Some(ProviderError::Stream(StreamError::Malformed { detail })) = err else {
+            panic!("expected a malformed-stream error, got {err:?}");
+        };
+        assert_eq!(detail, "the answer is larger than 1 MiB");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_finished_answer_on_an_open_connection_completes_after_the_grace() {
+        let body = chunks(vec![
+            b"data: hi\n\n",
+            b"data: finish\n\n",
+            b"data: usage\n\n",
+        ])
+        .chain(futures_util::stream::pending());
+        let start = tokio::time::Instant::now();
+        let events = decode_body(
+            body,
+            Some(Duration::from_secs(30)),
+            SseDecoder::new(),
+            UntilDone,
+        );
+        let (got, err) = testing::collect(events).await;
+        assert_eq!(err, None, "not an idle-timeout error");
+        assert_eq!(
+            got,
+            vec![
+                StreamEvent::Delta("hi".into()),
+                StreamEvent::Delta("usage".into()),
+                StreamEvent::Finished(Default::default())
+            ],
+            "what came within the grace is kept"
+        );
+        assert_eq!(
+            start.elapsed(),
+            FINISH_GRACE,
+            "well before the 30 s idle timeout"
         );
     }
 }

@@ -17,6 +17,7 @@ mod answer;
 mod client;
 mod decode;
 mod errors;
+mod lines;
 mod ndjson;
 mod sse;
 #[cfg(test)]
@@ -27,8 +28,8 @@ use serde_json::{Map, Value};
 
 use super::{ApiKey, BackendSpec, ChatRequest, EventStream, Provider, ProviderError};
 
-pub(crate) use answer::{Answer, prompt_chars};
-pub use client::{CONNECT_TIMEOUT, USER_AGENT, http_client};
+pub(crate) use answer::{Answer, count, prompt_chars};
+pub use client::{CONNECT_TIMEOUT, USER_AGENT, http_client, with_query};
 pub(crate) use client::{Endpoint, key_header};
 pub(crate) use decode::{Flow, FrameDecoder, SseBody, WireParser};
 pub(crate) use errors::{error_in_body, excerpt, json_error_message, json_frame, truncate_message};

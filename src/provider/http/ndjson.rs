@@ -1,55 +1,49 @@
 //! Incremental newline-delimited JSON framing (Ollama's `/api/chat`).
 //!
-//! Like the SSE decoder, the decoder keeps only the unfinished line between chunks and
-//! finds line ends with `memchr`, so a chunk may split anywhere. Blank lines are
+//! Like the SSE decoder, the decoder keeps only the unfinished (bounded) line between
+//! chunks (see `lines`), so a chunk may split anywhere. Blank lines are
 //! skipped, a `\r` before the `\n` is dropped, and the last line may lack its newline
 //! (a non-streamed answer is one JSON object, often without one).
 
-use memchr::memchr;
-
+use super::lines::{Lines, MAX_FRAME_BYTES};
 use crate::provider::StreamError;
 
-/// A line longer than this is treated as malformed rather than buffered forever.
-const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
-
 /// Turns body chunks into JSON values, one per line.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct NdjsonDecoder {
-    line: Vec<u8>,
+    lines: Lines,
+}
+
+impl Default for NdjsonDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl NdjsonDecoder {
     pub(crate) fn new() -> Self {
-        Self::default()
+        Self::with_limit(MAX_FRAME_BYTES)
     }
 
-    /// Feeds one chunk; returns the values of the lines it completed.
+    /// A decoder accepting lines of up to `max` bytes.
+    pub(crate) fn with_limit(max: usize) -> Self {
+        Self {
+            lines: Lines::new(false, max, "NDJSON line"),
+        }
+    }
+
+    /// Feeds one chunk; returns the values of the lines it completed. An error after
+    /// some lines is reported by the next call, so those lines are not lost.
     pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<Vec<serde_json::Value>, StreamError> {
         let mut out = Vec::new();
-        let mut rest = chunk;
-        while let Some(end) = memchr(b'\n', rest) {
-            if self.line.is_empty() {
-                parse_line(&rest[..end], &mut out)?;
-            } else {
-                self.line.extend_from_slice(&rest[..end]);
-                let line = std::mem::take(&mut self.line);
-                parse_line(&line, &mut out)?;
-            }
-            rest = &rest[end + 1..];
-        }
-        if self.line.len() + rest.len() > MAX_LINE_BYTES {
-            return Err(StreamError::Malformed {
-                detail: format!("a JSON line is longer than {MAX_LINE_BYTES} bytes"),
-            });
-        }
-        self.line.extend_from_slice(rest);
+        self.lines.push(chunk, |line| parse_line(line, &mut out))?;
         Ok(out)
     }
 
     /// Ends the body: parses a last line that had no newline.
     pub(crate) fn finish(self) -> Result<Vec<serde_json::Value>, StreamError> {
         let mut out = Vec::new();
-        parse_line(&self.line, &mut out)?;
+        self.lines.finish(|line| parse_line(line, &mut out))?;
         Ok(out)
     }
 }

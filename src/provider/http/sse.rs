@@ -2,8 +2,8 @@
 //!
 //! The body of a streamed answer arrives in chunks that may split anywhere: inside a
 //! UTF-8 code point, between `\r` and `\n`, in the middle of a field name. The decoder
-//! keeps only the unfinished line between pushes, scans bytes with `memchr` for line
-//! ends, and validates UTF-8 per complete line, so no split can change what it yields.
+//! keeps only the unfinished line between pushes (see `lines`), and validates UTF-8 per
+//! complete line, so no split can change what it yields. Lines and events are bounded.
 //!
 //! What it follows from the WHATWG `text/event-stream` rules: LF, CRLF and lone CR line
 //! endings; `:` comment lines; `field: value` with one optional space after the colon;
@@ -12,12 +12,10 @@
 //! pending when the body ends is dispatched by [`SseDecoder::finish`] (some servers omit
 //! the last blank line), and invalid UTF-8 is an error instead of being replaced.
 
-use memchr::{memchr, memchr2};
+use memchr::memchr;
 
+use super::lines::{Lines, MAX_FRAME_BYTES};
 use crate::provider::StreamError;
-
-/// A line longer than this is treated as malformed rather than buffered forever.
-const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
 /// One dispatched event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -29,82 +27,72 @@ pub(crate) struct SseEvent {
 }
 
 /// Turns body chunks into [`SseEvent`]s.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SseDecoder {
-    /// The unfinished line carried over from the previous chunk.
-    line: Vec<u8>,
-    /// The previous chunk ended with `\r`: a `\n` starting the next one belongs to it.
-    pending_cr: bool,
+    lines: Lines,
+    event: Pending,
+}
+
+/// The event being assembled from its lines.
+#[derive(Debug)]
+struct Pending {
     /// No line has been completed yet (a UTF-8 BOM may lead the first one).
     first_line: bool,
-    /// The event being assembled.
     event: Option<String>,
     data: String,
     has_data: bool,
+    /// Largest event accepted: many short `data:` lines without a blank line between
+    /// them must not grow one event without bound.
+    max: usize,
+}
+
+impl Default for SseDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl SseDecoder {
     pub(crate) fn new() -> Self {
+        Self::with_limit(MAX_FRAME_BYTES)
+    }
+
+    /// A decoder accepting events of up to `max` bytes.
+    pub(crate) fn with_limit(max: usize) -> Self {
         Self {
-            first_line: true,
-            ..Self::default()
+            lines: Lines::new(true, max, "event-stream line"),
+            event: Pending {
+                first_line: true,
+                event: None,
+                data: String::new(),
+                has_data: false,
+                max,
+            },
         }
     }
 
-    /// Feeds one chunk; returns the events it completed.
+    /// Feeds one chunk; returns the events it completed. An error after some events
+    /// is reported by the next call, so those events are not lost.
     pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, StreamError> {
         let mut out = Vec::new();
-        let mut rest = chunk;
-        // An empty chunk must not end the wait for the `\n` of a split `\r\n`.
-        if self.pending_cr && !rest.is_empty() {
-            self.pending_cr = false;
-            if rest[0] == b'\n' {
-                rest = &rest[1..];
-            }
-        }
-        while let Some(end) = memchr2(b'\n', b'\r', rest) {
-            if self.line.is_empty() {
-                self.line_done(&rest[..end], &mut out)?;
-            } else {
-                let mut line = std::mem::take(&mut self.line);
-                line.extend_from_slice(&rest[..end]);
-                self.line_done(&line, &mut out)?;
-                // Keep the allocation for the next carried-over line.
-                line.clear();
-                self.line = line;
-            }
-            let is_cr = rest[end] == b'\r';
-            rest = &rest[end + 1..];
-            if is_cr {
-                match rest.first() {
-                    Some(b'\n') => rest = &rest[1..],
-                    Some(_) => {}
-                    None => self.pending_cr = true,
-                }
-            }
-        }
-        if self.line.len() + rest.len() > MAX_LINE_BYTES {
-            return Err(StreamError::Malformed {
-                detail: format!("an event-stream line is longer than {MAX_LINE_BYTES} bytes"),
-            });
-        }
-        self.line.extend_from_slice(rest);
+        let event = &mut self.event;
+        self.lines.push(chunk, |line| event.line(line, &mut out))?;
         Ok(out)
     }
 
     /// Ends the body: completes an unfinished last line and dispatches an event that
     /// was not followed by a blank line.
-    pub(crate) fn finish(mut self) -> Result<Vec<SseEvent>, StreamError> {
+    pub(crate) fn finish(self) -> Result<Vec<SseEvent>, StreamError> {
         let mut out = Vec::new();
-        if !self.line.is_empty() {
-            let line = std::mem::take(&mut self.line);
-            self.line_done(&line, &mut out)?;
-        }
-        self.dispatch(&mut out);
+        let mut event = self.event;
+        self.lines.finish(|line| event.line(line, &mut out))?;
+        event.dispatch(&mut out);
         Ok(out)
     }
+}
 
-    fn line_done(&mut self, line: &[u8], out: &mut Vec<SseEvent>) -> Result<(), StreamError> {
+impl Pending {
+    fn line(&mut self, line: &[u8], out: &mut Vec<SseEvent>) -> Result<(), StreamError> {
         let mut line = line;
         if self.first_line {
             self.first_line = false;
@@ -131,6 +119,11 @@ impl SseDecoder {
         };
         match field {
             "data" => {
+                if self.data.len() + value.len() + 1 > self.max {
+                    return Err(StreamError::Malformed {
+                        detail: format!("an event is larger than {} bytes", self.max),
+                    });
+                }
                 if self.has_data {
                     self.data.push('\n');
                 }

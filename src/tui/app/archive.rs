@@ -37,6 +37,12 @@ impl App {
         self
     }
 
+    /// The session this chat recorded into, if it recorded anything.
+    pub fn archived_session(&self) -> Option<&str> {
+        let a = self.archiving.as_ref().filter(|a| a.begun)?;
+        Some(a.log.id())
+    }
+
     /// The log to record into, or `None` when nothing may be written (`archive =
     /// off` now, or no archive). Begins the session's file on first use, and
     /// follows the session to a new id after `/resume`.
@@ -67,7 +73,7 @@ impl App {
         before: Option<Settings>,
     ) {
         match command {
-            Some(SlashCommand::Set) => {
+            Some(SlashCommand::Set | SlashCommand::System) => {
                 let Some(before) = before else { return };
                 let after = self.session.settings().clone();
                 let mut keys: Vec<&str> = before.iter().map(|(k, _)| k).collect();

@@ -3,9 +3,11 @@
 //! (leaving, clearing, `/retry`, `/stats lb`, showing a resumed conversation).
 
 use super::{App, Effect, Quit};
-use crate::archive::{Event, ResumedSession};
+use crate::archive::{AnswerEnd, ArchivedProvenance, Event, ResumedSession};
 use crate::command::{self, Action, SlashCommand, strings};
-use crate::tui::history::{AnswerState, CellKind, HistoryCell};
+use crate::engine::Provenance;
+use crate::provider::Finish;
+use crate::tui::history::{AnswerExtras, AnswerState, CellKind, HistoryCell};
 
 impl App {
     pub(super) fn run_command(&mut self, line: &str) -> Vec<Effect> {
@@ -15,7 +17,8 @@ impl App {
         let generation = self.session.generation();
         let (name, args) = command::split_word(line.strip_prefix('/').unwrap_or(line));
         let parsed = SlashCommand::from_name(name);
-        let before = (parsed == Some(SlashCommand::Set)).then(|| self.session.settings().clone());
+        let before = matches!(parsed, Some(SlashCommand::Set | SlashCommand::System))
+            .then(|| self.session.settings().clone());
         if parsed == Some(SlashCommand::Resume) && self.is_busy() {
             self.output(strings::BUSY, true);
             return Vec::new();
@@ -41,8 +44,12 @@ impl App {
             Some(Action::Clear) => {
                 self.view.clear();
                 self.turn.forget_retry();
+                if let Some(log) = self.archive_log() {
+                    log.cleared();
+                }
             }
             Some(Action::Retry) => return self.retry(),
+            Some(Action::Copy { code }) => return self.copy(code),
             Some(Action::ShowLbStats) => self.show_lb_stats(),
             // Handled above, before the text.
             Some(Action::Resume(_)) | None => {}
@@ -56,7 +63,16 @@ impl App {
     /// session's messages and id were switched by the caller.
     pub fn show_resumed(&mut self, heading: String, resumed: &ResumedSession) {
         self.output(heading, false);
-        for record in &resumed.transcript.records {
+        // Turns before the last /clear are not part of the conversation any more.
+        let records = &resumed.transcript.records;
+        let start = records
+            .iter()
+            .rposition(|r| matches!(r.event, Event::Cleared))
+            .map_or(0, |i| i + 1);
+        if start > 0 {
+            self.notice(strings::RESUMED_AFTER_CLEAR);
+        }
+        for record in &records[start..] {
             match &record.event {
                 Event::User { content } => {
                     self.view
@@ -66,10 +82,8 @@ impl App {
                 Event::Answer {
                     content,
                     provenance,
-                } => self.view.cells.push(HistoryCell::new(CellKind::Assistant {
-                    text: content.clone(),
-                    state: AnswerState::Done(provenance.into()),
-                })),
+                    end,
+                } => self.show_archived_answer(content, provenance, end),
                 Event::Interrupted {
                     provenance, reason, ..
                 } => self.notice(strings::resumed_incomplete(&provenance.backend, reason)),
@@ -80,7 +94,8 @@ impl App {
                 | Event::Exhausted { .. }
                 | Event::Breaker { .. }
                 | Event::Setting { .. }
-                | Event::Stats { .. } => {}
+                | Event::Stats { .. }
+                | Event::Cleared => {}
             }
         }
         match &resumed.pending_prompt {
@@ -94,6 +109,65 @@ impl App {
             self.notice(strings::resumed_skipped(resumed.skipped_lines));
         }
         self.control.dirty = true;
+    }
+
+    /// A stored answer as it looked when it arrived: marked when it was not
+    /// complete, with its reasoning (folded) and tool calls.
+    fn show_archived_answer(
+        &mut self,
+        content: &str,
+        provenance: &ArchivedProvenance,
+        end: &AnswerEnd,
+    ) {
+        let provenance = Provenance::from(provenance);
+        let state = if end.status.is_complete() {
+            AnswerState::Done(provenance)
+        } else {
+            AnswerState::Stopped {
+                provenance,
+                finish: Box::new(Finish {
+                    status: end.status,
+                    stop_reason: end.stop_reason.clone(),
+                    message: end.finish_message.clone(),
+                }),
+            }
+        };
+        let mut kind = CellKind::answer(content.to_string(), state);
+        if let CellKind::Assistant { extras, .. } = &mut kind {
+            let reasoning = end.reasoning.clone().unwrap_or_default();
+            if !reasoning.is_empty() || !end.tool_calls.is_empty() {
+                *extras = Some(Box::new(AnswerExtras {
+                    reasoning,
+                    show_reasoning: self.view.show_reasoning,
+                    tool_calls: end.tool_calls.clone(),
+                }));
+            }
+        }
+        self.view.cells.push(HistoryCell::new(kind));
+    }
+
+    /// `/copy [code]`: the last answer's text, or its last fenced code block.
+    fn copy(&mut self, code: bool) -> Vec<Effect> {
+        let last = self
+            .view
+            .cells
+            .iter()
+            .rev()
+            .find_map(|cell| match cell.kind() {
+                CellKind::Assistant { text, .. } if !text.trim().is_empty() => Some(text.clone()),
+                _ => None,
+            });
+        let picked = match (last, code) {
+            (Some(text), false) => Some((text, "the last answer")),
+            (Some(text), true) => last_code_block(&text).map(|c| (c, "the last code block")),
+            (None, _) => None,
+        };
+        let Some((text, what)) = picked else {
+            self.output(strings::nothing_to_copy(code), true);
+            return Vec::new();
+        };
+        self.output(strings::copied(text.chars().count(), what), false);
+        vec![Effect::Copy(text)]
     }
 
     /// `/stats lb`: the engine's own block (real breaker states, TPM and metrics,
@@ -113,5 +187,66 @@ impl App {
             Ok(engine) => self.output(engine.stats_lb().trim_end().to_string(), false),
             Err(e) => self.output(strings::stats_lb_unavailable(&e.to_string()), true),
         }
+    }
+}
+
+/// The body of the last fenced code block (```` ``` ```` or `~~~`) in `text`.
+fn last_code_block(text: &str) -> Option<String> {
+    let mut last = None;
+    let mut open: Option<(&str, Vec<&str>)> = None;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        match &mut open {
+            None => {
+                for fence in ["```", "~~~"] {
+                    if trimmed.starts_with(fence) {
+                        open = Some((fence, Vec::new()));
+                        break;
+                    }
+                }
+            }
+            Some((fence, body)) => {
+                let t = trimmed.trim_end();
+                let mark = fence.chars().next();
+                if t.starts_with(*fence) && t.chars().all(|c| Some(c) == mark) {
+                    let mut block = body.join("\n");
+                    block.push('\n');
+                    last = Some(block);
+                    open = None;
+                } else {
+                    body.push(line);
+                }
+            }
+        }
+    }
+    // A block still open at the end (the answer was cut) counts too.
+    if let Some((_, body)) = open {
+        if !body.is_empty() {
+            let mut block = body.join("\n");
+            block.push('\n');
+            last = Some(block);
+        }
+    }
+    last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_code_block;
+
+    #[test]
+    fn the_last_code_block_is_found_with_either_fence() {
+        let text = "one\n```rust\nfn a() {}\n```\ntext\n~~~\nls -l\n  echo hi\n~~~\nend";
+        assert_eq!(last_code_block(text).as_deref(), Some("ls -l\n  echo hi\n"));
+        assert_eq!(
+            last_code_block("```\ncut off").as_deref(),
+            Some("cut off\n")
+        );
+        assert_eq!(last_code_block("no code"), None);
+        // A fence line with text after it is code, not the end.
+        assert_eq!(
+            last_code_block("```\n```not end\n```").as_deref(),
+            Some("```not end\n")
+        );
     }
 }

@@ -52,6 +52,8 @@ pub enum Effect {
     },
     /// Cancel the request in flight.
     Cancel,
+    /// Put `text` on the clipboard (through the terminal).
+    Copy(String),
 }
 
 /// The whole UI state.
@@ -80,6 +82,8 @@ struct TranscriptView {
     page: usize,
     /// Total transcript lines at the last layout.
     total_lines: usize,
+    /// Answers' reasoning shown in full (Ctrl-T), not folded to one line.
+    show_reasoning: bool,
 }
 
 impl TranscriptView {
@@ -113,6 +117,17 @@ struct Control {
     /// Something changed since the last draw.
     dirty: bool,
     quit: Quit,
+    popup: Popup,
+}
+
+/// The command popup's selection, for the input text it was made for: typing
+/// anything else starts it over at the first entry.
+#[derive(Debug, Default)]
+struct Popup {
+    for_text: String,
+    selected: usize,
+    /// Esc closed it (until the text changes).
+    hidden: bool,
 }
 
 /// Leaving: one Ctrl-C on an idle, empty prompt arms it, a second one (or Ctrl-D,
@@ -136,6 +151,7 @@ impl App {
                 scroll: 0,
                 page: 10,
                 total_lines: 0,
+                show_reasoning: false,
             },
             turn: Turn::default(),
             status: Status::default(),
@@ -144,6 +160,7 @@ impl App {
                 now: Instant::now(),
                 dirty: true,
                 quit: Quit::No,
+                popup: Popup::default(),
             },
         };
         let what = app.session.target().describe();
@@ -163,6 +180,11 @@ impl App {
         self
     }
 
+    /// Starts the prompt history (Up, Ctrl-R) with the prompts of earlier runs.
+    pub fn load_prompt_history(&mut self, entries: Vec<String>) {
+        self.input.load_history(entries);
+    }
+
     /// Handles one event.
     pub fn update(&mut self, event: AppEvent) -> Vec<Effect> {
         match event {
@@ -170,8 +192,14 @@ impl App {
             AppEvent::Paste(text) => self.on_paste(&text),
             AppEvent::Mouse(mouse) => self.on_mouse(mouse),
             AppEvent::Resize => self.control.dirty = true,
-            AppEvent::Engine { id, event } => self.on_engine(id, event),
-            AppEvent::EngineEnded { id } => self.on_engine_ended(id),
+            AppEvent::Engine { id, event } => {
+                self.on_engine(id, event);
+                return self.release_queue();
+            }
+            AppEvent::EngineEnded { id } => {
+                self.on_engine_ended(id);
+                return self.release_queue();
+            }
             AppEvent::Tick => self.on_tick(),
             AppEvent::Archive(status) => self.on_archive_status(status),
         }
@@ -253,10 +281,43 @@ impl App {
     /// The command popup's entries: commands matching what is typed after `/`.
     pub(in crate::tui) fn popup(&self) -> Vec<SlashCommand> {
         let text = self.input.text();
+        if self.popup_state().hidden {
+            return Vec::new();
+        }
         match text.strip_prefix('/') {
             Some(rest) if !rest.contains(char::is_whitespace) => SlashCommand::matching(rest),
             _ => Vec::new(),
         }
+    }
+
+    /// Which popup entry Enter and Tab take.
+    pub(in crate::tui) fn popup_selected(&self) -> usize {
+        self.popup_state().selected
+    }
+
+    /// The popup's state when it belongs to the current text, else a fresh one.
+    fn popup_state(&self) -> &Popup {
+        static FRESH: Popup = Popup {
+            for_text: String::new(),
+            selected: 0,
+            hidden: false,
+        };
+        if self.control.popup.for_text == self.input.text() {
+            &self.control.popup
+        } else {
+            &FRESH
+        }
+    }
+
+    /// The popup's state for the current text, to change it.
+    fn popup_mut(&mut self) -> &mut Popup {
+        if self.control.popup.for_text != self.input.text() {
+            self.control.popup = Popup {
+                for_text: self.input.text().to_string(),
+                ..Popup::default()
+            };
+        }
+        &mut self.control.popup
     }
 
     /// Wraps what changed for a screen of `size`, keeps a scrolled-up view still

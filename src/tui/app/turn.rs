@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::{App, Effect};
 use crate::engine::{self, BuildError, Engine, EngineEvent, Provenance};
-use crate::provider::ChatRequest;
-use crate::tui::history::{AnswerState, CellKind, HistoryCell};
+use crate::provider::{ChatRequest, Finish};
+use crate::tui::history::{AnswerExtras, AnswerState, CellKind, HistoryCell};
 
 /// Requests: the one in flight, and what `/retry` would resend.
 #[derive(Debug)]
@@ -17,8 +17,20 @@ pub(super) struct Turn {
     /// The last request's id; each request takes the next one.
     last_id: u64,
     retry: Option<Retry>,
+    /// Prompts typed while an answer streamed, oldest first.
+    queued: Vec<String>,
+    /// How the last turn ended, for the queue: sent on after an answer, given
+    /// back to the input otherwise (the next prompt may build on the missing one).
+    ended: Option<Ended>,
     /// Ask for streamed answers (`--no-stream` asks for whole ones).
     pub(super) stream: bool,
+}
+
+/// How a turn ended, as the queue sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    Answered,
+    Unanswered,
 }
 
 impl Default for Turn {
@@ -27,6 +39,8 @@ impl Default for Turn {
             in_flight: None,
             last_id: 0,
             retry: None,
+            queued: Vec::new(),
+            ended: None,
             stream: true,
         }
     }
@@ -107,7 +121,8 @@ impl App {
     /// Sends `text` as the next prompt, unless a request is in flight.
     pub(super) fn send_prompt(&mut self, text: String) -> Vec<Effect> {
         if self.is_busy() {
-            self.output(crate::command::strings::BUSY, true);
+            self.notice(crate::command::strings::queued(&text));
+            self.turn.queued.push(text);
             return Vec::new();
         }
         self.view
@@ -169,7 +184,7 @@ impl App {
             backend: None,
         });
         let request = ChatRequest {
-            messages: self.session.messages().to_vec(),
+            messages: self.session.request_messages(),
             stream: self.turn.stream,
         };
         vec![Effect::Start {
@@ -215,11 +230,37 @@ impl App {
         self.session.pop_unanswered();
         self.turn.offer_retry(flight.prompt, None);
         self.session.run_ended();
+        self.turn.ended = Some(Ended::Unanswered);
+        self.release_queue();
         vec![Effect::Cancel]
+    }
+
+    /// After a turn ended: the oldest queued prompt is sent when the turn was
+    /// answered; otherwise every queued prompt goes back to the input, unsent.
+    pub(super) fn release_queue(&mut self) -> Vec<Effect> {
+        let Some(ended) = self.turn.ended.take() else {
+            return Vec::new();
+        };
+        if self.turn.queued.is_empty() || self.is_busy() {
+            return Vec::new();
+        }
+        if ended == Ended::Answered {
+            let next = self.turn.queued.remove(0);
+            return self.send_prompt(next);
+        }
+        let mut text = std::mem::take(&mut self.turn.queued).join("\n");
+        if !self.input.is_empty() {
+            text.push('\n');
+            text.push_str(self.input.text());
+        }
+        self.input.set_text(text);
+        self.notice(crate::command::strings::QUEUE_RETURNED);
+        Vec::new()
     }
 
     fn finish_unanswered(&mut self, message: &str, after: Option<String>) {
         if let Some(flight) = self.turn.in_flight.take() {
+            self.turn.ended = Some(Ended::Unanswered);
             self.session.pop_unanswered();
             self.turn.offer_retry(flight.prompt, after);
             self.session.run_ended();
@@ -265,6 +306,12 @@ impl App {
             EngineEvent::AttemptStarted { backend, .. } => self.attempt_started(backend),
             EngineEvent::Delta { text } => self.delta(text),
             EngineEvent::Usage { .. } => {}
+            EngineEvent::Reasoning { text } => self.reasoning(&text),
+            EngineEvent::ToolCall { call } => {
+                if let Some(extras) = self.answer_extras() {
+                    extras.tool_calls.push(call);
+                }
+            }
             EngineEvent::AttemptFailed {
                 backend,
                 detail,
@@ -280,7 +327,7 @@ impl App {
             EngineEvent::Breaker { backend, state } => {
                 self.notice(format!("circuit breaker of {backend}: {state}"));
             }
-            EngineEvent::Done { provenance } => self.answered(provenance),
+            EngineEvent::Done { provenance, finish } => self.answered(provenance, finish),
             EngineEvent::Interrupted { provenance, reason } => {
                 self.interrupted(provenance, reason);
             }
@@ -306,40 +353,82 @@ impl App {
         }
     }
 
-    /// More answer text: the answer's cell grows (it appears with the first text).
+    /// More answer text: the answer's cell grows (it appears with the first text
+    /// or reasoning).
     fn delta(&mut self, text: String) {
+        let now = self.control.now;
         let Some(flight) = &mut self.turn.in_flight else {
             return;
         };
         flight.chars += text.chars().count();
         if flight.first_text.is_none() {
-            flight.first_text = Some(self.control.now);
+            flight.first_text = Some(now);
         }
-        match flight.cell.and_then(|i| self.view.cells.get_mut(i)) {
-            Some(cell) => {
-                if let CellKind::Assistant { text: t, .. } = cell.kind_mut() {
-                    t.push_str(&text);
-                }
-            }
-            None => {
-                flight.cell = Some(self.view.cells.len());
-                self.view.cells.push(HistoryCell::new(CellKind::Assistant {
-                    text,
-                    state: AnswerState::Streaming,
-                }));
-            }
+        if let Some(CellKind::Assistant { text: t, .. }) = self.answer_cell() {
+            t.push_str(&text);
         }
     }
 
-    /// A complete answer: it joins the conversation.
-    fn answered(&mut self, provenance: Provenance) {
+    /// Reasoning streamed before (or between) the answer's text.
+    fn reasoning(&mut self, text: &str) {
+        let show = self.view.show_reasoning;
+        if let Some(extras) = self.answer_extras() {
+            extras.reasoning.push_str(text);
+            extras.show_reasoning = show;
+        }
+    }
+
+    /// The answer in flight's cell, created empty when nothing arrived yet.
+    fn answer_cell(&mut self) -> Option<&mut CellKind> {
+        let flight = self.turn.in_flight.as_mut()?;
+        let index = match flight.cell {
+            Some(i) => i,
+            None => {
+                flight.cell = Some(self.view.cells.len());
+                self.view.cells.push(HistoryCell::new(CellKind::answer(
+                    String::new(),
+                    AnswerState::Streaming,
+                )));
+                self.view.cells.len() - 1
+            }
+        };
+        self.view.cells.get_mut(index).map(HistoryCell::kind_mut)
+    }
+
+    /// The answer in flight's reasoning and tool calls.
+    fn answer_extras(&mut self) -> Option<&mut AnswerExtras> {
+        match self.answer_cell()? {
+            CellKind::Assistant { extras, .. } => Some(extras.get_or_insert_with(Box::default)),
+            CellKind::User(_) | CellKind::Notice(_) | CellKind::Output { .. } => None,
+        }
+    }
+
+    /// An answer: it joins the conversation. One that is not complete (cut,
+    /// filtered, refused, a tool call) is marked; without text it does not join,
+    /// and `/retry` asks again.
+    fn answered(&mut self, provenance: Provenance, finish: Finish) {
         self.status
             .set_active(provenance.backend.clone(), provenance.model.clone());
-        if let Some(flight) = self.turn.in_flight.take() {
-            let text = self.set_answer_state(&flight, AnswerState::Done(provenance));
-            self.session.push_assistant(&text);
-        }
         self.turn.forget_retry();
+        if let Some(flight) = self.turn.in_flight.take() {
+            let state = if finish.status.is_complete() {
+                AnswerState::Done(provenance)
+            } else {
+                AnswerState::Stopped {
+                    provenance,
+                    finish: Box::new(finish),
+                }
+            };
+            let text = self.set_answer_state(&flight, state);
+            if text.trim().is_empty() {
+                self.turn.ended = Some(Ended::Unanswered);
+                self.session.pop_unanswered();
+                self.turn.offer_retry(flight.prompt, None);
+            } else {
+                self.turn.ended = Some(Ended::Answered);
+                self.session.push_assistant(&text);
+            }
+        }
         self.archive_stats();
     }
 
@@ -347,6 +436,7 @@ impl App {
     fn interrupted(&mut self, provenance: Provenance, reason: String) {
         if let Some(flight) = self.turn.in_flight.take() {
             let backend = provenance.backend.clone();
+            self.turn.ended = Some(Ended::Unanswered);
             self.set_answer_state(&flight, AnswerState::Interrupted { provenance, reason });
             // An incomplete answer is never kept as part of the conversation.
             self.session.pop_unanswered();
@@ -361,15 +451,15 @@ impl App {
         let index = match flight.cell {
             Some(i) => i,
             None => {
-                cells.push(HistoryCell::new(CellKind::Assistant {
-                    text: String::new(),
-                    state: AnswerState::Streaming,
-                }));
+                cells.push(HistoryCell::new(CellKind::answer(
+                    String::new(),
+                    AnswerState::Streaming,
+                )));
                 cells.len() - 1
             }
         };
         match cells.get_mut(index).map(HistoryCell::kind_mut) {
-            Some(CellKind::Assistant { text, state }) => {
+            Some(CellKind::Assistant { text, state, .. }) => {
                 *state = new;
                 // Streaming grew the text by doubling; a finished answer keeps
                 // only its length, so a long transcript holds about its text.

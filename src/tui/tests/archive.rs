@@ -41,6 +41,7 @@ fn answer(app: &mut App, id: u64, text: &str) {
         id,
         EngineEvent::Done {
             provenance: provenance("demo-fast", "sim-fast"),
+            finish: Default::default(),
         },
     );
 }
@@ -83,6 +84,7 @@ fn the_chat_archives_prompts_answers_and_changes() {
             Event::Answer {
                 content: "Hi there".into(),
                 provenance: (&provenance("demo-fast", "sim-fast")).into(),
+                end: Default::default(),
             },
             Event::Setting {
                 key: "timeout_ms".into(),
@@ -249,4 +251,33 @@ async fn an_answer_on_a_load_balancer_archives_a_stats_snapshot() {
         matches!(events.last(), Some(Event::Stats { .. })),
         "{events:#?}"
     );
+}
+
+#[test]
+fn clear_is_recorded_so_a_resume_neither_shows_nor_sends_the_cleared_turns() {
+    let (tmp, app) = app_on("demo");
+    let archive = archive_in(tmp.path());
+    let mut app = app.with_archive(archive.handle(), false);
+    let id = app.session().session_id().to_string();
+    let rid = started_id(&send(&mut app, "an expensive question"));
+    answer(&mut app, rid, "an expensive answer");
+    send(&mut app, "/clear");
+    let rid = started_id(&send(&mut app, "a fresh start"));
+    answer(&mut app, rid, "fresh");
+    let kinds = events(tmp.path(), &archive, &id);
+    assert!(kinds.contains(&Event::Cleared), "{kinds:?}");
+
+    let resumed = archive::resume(&Home::at(tmp.path()), &id).unwrap();
+    let sent: Vec<_> = resumed
+        .messages
+        .iter()
+        .map(|m| m.content.as_str())
+        .collect();
+    assert_eq!(sent, ["a fresh start", "fresh"]);
+    let (_tmp2, mut shown) = app_on("demo");
+    shown.show_resumed("resumed".into(), &resumed);
+    let screen = screen(&mut shown, 100, 20);
+    assert!(!screen.contains("expensive"), "{screen}");
+    assert!(screen.contains("a fresh start"), "{screen}");
+    assert!(screen.contains("was cleared"), "{screen}");
 }

@@ -40,7 +40,7 @@ fn stale_events_after_cancel_are_dropped() {
         },
     );
     let answer = app.transcript().iter().find_map(|c| match c.kind() {
-        CellKind::Assistant { text, state } => Some((text.clone(), state.clone())),
+        CellKind::Assistant { text, state, .. } => Some((text.clone(), state.clone())),
         _ => None,
     });
     assert_eq!(
@@ -150,4 +150,225 @@ fn home_shows_the_first_lines_not_an_empty_screen() {
     let before = app.scroll();
     key(&mut app, KeyCode::PageUp);
     assert_eq!(app.scroll(), before, "nothing above the first line");
+}
+
+fn with(app: &mut App, code: KeyCode, modifiers: KeyModifiers) -> Vec<Effect> {
+    app.update(AppEvent::Key(KeyEvent::new(code, modifiers)))
+}
+
+#[test]
+fn the_line_editor_moves_by_word_and_cuts_and_yanks() {
+    let (_tmp, mut app) = app_on("demo");
+    type_text(&mut app, "explain the relay race");
+    key(&mut app, KeyCode::Home);
+    assert_eq!(app.input().cursor(), 0, "Home moves to the line start");
+    with(&mut app, KeyCode::Right, KeyModifiers::CONTROL);
+    assert_eq!(app.input().cursor(), "explain".len());
+    with(&mut app, KeyCode::Char('f'), KeyModifiers::ALT);
+    assert_eq!(app.input().cursor(), "explain the".len());
+    with(&mut app, KeyCode::Char('b'), KeyModifiers::ALT);
+    assert_eq!(app.input().cursor(), "explain ".len());
+    assert_eq!(
+        app.input().text(),
+        "explain the relay race",
+        "Alt-b and Alt-f move, they do not type"
+    );
+    ctrl(&mut app, 'k');
+    assert_eq!(app.input().text(), "explain ");
+    ctrl(&mut app, 'a');
+    ctrl(&mut app, 'y');
+    assert_eq!(app.input().text(), "the relay raceexplain ");
+    key(&mut app, KeyCode::End);
+    assert_eq!(app.input().cursor(), app.input().text().len());
+    with(&mut app, KeyCode::Backspace, KeyModifiers::ALT);
+    assert_eq!(
+        app.input().text(),
+        "the relay ",
+        "the yank joined two words"
+    );
+    ctrl(&mut app, 'u');
+    assert!(app.input().is_empty());
+}
+
+#[test]
+fn ctrl_r_finds_an_older_prompt_and_esc_gives_it_back() {
+    let (_tmp, mut app) = app_on("demo");
+    app.load_prompt_history(vec![
+        "summarise the diff".into(),
+        "what is a relay".into(),
+        "summarise the log".into(),
+    ]);
+    type_text(&mut app, "draft");
+    ctrl(&mut app, 'r');
+    type_text(&mut app, "summ");
+    let searching = screen(&mut app, 80, 8);
+    assert!(searching.contains("history search: summ"), "{searching}");
+    assert_eq!(app.input().text(), "summarise the log");
+    ctrl(&mut app, 'r');
+    assert_eq!(app.input().text(), "summarise the diff");
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.input().text(), "draft", "Esc restores the draft");
+
+    ctrl(&mut app, 'u');
+    ctrl(&mut app, 'r');
+    type_text(&mut app, "relay");
+    let effects = key(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Start { request, .. }]
+            if request.messages.last().map(|m| m.content.as_str()) == Some("what is a relay")),
+        "Enter sends the match: {effects:?}"
+    );
+}
+
+#[test]
+fn a_prompt_typed_while_an_answer_streams_waits_for_it() {
+    let (_tmp, mut app) = app_on("demo");
+    let first = started_id(&send(&mut app, "first"));
+    assert!(send(&mut app, "second").is_empty(), "nothing starts yet");
+    let out = screen(&mut app, 100, 12);
+    assert!(out.contains("queued \"second\""), "{out}");
+    engine(&mut app, first, EngineEvent::Delta { text: "one".into() });
+    let effects = app.update(AppEvent::Engine {
+        id: first,
+        event: EngineEvent::Done {
+            provenance: provenance("demo-fast", "sim-fast"),
+            finish: Default::default(),
+        },
+    });
+    let [Effect::Start { request, .. }] = effects.as_slice() else {
+        panic!("the queued prompt was not sent: {effects:?}");
+    };
+    let sent: Vec<_> = request
+        .messages
+        .iter()
+        .map(|m| m.content.as_str())
+        .collect();
+    assert_eq!(sent, ["first", "one", "second"]);
+}
+
+#[test]
+fn queued_prompts_come_back_to_the_input_when_the_answer_is_cancelled() {
+    let (_tmp, mut app) = app_on("demo");
+    started_id(&send(&mut app, "first"));
+    send(&mut app, "second");
+    send(&mut app, "third");
+    type_text(&mut app, "draft");
+    let effects = key(&mut app, KeyCode::Esc);
+    assert!(matches!(effects.as_slice(), [Effect::Cancel]));
+    assert_eq!(app.input().text(), "second\nthird\ndraft");
+}
+
+#[test]
+fn a_message_may_start_with_a_slash() {
+    let (_tmp, mut app) = app_on("demo");
+    let effects = send(&mut app, "/usr/bin/python3 crashes, why?");
+    let [Effect::Start { request, .. }] = effects.as_slice() else {
+        panic!("a path was taken for a command: {effects:?}");
+    };
+    assert_eq!(
+        request.messages.last().map(|m| m.content.as_str()),
+        Some("/usr/bin/python3 crashes, why?")
+    );
+    let (_tmp, mut app) = app_on("demo");
+    let effects = send(&mut app, "//help is a command?");
+    let [Effect::Start { request, .. }] = effects.as_slice() else {
+        panic!("// did not send: {effects:?}");
+    };
+    assert_eq!(
+        request.messages.last().map(|m| m.content.as_str()),
+        Some("/help is a command?")
+    );
+}
+
+#[test]
+fn the_popup_lists_every_command_and_takes_arrows_enter_and_esc() {
+    let (_tmp, mut app) = app_on("demo");
+    type_text(&mut app, "/");
+    let all = screen(&mut app, 80, 30);
+    for c in crate::command::SlashCommand::ALL {
+        assert!(
+            all.contains(&format!("/{:<10}", c.name())),
+            "/{} missing:\n{all}",
+            c.name()
+        );
+    }
+    key(&mut app, KeyCode::Esc);
+    assert!(app.popup().is_empty(), "Esc closes it");
+    type_text(&mut app, "s");
+    assert!(!app.popup().is_empty(), "typing opens it again");
+    // /set, /system, /stats, /sessions: Down twice picks /stats.
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
+    insta::assert_snapshot!("popup_selected", screen(&mut app, 60, 12));
+    key(&mut app, KeyCode::Enter);
+    let out = screen(&mut app, 80, 30);
+    assert!(
+        out.contains("› /stats"),
+        "Enter ran the chosen command:\n{out}"
+    );
+}
+
+#[test]
+fn tab_lists_the_choices_when_it_cannot_add_more() {
+    let (_tmp, mut app) = app_on("demo");
+    type_text(&mut app, "/set t");
+    key(&mut app, KeyCode::Tab);
+    let typed = app.input().text().to_string();
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.input().text(), typed);
+    let out = screen(&mut app, 200, 30);
+    assert!(out.contains("timeout_ms"), "{out}");
+    assert!(out.contains("tpm_threshold"), "{out}");
+}
+
+#[test]
+fn system_sets_shows_and_clears_the_system_prompt() {
+    let (_tmp, mut app) = app_on("demo");
+    send(&mut app, "/system You answer in French.");
+    let effects = send(&mut app, "bonjour");
+    let [Effect::Start { request, .. }] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(
+        request.messages.first().map(|m| m.content.as_str()),
+        Some("You answer in French.")
+    );
+    app.update(AppEvent::Engine {
+        id: started_id(&effects),
+        event: EngineEvent::Done {
+            provenance: provenance("demo-fast", "sim-fast"),
+            finish: Default::default(),
+        },
+    });
+    send(&mut app, "/system");
+    assert!(screen(&mut app, 80, 20).contains("You answer in French."));
+    send(&mut app, "/system off");
+    assert!(app.session().settings().get("system-prompt").is_none());
+}
+
+#[test]
+fn copy_takes_the_last_answer_or_its_code_block() {
+    let (_tmp, mut app) = app_on("demo");
+    assert!(send(&mut app, "/copy").is_empty(), "nothing to copy yet");
+    let id = started_id(&send(&mut app, "code please"));
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Delta {
+            text: "Run:\n```sh\nls -l\n```\n".into(),
+        },
+    );
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Done {
+            provenance: provenance("demo-fast", "sim-fast"),
+            finish: Default::default(),
+        },
+    );
+    assert!(matches!(send(&mut app, "/copy").as_slice(),
+        [Effect::Copy(t)] if t == "Run:\n```sh\nls -l\n```\n"));
+    assert!(matches!(send(&mut app, "/copy code").as_slice(),
+        [Effect::Copy(t)] if t == "ls -l\n"));
+    assert!(screen(&mut app, 120, 20).contains("copied the last code block (6 characters)"));
 }

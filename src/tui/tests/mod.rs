@@ -89,6 +89,7 @@ fn provenance(backend: &str, model: &str) -> Provenance {
             input_tokens: 12,
             output_tokens: 85,
             estimated: true,
+            ..Usage::default()
         },
     }
 }

@@ -24,6 +24,10 @@ fn stored(root: &std::path::Path) -> &'static str {
         Event::Answer {
             content: "A race where runners **pass a baton**.".into(),
             provenance: p("demo-fast", "sim-fast"),
+            end: archive::AnswerEnd {
+                reasoning: Some("Relay: pass it on.".into()),
+                ..Default::default()
+            },
         },
         Event::User {
             content: "and the rules?".into(),
@@ -102,6 +106,7 @@ fn slash_resume_replaces_the_transcript_and_waits_for_an_idle_chat() {
         rid,
         EngineEvent::Done {
             provenance: provenance("demo-fast", "sim-fast"),
+            finish: Default::default(),
         },
     );
     send(&mut app, &format!("/resume {id}"));

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::engine::BackendFailure;
+use crate::provider::{AnswerStatus, Finish, ToolCall};
 
 #[test]
 fn main_screen() {
@@ -46,6 +47,7 @@ fn markdown_answer_with_provenance() {
         id,
         EngineEvent::Done {
             provenance: provenance("demo-fast", "sim-fast"),
+            finish: Default::default(),
         },
     );
     assert!(!app.is_busy());
@@ -167,6 +169,7 @@ fn narrow_terminal_wraps_everything() {
         id,
         EngineEvent::Done {
             provenance: provenance("demo-fast", "sim-fast"),
+            finish: Default::default(),
         },
     );
     insta::assert_snapshot!("narrow_40", screen(&mut app, 40, 40));
@@ -192,4 +195,112 @@ fn exhausted_shows_every_reason() {
     assert!(out.contains("every backend failed:"), "{out}");
     assert!(out.contains("demo-flaky: 503 Service Unavailable"), "{out}");
     assert!(app.session().messages().is_empty());
+}
+
+#[test]
+fn reasoning_folds_and_ctrl_t_shows_it() {
+    let (_tmp, mut app) = app_on("demo");
+    let id = started_id(&send(&mut app, "think"));
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Reasoning {
+            text: "First, count the legs.".into(),
+        },
+    );
+    // Reasoning alone already opens the answer, so a long think is visible.
+    let thinking = screen(&mut app, 60, 12);
+    assert!(thinking.contains("thought for 22 characters"), "{thinking}");
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Delta {
+            text: "Four.".into(),
+        },
+    );
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Done {
+            provenance: provenance("demo-fast", "sim-think"),
+            finish: Default::default(),
+        },
+    );
+    let folded = screen(&mut app, 60, 12);
+    assert!(!folded.contains("count the legs"), "{folded}");
+    ctrl(&mut app, 't');
+    insta::assert_snapshot!("reasoning_shown", screen(&mut app, 60, 12));
+    ctrl(&mut app, 't');
+    assert_eq!(screen(&mut app, 60, 12), folded);
+    // Only the answer joins the conversation.
+    assert_eq!(
+        app.session().messages().last().map(|m| m.content.as_str()),
+        Some("Four.")
+    );
+}
+
+#[test]
+fn a_cut_answer_is_marked_with_the_reason_and_kept() {
+    let (_tmp, mut app) = app_on("demo");
+    let id = started_id(&send(&mut app, "a long story"));
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Delta {
+            text: "Once upon a time there".into(),
+        },
+    );
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Done {
+            provenance: provenance("demo-fast", "sim-truncated"),
+            finish: Finish::new(AnswerStatus::Truncated, Some("length")),
+        },
+    );
+    let out = screen(&mut app, 80, 12);
+    insta::assert_snapshot!("truncated", out);
+    assert!(out.contains("truncated (length)"), "{out}");
+    // What was shown stays in the conversation so "go on" can continue it.
+    assert_eq!(
+        app.session().messages().last().map(|m| m.content.as_str()),
+        Some("Once upon a time there")
+    );
+}
+
+#[test]
+fn a_tool_call_without_text_is_shown_and_offers_retry() {
+    let (_tmp, mut app) = app_on("demo");
+    let id = started_id(&send(&mut app, "weather in Paris?"));
+    engine(
+        &mut app,
+        id,
+        EngineEvent::ToolCall {
+            call: ToolCall {
+                id: Some("call_1".into()),
+                name: "get_weather".into(),
+                arguments: r#"{"city":"Paris"}"#.into(),
+            },
+        },
+    );
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Done {
+            provenance: provenance("demo-fast", "sim-fast"),
+            finish: Finish::new(AnswerStatus::ToolCall, Some("tool_calls")),
+        },
+    );
+    let out = screen(&mut app, 80, 12);
+    assert!(
+        out.contains(r#"tool call: get_weather({"city":"Paris"})"#),
+        "{out}"
+    );
+    assert!(out.contains("tool call (tool_calls)"), "{out}");
+    // No text: nothing joins the conversation, and /retry can ask again.
+    assert!(app.session().messages().is_empty());
+    assert!(matches!(
+        send(&mut app, "/retry").as_slice(),
+        [Effect::Start { .. }]
+    ));
 }

@@ -1,0 +1,155 @@
+//! One-shot output tells how the answer ended: exit codes, the stderr advice line,
+//! the JSON fields, `--show-reasoning`, and `--system`/`--system-file`. The real
+//! binary runs against the built-in `sim` backend or the local mock server.
+
+// Test scaffolding: a failure to set up should panic loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use baton_mock::Behavior;
+use baton_test_support::home::{TempHome, text};
+use baton_test_support::mock::Mock;
+use serde_json::Value;
+
+fn sim(home: &TempHome, model: &str, extra: &[&str]) -> std::process::Output {
+    home.baton()
+        .args(["--provider", "sim", "--model", model, "--prompt", "hi"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_truncated_answer_exits_3_and_says_what_to_do() {
+    let home = TempHome::new();
+    let out = sim(&home, "sim-truncated", &[]);
+    assert_eq!(out.status.code(), Some(3), "stderr: {}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("You said: \"hi\"."));
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [
+            "baton: truncated: the answer was cut by the token limit (stop reason: length); \
+          raise max_tokens (/set modelparam max_tokens N) or ask for less"
+        ],
+        "{stderr}"
+    );
+}
+
+#[test]
+fn json_output_carries_status_stop_reason_and_usage() {
+    let home = TempHome::new();
+    let out = sim(&home, "sim-truncated", &["--output-format", "json"]);
+    assert_eq!(out.status.code(), Some(3), "stderr: {}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "truncated");
+    assert_eq!(v["stop_reason"], "length");
+    assert_eq!(v["tool_calls"], serde_json::json!([]));
+    assert_eq!(v["backend"], "sim");
+    for field in [
+        "reasoning_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+    ] {
+        assert!(v["usage"][field].is_u64(), "usage.{field}: {v}");
+    }
+    assert!(v.get("reasoning").is_none(), "{v}");
+
+    let out = sim(&home, "sim-fast", &["--output-format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "complete");
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn reasoning_is_on_stderr_only_when_asked_for() {
+    let home = TempHome::new();
+    let quiet = sim(&home, "sim-think", &[]);
+    assert_eq!(quiet.status.code(), Some(0));
+    assert!(quiet.stderr.is_empty(), "{}", text(&quiet.stderr));
+    let answer = text(&quiet.stdout);
+
+    let shown = sim(&home, "sim-think", &["--show-reasoning"]);
+    assert_eq!(shown.status.code(), Some(0));
+    assert_eq!(text(&shown.stdout), answer, "stdout is the answer alone");
+    let stderr = text(&shown.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.first(), Some(&"--- reasoning ---"), "{stderr}");
+    assert_eq!(lines.last(), Some(&"--- answer ---"), "{stderr}");
+    assert!(lines.len() > 2, "{stderr}");
+
+    let json = sim(&home, "sim-think", &["--output-format", "json"]);
+    let v: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(
+        v["reasoning"].as_str().is_some_and(|r| !r.is_empty()),
+        "{v}"
+    );
+    assert!(v["usage"]["reasoning_tokens"].as_u64().unwrap() > 0, "{v}");
+}
+
+#[test]
+fn a_missing_system_file_is_a_usage_error_naming_it() {
+    let home = TempHome::new();
+    let missing = home.path().join("no-such-rules.txt");
+    let out = sim(
+        &home,
+        "sim-fast",
+        &["--system-file", missing.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("no-such-rules.txt"), "{stderr}");
+    assert!(stderr.contains("--system-file"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn system_and_system_file_become_the_system_message() {
+    let mock = Mock::with(&[("a", Behavior::answer("ok"))]);
+    let home = TempHome::new();
+    home.openai_profile("work", &mock.base_url("a"));
+    let rules = home.path().join("rules.txt");
+    std::fs::write(&rules, "Answer in French.").unwrap();
+    home.baton()
+        .args(["--profile-load", "work", "--prompt", "hi"])
+        .args(["--system-file", rules.to_str().unwrap()])
+        .assert()
+        .success();
+    home.baton()
+        .args(["--profile-load", "work", "--prompt", "hi"])
+        .args(["--system", "Be brief."])
+        .assert()
+        .success();
+    let sent = mock.server.recorded("a");
+    assert_eq!(sent[0].body["messages"][0]["role"], "system");
+    assert_eq!(sent[0].body["messages"][0]["content"], "Answer in French.");
+    assert_eq!(sent[1].body["messages"][0]["content"], "Be brief.");
+    assert_eq!(sent[1].body["messages"][1]["content"], "hi");
+}
+
+#[test]
+fn sessions_show_marks_a_truncated_answer() {
+    let home = TempHome::new();
+    let out = sim(&home, "sim-truncated", &[]);
+    assert_eq!(out.status.code(), Some(3));
+    let dir = home.path().join("sessions");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .expect("one session file")
+        .unwrap()
+        .path();
+    let id = file.file_stem().unwrap().to_str().unwrap().to_string();
+    let line = std::fs::read_to_string(&file).unwrap();
+    assert!(line.contains(r#""status":"truncated""#), "{line}");
+    let shown = home
+        .baton()
+        .args(["sessions", "show", &id])
+        .output()
+        .unwrap();
+    let shown = text(&shown.stdout);
+    assert!(
+        shown.contains("## Assistant, truncated (stop reason: length)"),
+        "{shown}"
+    );
+}
