@@ -408,6 +408,11 @@ async fn transient_status_row(code: u16, phrase: &str) {
 
 /// Auth: `a` answers `code`, is not retried, and `b` is tried at once.
 async fn auth_status_row(code: u16, phrase: &str) {
+    at_once_row(code, phrase, ErrorClass::Auth).await;
+}
+
+/// Auth or quota: `a` fails once with `code` and is not retried; `b` answers at once.
+async fn at_once_row(code: u16, phrase: &str, class: ErrorClass) {
     let rig = Rig::start(vec![("a", status(code)), ("b", ok())]).await;
     let engine = rig.failover(&["a", "b"], TWO_TRIES);
     let clock = Instant::now();
@@ -416,12 +421,12 @@ async fn auth_status_row(code: u16, phrase: &str) {
     let detail = format!("{code} {phrase}");
     let mut expected = vec![
         started("a", 1, 2),
-        failed("a", ErrorClass::Auth, &detail, false),
+        failed("a", class, &detail, false),
         started("b", 1, 2),
     ];
     expected.extend(default_answer("b", 2, 1));
     assert_eq!(user_view(&events), expected);
-    assert_eq!(rig.requests("a"), 1, "an auth error is not retried");
+    assert_eq!(rig.requests("a"), 1, "a {class} error is not retried");
     assert_eq!(
         rig.logs.markers(),
         vec![
@@ -585,8 +590,8 @@ async fn status_401_is_an_auth_error_failed_over_at_once() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn status_402_is_an_auth_error_failed_over_at_once() {
-    auth_status_row(402, "Payment Required").await;
+async fn status_402_is_a_quota_error_failed_over_at_once() {
+    at_once_row(402, "Payment Required", ErrorClass::Quota).await;
 }
 
 #[tokio::test(start_paused = true)]

@@ -222,6 +222,14 @@ static REGISTRY: &[SettingSpec] = &[
     )
     .up_to(HOUR_MS),
     row(
+        "quota_cooldown_ms",
+        PositiveInt,
+        Some("3600000"),
+        LoadBalancer,
+        "How long in ms a backend out of money or quota is skipped (the provider's own wait wins)",
+    )
+    .up_to(7 * DAY_MS),
+    row(
         "circuit_breaker_enabled",
         Bool,
         Some("true"),

@@ -279,6 +279,8 @@ pub struct LbSettings {
     pub retry_delay: Duration,
     /// Longest Retry-After honoured (`retry_after_cap_ms`).
     pub retry_after_cap: Duration,
+    /// How long a backend out of money or quota is skipped (`quota_cooldown_ms`).
+    pub quota_cooldown: Duration,
     /// The circuit breaker.
     pub breaker: BreakerSettings,
 }
@@ -306,6 +308,7 @@ impl LbSettings {
             retry_count: count("failover_retry_count").max(1),
             retry_delay: ms("failover_retry_delay_ms"),
             retry_after_cap: ms("retry_after_cap_ms"),
+            quota_cooldown: ms("quota_cooldown_ms"),
             breaker: BreakerSettings {
                 enabled,
                 failure_threshold: count("circuit_breaker_failure_threshold").max(1),
@@ -346,6 +349,7 @@ mod tests {
                 retry_count: 2,
                 retry_delay: Duration::from_millis(1000),
                 retry_after_cap: Duration::from_millis(60_000),
+                quota_cooldown: Duration::from_millis(3_600_000),
                 breaker: BreakerSettings {
                     enabled: true,
                     failure_threshold: 3,

@@ -23,6 +23,8 @@ pub enum Verdict {
     Unhealthy,
     /// Its tokens per minute are above zero and below `tpm_threshold`.
     LowTpm(u64),
+    /// It ran out of money or quota; skipped until then (ms since the epoch).
+    OutOfQuota(u64),
 }
 
 /// Judges each slot of `order` by its backend's breaker and TPM at `now`.
@@ -41,6 +43,9 @@ pub(super) fn plan(
         let Some(h) = health.get(name) else {
             return Verdict::Go;
         };
+        if let Some(until) = h.out_of_quota(now) {
+            return Verdict::OutOfQuota(until);
+        }
         if settings.breaker.enabled && !h.breaker.would_admit(now, &settings.breaker) {
             return Verdict::Unhealthy;
         }
@@ -75,7 +80,8 @@ pub(super) fn empty_pools(plan: &[(Slot, Verdict)], pools: usize) -> Vec<usize> 
                 .iter()
                 .filter(|(slot, _)| slot.pool == Some(pool))
                 .peekable();
-            members.peek().is_some() && members.all(|(_, v)| *v == Verdict::Unhealthy)
+            members.peek().is_some()
+                && members.all(|(_, v)| matches!(v, Verdict::Unhealthy | Verdict::OutOfQuota(_)))
         })
         .collect()
 }
@@ -89,6 +95,42 @@ pub(super) fn skipped_reason(last: Option<&LastFailure>) -> (ErrorClass, String)
             format!("circuit breaker open (last error: {})", last.reason),
         ),
         None => (ErrorClass::Transient, "circuit breaker open".to_string()),
+    }
+}
+
+/// Why a backend out of quota is skipped, naming its last error and when it is
+/// tried again.
+pub(super) fn quota_reason(last: Option<&LastFailure>, until_ms: u64, now_ms: u64) -> String {
+    let wait = human_wait(until_ms.saturating_sub(now_ms));
+    let at = utc_time(until_ms);
+    match last {
+        Some(last) => format!(
+            "out of money or quota for {wait} (until {at} UTC; last error: {})",
+            last.reason
+        ),
+        None => format!("out of money or quota for {wait} (until {at} UTC)"),
+    }
+}
+
+/// `HH:MM:SS` of a time in ms since the epoch, in UTC.
+pub(super) fn utc_time(ms: u64) -> String {
+    let secs = (ms / 1000) % 86_400;
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// `45s`, `12 min`, `3 h 5 min`, rounded up so a wait never reads as zero.
+fn human_wait(ms: u64) -> String {
+    let secs = ms.div_ceil(1000);
+    if secs < 60 {
+        format!("{secs}s")
+    } else if secs < 3600 {
+        format!("{} min", secs.div_ceil(60))
+    } else {
+        let mins = secs.div_ceil(60);
+        match mins % 60 {
+            0 => format!("{} h", mins / 60),
+            m => format!("{} h {m} min", mins / 60),
+        }
     }
 }
 
@@ -149,20 +191,23 @@ pub(super) enum Step {
 ///
 /// A transient error is retried after `failover_retry_delay_ms`, or after the
 /// provider's Retry-After when that is within `retry_after_cap_ms` (a longer one
-/// fails over rather than wait); an auth error fails over at once; a request error
-/// fails over to different backends only. A first-chunk timeout fails over without
-/// a retry: the backend has already had `timeout_ms`.
+/// fails over rather than wait) unless the provider said `x-should-retry: false`;
+/// an auth or quota error fails over at once; a request error fails over to
+/// different backends only. A first-chunk timeout fails over without a retry: the
+/// backend has already had `timeout_ms`.
 pub(super) fn next_step(end: &AttemptEnd, attempt: u32, max: u32, settings: &LbSettings) -> Step {
     match end {
         AttemptEnd::Complete(_) | AttemptEnd::Broken { .. } => Step::Commit,
         AttemptEnd::FirstChunkTimeout { .. } => Step::FailOver,
         AttemptEnd::Failed(err) => match err.class() {
-            ErrorClass::Transient if attempt < max => match err.retry_after() {
-                Some(asked) if asked > settings.retry_after_cap => Step::FailOver,
-                Some(asked) => Step::Retry(asked),
-                None => Step::Retry(settings.retry_delay),
-            },
-            ErrorClass::Transient | ErrorClass::Auth => Step::FailOver,
+            ErrorClass::Transient if attempt < max && !err.retry_refused() => {
+                match err.retry_after() {
+                    Some(asked) if asked > settings.retry_after_cap => Step::FailOver,
+                    Some(asked) => Step::Retry(asked),
+                    None => Step::Retry(settings.retry_delay),
+                }
+            }
+            ErrorClass::Transient | ErrorClass::Auth | ErrorClass::Quota => Step::FailOver,
             ErrorClass::Request => Step::FailOverToDifferent,
         },
     }

@@ -60,6 +60,14 @@ pub(super) fn interrupted(backend: &str, reason: &str) {
     );
 }
 
+/// `[LB:quota] X: out of money or quota until HH:MM:SS UTC, skipping`
+pub(super) fn out_of_quota(backend: &str, until: &str) {
+    tracing::debug!(
+        target: "baton::lb",
+        "[LB:quota] {backend}: out of money or quota until {until} UTC, skipping"
+    );
+}
+
 /// `[LB:failover] Skipping unhealthy backend: X`
 pub(super) fn skipping_unhealthy(backend: &str) {
     tracing::debug!(

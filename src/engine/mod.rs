@@ -270,6 +270,7 @@ impl Inner {
         let h = health.get_mut(backend)?;
         h.metrics.record_success(latency_ms, tokens);
         h.tpm.record(tokens, now);
+        h.quota_until_ms = None;
         if !breaker.enabled {
             return None;
         }
@@ -285,12 +286,15 @@ impl Inner {
     }
 
     /// A backend gave up on the prompt; the breaker counts it unless the request
-    /// itself was at fault. Returns the breaker's new state if it changed.
+    /// itself was at fault or the backend is out of quota (skipped for the quota
+    /// cooldown instead, or for as long as the provider asked). Returns the breaker's
+    /// new state if it changed.
     fn record_give_up(
         &self,
         backend: &str,
         class: ErrorClass,
         reason: &str,
+        retry_after: Option<std::time::Duration>,
     ) -> Option<BreakerState> {
         let now = now_ms();
         let breaker = &self.settings.breaker;
@@ -300,6 +304,11 @@ impl Inner {
             class,
             reason: reason.to_string(),
         });
+        if class == ErrorClass::Quota {
+            let wait = retry_after.unwrap_or(self.settings.quota_cooldown);
+            h.quota_until_ms = Some(now.saturating_add(millis(wait)));
+            return None;
+        }
         if class == ErrorClass::Request || !breaker.enabled {
             return None;
         }

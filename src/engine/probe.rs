@@ -32,6 +32,9 @@ pub(super) enum Outcome<'a> {
         class: ErrorClass,
         /// The last error, in words.
         reason: &'a str,
+        /// How long the provider asked us to wait, if it said (for a quota error,
+        /// how long the backend is skipped).
+        retry_after: Option<std::time::Duration>,
     },
 }
 
@@ -79,9 +82,13 @@ impl Ticket {
             Outcome::Answered { latency_ms, tokens } => {
                 self.inner.record_success(&self.backend, latency_ms, tokens)
             }
-            Outcome::GaveUp { class, reason } => {
-                self.inner.record_give_up(&self.backend, class, reason)
-            }
+            Outcome::GaveUp {
+                class,
+                reason,
+                retry_after,
+            } => self
+                .inner
+                .record_give_up(&self.backend, class, reason, retry_after),
         }
     }
 }

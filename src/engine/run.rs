@@ -97,6 +97,17 @@ async fn drive(inner: Arc<Inner>, request: ChatRequest, out: Emitter) {
                 skip_unhealthy(&inner, name, listed.then_some(&mut trip), &out).await;
                 continue;
             }
+            Verdict::OutOfQuota(until) => {
+                let now = now_ms();
+                markers::out_of_quota(name, &decide::utc_time(until));
+                let why = decide::quota_reason(inner.last_failure(name).as_ref(), until, now);
+                out.emit(skipped(name, why.clone())).await;
+                let listed = !slot.pool.is_some_and(|p| empty_pools.contains(&p));
+                if listed {
+                    trip.give_up(name, ErrorClass::Quota, why);
+                }
+                continue;
+            }
             Verdict::LowTpm(tpm) => {
                 let threshold = inner.settings.tpm_threshold.unwrap_or_default();
                 markers::tpm_below(name, tpm, threshold);
@@ -199,6 +210,7 @@ async fn offer(
             AttemptEnd::Failed(err) => (err.class(), err.to_string(), Some(err)),
         };
         let timed_out = error.is_none();
+        let retry_after = error.as_ref().and_then(ProviderError::retry_after);
         inner.record_attempt_failure(name, timed_out);
         let wait = match step {
             Step::Retry(wait) => Some(wait),
@@ -220,13 +232,17 @@ async fn offer(
         match (&error, class) {
             (None, _) => {}
             (Some(_), ErrorClass::Transient) => markers::failed_after(name, attempt, &detail),
-            (Some(err), ErrorClass::Auth | ErrorClass::Request) => {
+            (Some(err), ErrorClass::Auth | ErrorClass::Quota | ErrorClass::Request) => {
                 markers::failed(name, &err.headline());
             }
         }
         let reason = detail.as_str();
-        out.breaker(name, ticket.settle(Outcome::GaveUp { class, reason }))
-            .await;
+        let outcome = Outcome::GaveUp {
+            class,
+            reason,
+            retry_after,
+        };
+        out.breaker(name, ticket.settle(outcome)).await;
         if step == Step::FailOverToDifferent {
             trip.rejected_by = Some(index);
         }
@@ -266,6 +282,7 @@ async fn unbuilt(
     let outcome = Outcome::GaveUp {
         class,
         reason: &reason,
+        retry_after: None,
     };
     out.breaker(name, ticket.settle(outcome)).await;
     trip.give_up(name, class, reason);
@@ -314,6 +331,7 @@ async fn commit(
             let outcome = Outcome::GaveUp {
                 class: ErrorClass::Transient,
                 reason: &reason,
+                retry_after: None,
             };
             out.breaker(name, ticket.settle(outcome)).await;
             inner.save_state().await;

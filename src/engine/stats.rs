@@ -51,6 +51,10 @@ pub struct BackendHealth {
     /// Why it last gave up on a prompt, so a later "circuit breaker open" (in this
     /// run or the next one-shot run) can still name the real cause and class.
     pub last_failure: Option<LastFailure>,
+    /// Until when (ms since the epoch) the backend is out of money or quota and
+    /// skipped; cleared by the next answer it gives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota_until_ms: Option<u64>,
 }
 
 /// The last reason a backend gave up, with its class.
@@ -67,6 +71,14 @@ impl BackendHealth {
     pub fn prune(&mut self, now_ms: u64, s: &BreakerSettings) {
         self.breaker.prune(now_ms, s);
         self.tpm.prune(now_ms);
+        if self.quota_until_ms.is_some_and(|until| until <= now_ms) {
+            self.quota_until_ms = None;
+        }
+    }
+
+    /// Until when the backend is skipped for its quota, if it is at `now_ms`.
+    pub fn out_of_quota(&self, now_ms: u64) -> Option<u64> {
+        self.quota_until_ms.filter(|&until| until > now_ms)
     }
 }
 
@@ -169,7 +181,16 @@ impl LbHealth {
         }
         out.push_str("\nCircuit Breaker States:\n");
         for (name, health) in &self.backends {
-            let _ = writeln!(out, "  {name}: {}", health.breaker.state(now_ms, s));
+            let state = health.breaker.state(now_ms, s);
+            match health.out_of_quota(now_ms) {
+                Some(until) => {
+                    let at = super::decide::utc_time(until);
+                    let _ = writeln!(out, "  {name}: {state} (out of quota until {at} UTC)");
+                }
+                None => {
+                    let _ = writeln!(out, "  {name}: {state}");
+                }
+            }
         }
         out
     }

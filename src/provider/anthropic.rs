@@ -10,7 +10,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value, json};
 
 use super::http::{self, Answer, Flow, SseBody, SseEvent, WireFormat, WireParser};
-use super::{AnswerStatus, ApiKey, ChatRequest, ProviderError, Role, StreamError, StreamEvent};
+use super::{
+    AnswerStatus, ApiKey, ChatRequest, HttpInfo, ProviderError, Role, StreamError, StreamEvent,
+};
 
 /// Where requests go when the profile sets no `base-url`.
 pub(crate) const DEFAULT_BASE_URL: &str = "https://api.anthropic.com/v1";
@@ -142,6 +144,14 @@ fn api_error(value: &Value) -> ProviderError {
         status,
         message: http::truncate_message(message),
         retry_after: None,
+        info: HttpInfo {
+            code: (!kind.is_empty()).then(|| kind.to_owned()),
+            request_id: value
+                .get("request_id")
+                .and_then(Value::as_str)
+                .map(http::truncate_message),
+            should_retry: None,
+        },
     }
 }
 
@@ -413,6 +423,13 @@ mod tests {
             ("api_error", 500, ErrorClass::Transient),
             ("something_new", 500, ErrorClass::Transient),
         ];
+        // A spend limit arrives as a rate-limit error: it is a quota, not a wait.
+        let data = r#"{"type":"error","error":{"type":"rate_limit_error","message":"This request would exceed your account's monthly spend limit."},"request_id":"req_9"}"#;
+        let body = sse(&[START, ("error", data)]);
+        let (_, err) = decode(&[&body], SseDecoder::new(), AnthropicParser::new(4)).await;
+        let err = err.unwrap();
+        assert_eq!(err.class(), ErrorClass::Quota);
+        assert!(err.to_string().ends_with("(request req_9)"), "{err}");
         for (kind, status, class) in cases {
             let data =
                 format!(r#"{{"type":"error","error":{{"type":"{kind}","message":"Overloaded"}}}}"#);
@@ -420,13 +437,10 @@ mod tests {
             let (events, err) = decode(&[&body], SseDecoder::new(), AnthropicParser::new(4)).await;
             assert_eq!(text(&events), "Hello");
             let err = err.unwrap();
-            assert_eq!(
-                err,
-                ProviderError::Http {
-                    status,
-                    message: "Overloaded".into(),
-                    retry_after: None
-                }
+            assert!(
+                matches!(&err, ProviderError::Http { status: s, message, info, .. }
+                    if *s == status && message == "Overloaded" && info.code.as_deref() == Some(kind)),
+                "{err:?}"
             );
             assert_eq!(err.class(), class);
         }

@@ -12,8 +12,12 @@ use serde::{Deserialize, Serialize};
 pub enum ErrorClass {
     /// Worth retrying on the same backend, then failing over.
     Transient,
-    /// Credentials or billing: no retry on this backend, fail over at once.
+    /// Credentials: no retry on this backend, fail over at once.
     Auth,
+    /// Money or quota is gone (OpenAI `insufficient_quota`, Anthropic's credit balance
+    /// and spend limits, a daily Gemini quota, HTTP 402): no retry, fail over at once,
+    /// and the backend is skipped for `quota_cooldown_ms` (or the provider's own wait).
+    Quota,
     /// The request itself is wrong: no retry; only a backend that differs may succeed.
     Request,
 }
@@ -23,6 +27,7 @@ impl fmt::Display for ErrorClass {
         f.write_str(match self {
             Self::Transient => "transient",
             Self::Auth => "auth",
+            Self::Quota => "quota",
             Self::Request => "request",
         })
     }
@@ -45,6 +50,18 @@ pub enum StreamError {
     Io(String),
 }
 
+/// What an error answer said besides its status and message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpInfo {
+    /// The provider's machine-readable reason: OpenAI `error.code` or `error.type`,
+    /// Anthropic `error.type`, Gemini's `ErrorInfo.reason` or quota id.
+    pub code: Option<String>,
+    /// The id to quote to the provider's support (`x-request-id`, `request-id`).
+    pub request_id: Option<String>,
+    /// `x-should-retry`: the provider's own word on whether a retry can help.
+    pub should_retry: Option<bool>,
+}
+
 /// Everything that can go wrong when asking a provider.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
@@ -57,7 +74,12 @@ pub enum ProviderError {
         reason: String,
     },
     /// The server answered with an HTTP error status.
-    #[error("{status} {}{}", status_text(*status), http_detail(*status, message))]
+    #[error(
+        "{status} {}{}{}",
+        status_text(*status),
+        http_detail(*status, message),
+        request_detail(info)
+    )]
     Http {
         /// The HTTP status code.
         status: u16,
@@ -65,6 +87,8 @@ pub enum ProviderError {
         message: String,
         /// How long the provider asked us to wait (`Retry-After`, `retry-after-ms`).
         retry_after: Option<Duration>,
+        /// The provider's error code, request id and retry hint, where it sent them.
+        info: HttpInfo,
     },
     /// The answer's stream broke or held malformed data.
     #[error(transparent)]
@@ -91,8 +115,11 @@ impl ProviderError {
         match self {
             Self::Connect { .. } | Self::Stream(_) | Self::Empty => ErrorClass::Transient,
             Self::Http {
-                status, message, ..
-            } => classify_status(*status, message),
+                status,
+                message,
+                info,
+                ..
+            } => classify(*status, info, message),
             Self::MissingKey { .. } => ErrorClass::Auth,
             Self::Config(_) => ErrorClass::Request,
         }
@@ -119,23 +146,85 @@ impl ProviderError {
             _ => None,
         }
     }
-}
 
-/// Maps an HTTP status (and, for 400, the message) to an error class.
-pub fn classify_status(status: u16, message: &str) -> ErrorClass {
-    match status {
-        401..=403 => ErrorClass::Auth,
-        408 | 429 | 500 | 502 | 503 | 504 | 529 => ErrorClass::Transient,
-        // Context-length and other 4xx errors repeat identically on a retry.
-        400..=499 => ErrorClass::Request,
-        500..=599 => ErrorClass::Transient,
-        _ => {
-            let _ = message;
-            ErrorClass::Request
+    /// Whether the provider said a retry cannot help (`x-should-retry: false`).
+    pub fn retry_refused(&self) -> bool {
+        matches!(self, Self::Http { info, .. } if info.should_retry == Some(false))
+    }
+
+    /// An HTTP error with only a status and a message.
+    pub fn http(status: u16, message: impl Into<String>) -> Self {
+        Self::Http {
+            status,
+            message: message.into(),
+            retry_after: None,
+            info: HttpInfo::default(),
         }
     }
 }
 
+/// Maps an HTTP status to an error class, before anything else is known.
+pub fn classify_status(status: u16) -> ErrorClass {
+    classify(status, &HttpInfo::default(), "")
+}
+
+/// Maps an error answer to its class. The status decides, except where providers say
+/// more in the body: billing and quota failures arrive as 400, 403 or 429 (the codes
+/// and phrases below are the ones OpenAI, Anthropic and Gemini send), a bad Gemini key
+/// as 400 `API_KEY_INVALID`, and `x-should-retry: true` marks any status worth a retry,
+/// as the official SDKs treat it.
+pub fn classify(status: u16, info: &HttpInfo, message: &str) -> ErrorClass {
+    let code = info.code.as_deref().unwrap_or("");
+    if matches!(status, 400 | 402 | 403 | 429) && is_quota(code, message) {
+        return ErrorClass::Quota;
+    }
+    if code == "API_KEY_INVALID" || code == "invalid_api_key" {
+        return ErrorClass::Auth;
+    }
+    if info.should_retry == Some(true) {
+        return ErrorClass::Transient;
+    }
+    match status {
+        402 => ErrorClass::Quota,
+        401 | 403 => ErrorClass::Auth,
+        // 409 is a lock or conflict the next try may not meet (the SDKs retry it).
+        408 | 409 | 429 | 500..=599 => ErrorClass::Transient,
+        // Context-length and other 4xx errors repeat identically on a retry.
+        _ => ErrorClass::Request,
+    }
+}
+
+/// Whether an error code or message says money or a long quota ran out. A Gemini
+/// quota per minute is a rate limit (its message reads like a billing one): the code
+/// names the quota, and only per-day ones count.
+fn is_quota(code: &str, message: &str) -> bool {
+    const CODES: &[&str] = &[
+        "insufficient_quota",
+        "billing_hard_limit_reached",
+        "billing_not_active",
+        "enforced_spend_limit_reached",
+        "insufficient_credits",
+    ];
+    const PHRASES: &[&str] = &[
+        "credit balance is too low",
+        "exceeded your current quota",
+        "spend limit",
+        "reached your specified api usage limits",
+        "insufficient credits",
+        "insufficient balance",
+    ];
+    if CODES.contains(&code) {
+        return true;
+    }
+    if code.contains("PerMinute") || code.contains("PerSecond") {
+        return false;
+    }
+    if code.contains("PerDay") {
+        return true;
+    }
+    let message = message.to_ascii_lowercase();
+    PHRASES.iter().any(|p| message.contains(p))
+}
 /// `": message"` after the status, unless the message only repeats the reason
 /// phrase (`401 Unauthorized: Unauthorized` says nothing twice).
 fn http_detail(status: u16, message: &str) -> String {
@@ -144,6 +233,14 @@ fn http_detail(status: u16, message: &str) -> String {
         String::new()
     } else {
         format!(": {message}")
+    }
+}
+
+/// ` (request req_...)` when the provider gave the request an id.
+fn request_detail(info: &HttpInfo) -> String {
+    match &info.request_id {
+        Some(id) => format!(" (request {id})"),
+        None => String::new(),
     }
 }
 
@@ -156,6 +253,7 @@ pub fn status_text(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         408 => "Request Timeout",
+        409 => "Conflict",
         413 => "Payload Too Large",
         422 => "Unprocessable Entity",
         429 => "Too Many Requests",
@@ -178,10 +276,11 @@ mod tests {
         let rows: &[(u16, ErrorClass)] = &[
             (400, ErrorClass::Request),
             (401, ErrorClass::Auth),
-            (402, ErrorClass::Auth),
+            (402, ErrorClass::Quota),
             (403, ErrorClass::Auth),
             (404, ErrorClass::Request),
             (408, ErrorClass::Transient),
+            (409, ErrorClass::Transient),
             (413, ErrorClass::Request),
             (422, ErrorClass::Request),
             (429, ErrorClass::Transient),
@@ -192,11 +291,7 @@ mod tests {
             (529, ErrorClass::Transient),
         ];
         for &(status, class) in rows {
-            let err = ProviderError::Http {
-                status,
-                message: String::new(),
-                retry_after: None,
-            };
+            let err = ProviderError::http(status, "");
             assert_eq!(err.class(), class, "{status}");
         }
         let transient = [
@@ -217,5 +312,128 @@ mod tests {
             hint: String::new(),
         };
         assert_eq!(missing.class(), ErrorClass::Auth);
+    }
+
+    fn with(code: Option<&str>, should_retry: Option<bool>) -> HttpInfo {
+        HttpInfo {
+            code: code.map(str::to_owned),
+            request_id: None,
+            should_retry,
+        }
+    }
+
+    #[test]
+    fn quota_and_billing_are_their_own_class() {
+        let rows: &[(u16, Option<&str>, &str, ErrorClass)] = &[
+            (
+                429,
+                Some("insufficient_quota"),
+                "You exceeded your current quota",
+                ErrorClass::Quota,
+            ),
+            (
+                429,
+                Some("rate_limit_exceeded"),
+                "Rate limit reached for 10KTPM",
+                ErrorClass::Transient,
+            ),
+            (
+                400,
+                Some("invalid_request_error"),
+                "Your credit balance is too low to access the Anthropic API.",
+                ErrorClass::Quota,
+            ),
+            (
+                429,
+                Some("rate_limit_error"),
+                "This request would exceed your account's monthly spend limit.",
+                ErrorClass::Quota,
+            ),
+            (
+                429,
+                Some("rate_limit_error"),
+                "This request would exceed the rate limit for your organization",
+                ErrorClass::Transient,
+            ),
+            (
+                400,
+                Some("invalid_request_error"),
+                "You have reached your specified API usage limits.",
+                ErrorClass::Quota,
+            ),
+            (
+                429,
+                Some("GenerateRequestsPerMinutePerProjectPerModel-FreeTier"),
+                "You exceeded your current quota, please check your plan.",
+                ErrorClass::Transient,
+            ),
+            (
+                429,
+                Some("GenerateRequestsPerDayPerProjectPerModel-FreeTier"),
+                "You exceeded your current quota, please check your plan.",
+                ErrorClass::Quota,
+            ),
+            (
+                400,
+                Some("API_KEY_INVALID"),
+                "API key not valid. Please pass a valid API key.",
+                ErrorClass::Auth,
+            ),
+            (
+                400,
+                Some("invalid_request_error"),
+                "prompt is too long",
+                ErrorClass::Request,
+            ),
+            // A 5xx never means money, whatever its text says.
+            (
+                503,
+                None,
+                "exceeded your current quota",
+                ErrorClass::Transient,
+            ),
+        ];
+        for &(status, code, message, class) in rows {
+            assert_eq!(
+                classify(status, &with(code, None), message),
+                class,
+                "{status} {code:?} {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn should_retry_header_marks_a_status_worth_retrying() {
+        assert_eq!(
+            classify(400, &with(None, Some(true)), ""),
+            ErrorClass::Transient
+        );
+        assert_eq!(
+            classify(400, &with(None, Some(false)), ""),
+            ErrorClass::Request
+        );
+        let refused = ProviderError::Http {
+            status: 503,
+            message: String::new(),
+            retry_after: None,
+            info: with(None, Some(false)),
+        };
+        assert!(refused.retry_refused());
+        assert!(!ProviderError::http(503, "").retry_refused());
+    }
+
+    #[test]
+    fn messages_name_the_request_id() {
+        let err = ProviderError::Http {
+            status: 529,
+            message: "Overloaded".into(),
+            retry_after: None,
+            info: HttpInfo {
+                request_id: Some("req_011CZ".into()),
+                ..HttpInfo::default()
+            },
+        };
+        assert_eq!(err.to_string(), "529 Overloaded (request req_011CZ)");
+        assert_eq!(err.headline(), "529 Overloaded");
     }
 }

@@ -370,14 +370,12 @@ mod tests {
             r#"{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}"#,
         ]);
         let (_, err) = decode(&[&body], SseDecoder::new(), GeminiParser::new(4)).await;
+        let err = err.unwrap();
         assert_eq!(
-            err,
-            Some(ProviderError::Http {
-                status: 503,
-                message: "The model is overloaded.".into(),
-                retry_after: None
-            })
+            err.to_string(),
+            "503 Service Unavailable: The model is overloaded."
         );
+        assert_eq!(err.class(), crate::provider::ErrorClass::Transient);
 
         // A blocked prompt is a filtered answer with the reason, not an error.
         let body = sse(&[

@@ -31,7 +31,9 @@ use std::pin::Pin;
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 
-pub use error::{ErrorClass, ProviderError, StreamError, classify_status, status_text};
+pub use error::{
+    ErrorClass, HttpInfo, ProviderError, StreamError, classify, classify_status, status_text,
+};
 pub use finish::{AnswerStatus, Finish, ToolCall};
 pub use http::{CONNECT_TIMEOUT, USER_AGENT, http_client, with_query};
 pub use keys::{ApiKey, resolve_key};

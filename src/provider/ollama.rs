@@ -3,13 +3,15 @@
 //! `POST {base}/api/chat`; the answer is newline-delimited JSON, one object per line:
 //! `{"message":{"content":..},"done":false}` while streaming, then a last object with
 //! `done: true`, `done_reason`, `prompt_eval_count` and `eval_count`. A non-streamed
-//! answer is that last object alone, so both modes share one decoder and parser.
+//! answer is that last object alone (one JSON document, read whole), so both modes
+//! share one parser. `message.thinking` is reasoning; `message.tool_calls` carries
+//! whole calls whose arguments are a JSON object.
 //! Sampling parameters go into `options` (`max_tokens` becomes `num_predict`).
 
 use reqwest::header::{AUTHORIZATION, HeaderMap};
 use serde_json::{Map, Value, json};
 
-use super::http::{self, Answer, Flow, NdjsonDecoder, WireFormat, WireParser};
+use super::http::{self, Answer, Flow, LinesBody, WireFormat, WireParser};
 use super::{AnswerStatus, ApiKey, ChatRequest, ProviderError, StreamEvent};
 
 /// Where requests go when the profile sets no `base-url`.
@@ -22,7 +24,7 @@ const TOP_LEVEL_PARAMS: &[&str] = &["keep_alive", "format", "think"];
 pub(crate) struct Ollama;
 
 impl WireFormat for Ollama {
-    type Decoder = NdjsonDecoder;
+    type Decoder = LinesBody;
     type Parser = OllamaParser;
 
     fn path(&self, _model: &str, _streaming: bool) -> String {
@@ -72,9 +74,8 @@ impl WireFormat for Ollama {
         Value::Object(body)
     }
 
-    /// A non-streamed answer is the streamed answer's last line alone.
-    fn decoder(&self, _streaming: bool) -> NdjsonDecoder {
-        NdjsonDecoder::new()
+    fn decoder(&self, streaming: bool) -> LinesBody {
+        LinesBody::new(streaming)
     }
 
     fn parser(&self, prompt_chars: usize) -> OllamaParser {
@@ -108,11 +109,10 @@ fn line_error(value: &Value) -> Option<ProviderError> {
     } else {
         500
     };
-    Some(ProviderError::Http {
+    Some(ProviderError::http(
         status,
-        message: http::truncate_message(&message),
-        retry_after: None,
-    })
+        http::truncate_message(&message),
+    ))
 }
 
 impl WireParser<Value> for OllamaParser {
@@ -120,8 +120,27 @@ impl WireParser<Value> for OllamaParser {
         if let Some(err) = line_error(&value) {
             return Err(err);
         }
+        if let Some(text) = value.pointer("/message/thinking").and_then(Value::as_str) {
+            self.answer.reasoning(text, out);
+        }
         if let Some(text) = value.pointer("/message/content").and_then(Value::as_str) {
             self.answer.text(text, out);
+        }
+        let calls = value
+            .pointer("/message/tool_calls")
+            .and_then(Value::as_array);
+        for call in calls.into_iter().flatten() {
+            let function = call.get("function").unwrap_or(call);
+            let Some(name) = function.get("name").and_then(Value::as_str) else {
+                continue;
+            };
+            let arguments = match function.get("arguments") {
+                Some(Value::String(text)) => text.clone(),
+                Some(args) => args.to_string(),
+                None => "{}".to_owned(),
+            };
+            let id = call.get("id").and_then(Value::as_str);
+            self.answer.tool_call(id, name, &arguments);
         }
         if value.get("done").and_then(Value::as_bool) == Some(true) {
             self.answer
@@ -147,6 +166,7 @@ mod tests {
     use super::*;
     use crate::provider::Finish;
     use crate::provider::http::HttpProvider;
+    use crate::provider::http::NdjsonDecoder;
     use crate::provider::http::testing::{collect, decode, ok_response, serve_once, text};
     use crate::provider::{
         BackendSpec, ErrorClass, Message, Provider, StreamError, Usage, http_client,
@@ -215,6 +235,46 @@ mod tests {
         )
         .await;
         assert_eq!(err.map(|e| e.class()), Some(ErrorClass::Transient));
+    }
+
+    #[tokio::test]
+    async fn thinking_tool_calls_and_length() {
+        let lines = [
+            "{\"message\":{\"role\":\"assistant\",\"content\":\"\",\"thinking\":\"Let me see\"},\"done\":false}\n",
+            "{\"message\":{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"function\":{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}}]},\"done\":false}\n",
+            "{\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,\"done_reason\":\"stop\",\"prompt_eval_count\":9,\"eval_count\":12}\n",
+        ];
+        let (events, err) = decode(&lines, NdjsonDecoder::new(), OllamaParser::new(4)).await;
+        assert_eq!(err, None);
+        assert_eq!(events[0], StreamEvent::Reasoning("Let me see".into()));
+        assert_eq!(
+            events[1],
+            StreamEvent::ToolCall(crate::provider::ToolCall {
+                id: None,
+                name: "get_weather".into(),
+                arguments: "{\"city\":\"Paris\"}".into(),
+            })
+        );
+        let Some(StreamEvent::Finished(finish)) = events.last() else {
+            panic!("{events:?}");
+        };
+        assert_eq!(finish.status, AnswerStatus::ToolCall);
+
+        let cut = "{\"message\":{\"content\":\"The sky is\"},\"done\":true,\"done_reason\":\"length\",\"eval_count\":3}";
+        let (events, _) = decode(&[cut], NdjsonDecoder::new(), OllamaParser::new(4)).await;
+        let Some(StreamEvent::Finished(finish)) = events.last() else {
+            panic!("{events:?}");
+        };
+        assert_eq!(finish.status, AnswerStatus::Truncated);
+        assert_eq!(finish.stop_reason.as_deref(), Some("length"));
+    }
+
+    #[tokio::test]
+    async fn a_whole_answer_may_span_lines() {
+        let body = "{\n  \"message\": {\"role\": \"assistant\", \"content\": \"Hi\"},\n  \"done\": true\n}\n";
+        let (events, err) = decode(&[body], LinesBody::new(false), OllamaParser::new(4)).await;
+        assert_eq!(err, None);
+        assert_eq!(text(&events), "Hi");
     }
 
     #[tokio::test]

@@ -367,11 +367,7 @@ mod tests {
         assert_eq!(text(&events), "Hel");
         assert_eq!(
             err,
-            Some(ProviderError::Http {
-                status: 502,
-                message: "Provider returned error".into(),
-                retry_after: None
-            })
+            Some(ProviderError::http(502, "Provider returned error"))
         );
     }
 
@@ -788,14 +784,7 @@ mod tests {
         let (base, server) = serve_once(ok_response("application/json", error)).await;
         let provider = backend(&spec(&base, None), "openai");
         let (_, err) = collect(provider.stream(request(true))).await;
-        assert_eq!(
-            err,
-            Some(ProviderError::Http {
-                status: 429,
-                message: "upstream quota".into(),
-                retry_after: None
-            })
-        );
+        assert_eq!(err, Some(ProviderError::http(429, "upstream quota")));
         server.await.unwrap();
 
         let whole = r#"{"choices":[{"message":{"content":"whole"},"finish_reason":"stop"}]}"#;

@@ -120,21 +120,13 @@ impl SimProvider {
                 url: format!("sim://{}", self.model),
                 reason: "connection refused (simulated)".into(),
             }),
-            Mode::Unauthorized => Some(ProviderError::Http {
-                status: 401,
-                message: "invalid API key (simulated)".into(),
-                retry_after: None,
-            }),
+            Mode::Unauthorized => Some(ProviderError::http(401, "invalid API key (simulated)")),
             Mode::Flaky => {
                 let fail = match self.rng.lock() {
                     Ok(mut rng) => rng.random_bool(0.5),
                     Err(poisoned) => poisoned.into_inner().random_bool(0.5),
                 };
-                fail.then(|| ProviderError::Http {
-                    status: 503,
-                    message: "temporarily overloaded (simulated)".into(),
-                    retry_after: None,
-                })
+                fail.then(|| ProviderError::http(503, "temporarily overloaded (simulated)"))
             }
             Mode::Fast | Mode::Slow | Mode::Cut | Mode::Think | Mode::Truncated => None,
         }

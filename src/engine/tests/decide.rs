@@ -202,6 +202,7 @@ fn status(status: u16, retry_after: Option<u64>) -> AttemptEnd {
         status,
         message: String::new(),
         retry_after: retry_after.map(Duration::from_millis),
+        info: Default::default(),
     })
 }
 

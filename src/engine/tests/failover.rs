@@ -56,6 +56,7 @@ async fn retry_after_wins_over_the_delay_and_a_long_one_fails_over() {
         status: 429,
         message: String::new(),
         retry_after: Some(Duration::from_secs(3)),
+        info: Default::default(),
     };
     let a = Scripted::new(vec![Reply::Fail {
         after_ms: 0,
@@ -70,6 +71,7 @@ async fn retry_after_wins_over_the_delay_and_a_long_one_fails_over() {
         status: 429,
         message: String::new(),
         retry_after: Some(Duration::from_secs(3600)),
+        info: Default::default(),
     };
     let a = Scripted::new(vec![Reply::Fail {
         after_ms: 0,
@@ -243,4 +245,110 @@ async fn empty_answer_is_transient() {
     let events = run(&engine(vec![backend("a", &a), backend("b", &b)])).await;
     assert_eq!(a.calls(), 2);
     assert_eq!(text(&events), "ok");
+}
+
+fn out_of_quota() -> ProviderError {
+    ProviderError::Http {
+        status: 429,
+        message: "You exceeded your current quota".into(),
+        retry_after: None,
+        info: crate::provider::HttpInfo {
+            code: Some("insufficient_quota".into()),
+            ..Default::default()
+        },
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_quota_error_fails_over_at_once_and_skips_the_backend_for_the_cooldown() {
+    let a = Scripted::new(vec![Reply::Fail {
+        after_ms: 0,
+        err: out_of_quota(),
+    }]);
+    let b = Scripted::new(vec![]);
+    let e = engine(vec![backend("a", &a), backend("b", &b)]);
+    let events = run(&e).await;
+    // No retry on a: straight to b.
+    assert_eq!(started(&events), vec![("a".into(), 1), ("b".into(), 1)]);
+    assert_eq!(answered_by(&events).as_deref(), Some("b"));
+    assert!(breaker_events(&events).is_empty(), "{events:?}");
+
+    // Within the hour a is passed over without a request, saying why.
+    tokio::time::advance(Duration::from_secs(59 * 60)).await;
+    let events = run(&e).await;
+    assert_eq!(a.calls(), 1);
+    assert_eq!(skipped(&events), vec!["a".to_string()]);
+    let why = events.iter().find_map(|ev| match ev {
+        EngineEvent::Skipped { why, .. } => Some(why.clone()),
+        _ => None,
+    });
+    let why = why.unwrap_or_default();
+    assert!(
+        why.starts_with("out of money or quota for 1 min (until "),
+        "{why}"
+    );
+    assert!(
+        why.contains("last error: 429 Too Many Requests: You exceeded"),
+        "{why}"
+    );
+
+    // After the cooldown it is asked again.
+    tokio::time::advance(Duration::from_secs(61)).await;
+    let events = run(&e).await;
+    assert_eq!(answered_by(&events).as_deref(), Some("a"));
+    assert_eq!(a.calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_quota_error_with_a_wait_skips_the_backend_for_that_wait() {
+    let mut err = out_of_quota();
+    if let ProviderError::Http { retry_after, .. } = &mut err {
+        *retry_after = Some(Duration::from_secs(90));
+    }
+    let a = Scripted::new(vec![Reply::Fail { after_ms: 0, err }]);
+    let b = Scripted::new(vec![]);
+    let e = engine(vec![backend("a", &a), backend("b", &b)]);
+    run(&e).await;
+    tokio::time::advance(Duration::from_secs(89)).await;
+    assert_eq!(skipped(&run(&e).await), vec!["a".to_string()]);
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert_eq!(answered_by(&run(&e).await).as_deref(), Some("a"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn quota_and_auth_alone_never_read_as_retry_later() {
+    let a = Scripted::new(vec![Reply::Fail {
+        after_ms: 0,
+        err: out_of_quota(),
+    }]);
+    let b = Scripted::new(failing(2, 401));
+    let e = engine(vec![backend("a", &a), backend("b", &b)]);
+    // The first prompt asks a; the second skips it for its quota.
+    for _ in 0..2 {
+        let events = run(&e).await;
+        match events.last() {
+            Some(EngineEvent::Exhausted { reasons }) => {
+                assert_eq!(reasons[0].class, ErrorClass::Quota);
+                assert!(!crate::engine::retry_later(reasons), "{reasons:?}");
+            }
+            other => panic!("expected Exhausted, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn should_retry_false_fails_over_without_a_retry() {
+    let err = ProviderError::Http {
+        status: 503,
+        message: String::new(),
+        retry_after: None,
+        info: crate::provider::HttpInfo {
+            should_retry: Some(false),
+            ..Default::default()
+        },
+    };
+    let a = Scripted::new(vec![Reply::Fail { after_ms: 0, err }]);
+    let b = Scripted::new(vec![]);
+    let events = run(&engine(vec![backend("a", &a), backend("b", &b)])).await;
+    assert_eq!(started(&events), vec![("a".into(), 1), ("b".into(), 1)]);
 }

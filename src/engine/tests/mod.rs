@@ -119,11 +119,7 @@ fn backend(name: &str, p: &Arc<Scripted>) -> Backend {
 }
 
 fn http(status: u16) -> ProviderError {
-    ProviderError::Http {
-        status,
-        message: String::new(),
-        retry_after: None,
-    }
+    ProviderError::http(status, String::new())
 }
 
 fn engine(backends: Vec<Backend>) -> Engine {

@@ -399,7 +399,7 @@ mod tests {
     async fn http_errors_carry_message_and_retry_after() {
         let body = r#"{"error":{"message":"Rate limit reached for gpt-4o","type":"requests"}}"#;
         let raw = format!(
-            "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nretry-after: 3\r\ncontent-length: {}\r\n\r\n{body}",
+            "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nretry-after: 3\r\nx-request-id: req_42\r\ncontent-length: {}\r\n\r\n{body}",
             body.len()
         );
         let (base, server) = testing::serve_once(raw.into_bytes()).await;
@@ -414,17 +414,22 @@ mod tests {
                 status: 429,
                 message: "Rate limit reached for gpt-4o".into(),
                 retry_after: Some(Duration::from_secs(3)),
+                info: crate::provider::HttpInfo {
+                    code: Some("requests".into()),
+                    request_id: Some("req_42".into()),
+                    should_retry: None,
+                },
             }
         );
         assert_eq!(
             err.to_string(),
-            "429 Too Many Requests: Rate limit reached for gpt-4o"
+            "429 Too Many Requests: Rate limit reached for gpt-4o (request req_42)"
         );
         server.await.unwrap();
     }
 
     #[tokio::test]
-    async fn html_error_body_keeps_its_first_line() {
+    async fn an_html_error_page_is_named_not_quoted() {
         let body = "\r\n<html>\r\nupstream down</html>\r\n";
         let raw = format!(
             "HTTP/1.1 502 Bad Gateway\r\ncontent-length: {}\r\n\r\n{body}",
@@ -434,7 +439,8 @@ mod tests {
         let client = http_client().unwrap();
         let err = send(client.post(&base), &base, None).await.unwrap_err();
         assert!(
-            matches!(&err, ProviderError::Http { status: 502, message, .. } if message == "<html>"),
+            matches!(&err, ProviderError::Http { status: 502, message, .. }
+                if message == "an HTML page, not an API answer: check base-url"),
             "{err:?}"
         );
         server.await.unwrap();

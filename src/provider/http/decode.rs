@@ -101,6 +101,42 @@ impl FrameDecoder for WholeBody {
     }
 }
 
+/// The body of a line-delimited JSON wire format: lines when streaming, one JSON
+/// document when not (which may span lines: Ollama's documented examples do).
+#[derive(Debug)]
+pub(crate) enum LinesBody {
+    Streamed(NdjsonDecoder),
+    Whole(WholeBody),
+}
+
+impl LinesBody {
+    pub fn new(streaming: bool) -> Self {
+        if streaming {
+            Self::Streamed(NdjsonDecoder::new())
+        } else {
+            Self::Whole(WholeBody::default())
+        }
+    }
+}
+
+impl FrameDecoder for LinesBody {
+    type Frame = Value;
+
+    fn push(&mut self, chunk: &[u8]) -> Result<Vec<Value>, StreamError> {
+        match self {
+            Self::Streamed(lines) => lines.push(chunk),
+            Self::Whole(whole) => whole.push(chunk),
+        }
+    }
+
+    fn finish(self) -> Result<Vec<Value>, StreamError> {
+        match self {
+            Self::Streamed(lines) => lines.finish(),
+            Self::Whole(whole) => whole.finish(),
+        }
+    }
+}
+
 /// A frame of [`SseOrJson`].
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Sniffed {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-use crate::provider::{ProviderError, StreamError};
+use crate::provider::{HttpInfo, ProviderError, StreamError};
 
 /// Longest provider error message kept, in characters.
 const MESSAGE_CHARS: usize = 300;
@@ -106,7 +106,8 @@ pub(crate) async fn http_error(
     timeout: Option<Duration>,
 ) -> ProviderError {
     let status = response.status().as_u16();
-    let mut retry_after = retry_after(response.headers());
+    let mut retry_after = retry_after(response.headers(), std::time::SystemTime::now());
+    let mut info = header_info(response.headers());
     let mut body = Vec::new();
     let limit = timeout.unwrap_or(ERROR_BODY_TIMEOUT);
     // The message is a courtesy: a slow or broken error body must not hide the status.
@@ -121,19 +122,91 @@ pub(crate) async fn http_error(
     if retry_after.is_none() {
         retry_after = json.as_ref().and_then(retry_delay_in_body);
     }
+    if let Some(json) = &json {
+        info.code = error_code(json);
+        if info.request_id.is_none() {
+            info.request_id = json
+                .get("request_id")
+                .and_then(Value::as_str)
+                .map(truncate_message);
+        }
+    }
     let message = match json.as_ref().and_then(json_error_message) {
         Some(message) => truncate_message(message),
-        None => {
-            let text = String::from_utf8_lossy(&body);
-            let line = text.lines().map(str::trim).find(|l| !l.is_empty());
-            truncate_message(line.unwrap_or(""))
-        }
+        None => text_message(&String::from_utf8_lossy(&body)),
     };
     ProviderError::Http {
         status,
         message,
         retry_after,
+        info,
     }
+}
+
+/// The request id and retry hint an error answer's headers carry.
+fn header_info(headers: &HeaderMap) -> HttpInfo {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    HttpInfo {
+        code: None,
+        request_id: ["x-request-id", "request-id"]
+            .iter()
+            .find_map(|name| header(name))
+            .map(truncate_message),
+        should_retry: match header("x-should-retry").map(str::trim) {
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            _ => None,
+        },
+    }
+}
+
+/// The provider's machine-readable reason in an error body: Gemini's
+/// `details[].reason` (`API_KEY_INVALID`) or quota id (which says per minute or per
+/// day), else `error.code` / `error.type` (OpenAI, Anthropic) or `error.status`.
+fn error_code(body: &Value) -> Option<String> {
+    let body = body.as_array().and_then(|a| a.first()).unwrap_or(body);
+    let error = body.get("error")?;
+    let details = error.get("details").and_then(Value::as_array);
+    let from_details = details.into_iter().flatten().find_map(|d| {
+        d.get("reason")
+            .and_then(Value::as_str)
+            .or_else(|| d.pointer("/violations/0/quotaId").and_then(Value::as_str))
+    });
+    let text = |key: &str| error.get(key).and_then(Value::as_str);
+    from_details
+        .or_else(|| text("code"))
+        .or_else(|| text("type"))
+        .or_else(|| text("status"))
+        .map(truncate_message)
+}
+
+/// The message of a body that is not JSON: its first line, or what an HTML page is
+/// (a proxy's or a login page: the base URL is likely wrong), never its markup.
+fn text_message(text: &str) -> String {
+    let trimmed = text.trim_start();
+    let head: String = trimmed
+        .chars()
+        .take(15)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if head.starts_with("<!doctype html") || head.starts_with("<html") {
+        return match html_title(trimmed) {
+            Some(title) => format!("an HTML page (\"{title}\"), not an API answer: check base-url"),
+            None => "an HTML page, not an API answer: check base-url".to_owned(),
+        };
+    }
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty());
+    truncate_message(line.unwrap_or(""))
+}
+
+/// The text of an HTML page's `<title>`, if it has a short one.
+fn html_title(page: &str) -> Option<String> {
+    let lower = page.to_ascii_lowercase();
+    let start = lower.find("<title")?;
+    let open_end = start + lower[start..].find('>')? + 1;
+    let close = open_end + lower[open_end..].find("</title")?;
+    let title = truncate_message(page.get(open_end..close)?);
+    (!title.is_empty() && title.chars().count() <= 120).then_some(title)
 }
 
 /// The provider's message in an error body of any supported format:
@@ -168,13 +241,18 @@ fn retry_delay_in_body(body: &Value) -> Option<Duration> {
         .find_map(|d| seconds(d.strip_suffix('s')?))
 }
 
-/// `retry-after-ms` (preferred) or `Retry-After` in seconds; an HTTP date is ignored.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// `retry-after-ms` (preferred), else `Retry-After` in seconds or as an HTTP date
+/// (the wait until then from `now`; a date already past means no wait).
+fn retry_after(headers: &HeaderMap, now: std::time::SystemTime) -> Option<Duration> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(ms) = header("retry-after-ms").and_then(seconds) {
         return Some(ms / 1000);
     }
-    header("retry-after").and_then(seconds)
+    let value = header("retry-after")?;
+    seconds(value).or_else(|| {
+        let at = httpdate::parse_http_date(value.trim()).ok()?;
+        Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    })
 }
 
 /// A non-negative number (integer or decimal) as that many seconds.
@@ -201,10 +279,15 @@ pub(crate) fn error_in_body(body: &Value, fallback_status: u16) -> ProviderError
         .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok()))
         .and_then(|c| u16::try_from(c).ok())
         .filter(|c| (400..=599).contains(c));
+    let message = json_error_message(body).unwrap_or("error without a message");
     ProviderError::Http {
         status: code.unwrap_or(fallback_status),
-        message: truncate_message(json_error_message(body).unwrap_or("error without a message")),
+        message: truncate_message(message),
         retry_after: None,
+        info: HttpInfo {
+            code: error_code(body),
+            ..HttpInfo::default()
+        },
     }
 }
 
@@ -258,27 +341,82 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_prefers_ms_and_ignores_dates() {
+    fn retry_after_prefers_ms_and_reads_dates() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+        let wait = |pairs: &[(&str, &str)]| retry_after(&headers(pairs), now);
+        assert_eq!(wait(&[("retry-after", "7")]), Some(Duration::from_secs(7)));
         assert_eq!(
-            retry_after(&headers(&[("retry-after", "7")])),
-            Some(Duration::from_secs(7))
-        );
-        assert_eq!(
-            retry_after(&headers(&[
-                ("retry-after", "7"),
-                ("retry-after-ms", "1500")
-            ])),
+            wait(&[("retry-after", "7"), ("retry-after-ms", "1500")]),
             Some(Duration::from_millis(1500))
         );
         assert_eq!(
-            retry_after(&headers(&[(
-                "retry-after",
-                "Wed, 21 Oct 2015 07:28:00 GMT"
-            )])),
-            None
+            wait(&[("retry-after", "Wed, 21 Oct 2015 07:28:42 GMT")]),
+            Some(Duration::from_secs(42))
         );
-        assert_eq!(retry_after(&headers(&[("retry-after", "-3")])), None);
-        assert_eq!(retry_after(&headers(&[])), None);
+        assert_eq!(
+            wait(&[("retry-after", "Wed, 21 Oct 2015 07:00:00 GMT")]),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(wait(&[("retry-after", "soon")]), None);
+        assert_eq!(wait(&[("retry-after", "-3")]), None);
+        assert_eq!(wait(&[]), None);
+    }
+
+    #[test]
+    fn codes_request_ids_and_retry_hints() {
+        let info = header_info(&headers(&[
+            ("request-id", "req_1"),
+            ("x-should-retry", "false"),
+        ]));
+        assert_eq!(info.request_id.as_deref(), Some("req_1"));
+        assert_eq!(info.should_retry, Some(false));
+        let code = |body: Value| error_code(&body);
+        assert_eq!(
+            code(
+                json!({"error": {"message": "m", "type": "insufficient_quota", "code": "insufficient_quota"}})
+            ),
+            Some("insufficient_quota".into())
+        );
+        assert_eq!(
+            code(json!({"type": "error", "error": {"type": "rate_limit_error", "message": "m"}})),
+            Some("rate_limit_error".into())
+        );
+        assert_eq!(
+            code(
+                json!({"error": {"code": 400, "status": "INVALID_ARGUMENT", "details": [
+                    {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}
+                ]}})
+            ),
+            Some("API_KEY_INVALID".into())
+        );
+        assert_eq!(
+            code(
+                json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "details": [
+                    {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                     "violations": [{"quotaId": "GenerateRequestsPerDayPerProjectPerModel"}]}
+                ]}})
+            ),
+            Some("GenerateRequestsPerDayPerProjectPerModel".into())
+        );
+        assert_eq!(code(json!({"error": "model not found"})), None);
+    }
+
+    #[test]
+    fn an_html_page_is_named_not_quoted() {
+        assert_eq!(
+            text_message(
+                "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head><body>x</body></html>"
+            ),
+            "an HTML page (\"502 Bad Gateway\"), not an API answer: check base-url"
+        );
+        assert_eq!(
+            text_message("<html><body>hi</body></html>"),
+            "an HTML page, not an API answer: check base-url"
+        );
+        assert_eq!(
+            text_message("upstream connect error\nmore"),
+            "upstream connect error"
+        );
     }
 
     #[test]
@@ -341,14 +479,7 @@ mod tests {
     #[test]
     fn error_in_body_uses_a_plausible_code() {
         let err = error_in_body(&json!({"error": {"message": "upstream", "code": 502}}), 500);
-        assert_eq!(
-            err,
-            ProviderError::Http {
-                status: 502,
-                message: "upstream".into(),
-                retry_after: None
-            }
-        );
+        assert_eq!(err, ProviderError::http(502, "upstream"));
         let err = error_in_body(
             &json!({"error": {"message": "odd", "code": "rate_limit"}}),
             500,

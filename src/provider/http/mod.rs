@@ -31,8 +31,9 @@ use super::{ApiKey, BackendSpec, ChatRequest, EventStream, Provider, ProviderErr
 pub(crate) use answer::{Answer, count, prompt_chars};
 pub use client::{CONNECT_TIMEOUT, USER_AGENT, http_client, with_query};
 pub(crate) use client::{Endpoint, key_header};
-pub(crate) use decode::{Flow, FrameDecoder, SseBody, WireParser};
+pub(crate) use decode::{Flow, FrameDecoder, LinesBody, SseBody, WireParser};
 pub(crate) use errors::{error_in_body, excerpt, json_error_message, json_frame, truncate_message};
+#[cfg(test)]
 pub(crate) use ndjson::NdjsonDecoder;
 pub(crate) use sse::SseEvent;
 #[cfg(test)]
