@@ -79,7 +79,7 @@ pub struct RunArgs {
     )]
     pub profile: Option<String>,
 
-    /// Use a provider directly, without a profile (openai, anthropic, gemini, ollama, groq, openrouter, sim).
+    /// Use a provider directly, without a profile (openai, anthropic, gemini, ollama, groq, openrouter, azure, sim).
     #[arg(long, value_name = "PROVIDER")]
     pub provider: Option<String>,
 

@@ -2,7 +2,7 @@
 //!
 //! `POST {base}/messages` with `x-api-key` and `anthropic-version`. System messages go
 //! to the top-level `system` field and `max_tokens` is required (the profile's, else
-//! 4096). The SSE stream is a sequence of typed events: `message_start` (input tokens),
+//! the model family's output limit, see [`default_max_tokens`]). The SSE stream is a sequence of typed events: `message_start` (input tokens),
 //! `content_block_delta` (`text_delta` text), `message_delta` (output tokens, stop
 //! reason), `message_stop` (the completion marker), `ping`, and `error`.
 
@@ -20,8 +20,65 @@ pub(crate) const DEFAULT_BASE_URL: &str = "https://api.anthropic.com/v1";
 /// The API version baton speaks.
 const API_VERSION: &str = "2023-06-01";
 
-/// `max_tokens` when the profile sets none (the API requires one).
-const DEFAULT_MAX_TOKENS: u64 = 4096;
+/// Output limits by model family, longest prefix first (Anthropic's models
+/// overview). The API requires `max_tokens`, and a low default silently cuts long
+/// answers, so the default is the model's own limit.
+const MAX_OUTPUT_TOKENS: &[(&str, u64)] = &[
+    ("claude-opus-4-1", 32_000),
+    ("claude-opus-4-0", 32_000),
+    // claude-opus-4-20250514: the first Opus 4, dated directly after the family.
+    ("claude-opus-4-2025", 32_000),
+    ("claude-opus-4", 64_000),
+    ("claude-sonnet-4", 64_000),
+    ("claude-haiku-4", 64_000),
+    ("claude-3-7-sonnet", 64_000),
+    ("claude-3-5-sonnet", 8_192),
+    ("claude-3-5-haiku", 8_192),
+    ("claude-3-opus", 4_096),
+    ("claude-3-sonnet", 4_096),
+    ("claude-3-haiku", 4_096),
+];
+
+/// The limit for a model the table does not know (newer models allow more; the API
+/// rejects a value above a model's limit, so unknown models get a safe one).
+const UNKNOWN_MODEL_MAX_TOKENS: u64 = 8_192;
+
+/// The most a non-streamed request asks for: the API (and its SDKs) refuse
+/// non-streaming requests expected to run past ten minutes, about 21,333 tokens at
+/// the 128,000 tokens an hour they assume.
+const NON_STREAMING_MAX_TOKENS: u64 = 21_333;
+
+/// `max_tokens` when the profile sets none: the model family's output limit, capped
+/// for non-streamed requests, and always above a thinking budget.
+pub(crate) fn default_max_tokens(
+    model: &str,
+    streaming: bool,
+    thinking_budget: Option<u64>,
+) -> u64 {
+    let model = model.rsplit('/').next().unwrap_or(model);
+    let limit = MAX_OUTPUT_TOKENS
+        .iter()
+        .find(|(prefix, _)| model.starts_with(prefix))
+        .map_or(UNKNOWN_MODEL_MAX_TOKENS, |&(_, limit)| limit);
+    let limit = if streaming {
+        limit
+    } else {
+        limit.min(NON_STREAMING_MAX_TOKENS)
+    };
+    match thinking_budget {
+        Some(budget) => limit.max(budget.saturating_add(1)),
+        None => limit,
+    }
+}
+
+/// `thinking.budget_tokens`, when extended thinking is on.
+fn thinking_budget(body: &Map<String, Value>) -> Option<u64> {
+    let thinking = body.get("thinking")?;
+    if thinking.get("type").and_then(Value::as_str) == Some("disabled") {
+        return None;
+    }
+    thinking.get("budget_tokens").and_then(Value::as_u64)
+}
 
 /// OpenAI-only parameters the Messages API rejects.
 const UNSUPPORTED_PARAMS: &[&str] = &[
@@ -72,9 +129,13 @@ impl WireFormat for Anthropic {
             }
             body.insert(key.to_owned(), value.clone());
         }
-        if !body.get("max_tokens").is_some_and(Value::is_u64) {
-            body.insert("max_tokens".into(), json!(DEFAULT_MAX_TOKENS));
-        }
+        let budget = thinking_budget(&body);
+        let max_tokens = match body.get("max_tokens").and_then(Value::as_u64) {
+            // The API rejects max_tokens at or below the thinking budget.
+            Some(given) => budget.map_or(given, |b| given.max(b.saturating_add(1))),
+            None => default_max_tokens(model, request.stream, budget),
+        };
+        body.insert("max_tokens".into(), json!(max_tokens));
         body.insert("model".into(), json!(model));
         let system: Vec<&str> = request
             .messages
@@ -588,7 +649,7 @@ mod tests {
             sent,
             json!({
                 "model": "claude-x",
-                "max_tokens": 4096,
+                "max_tokens": 8192,
                 "temperature": 0.5,
                 "system": "rule one",
                 "messages": [
@@ -599,5 +660,61 @@ mod tests {
                 "stream": true,
             })
         );
+    }
+
+    #[test]
+    fn max_tokens_by_model_family_stream_and_thinking_budget() {
+        assert_eq!(
+            default_max_tokens("claude-sonnet-4-5-20250929", true, None),
+            64_000
+        );
+        assert_eq!(
+            default_max_tokens("claude-opus-4-1-20250805", true, None),
+            32_000
+        );
+        assert_eq!(
+            default_max_tokens("claude-3-5-haiku-latest", true, None),
+            8_192
+        );
+        assert_eq!(
+            default_max_tokens("claude-3-haiku-20240307", true, None),
+            4_096
+        );
+        assert_eq!(
+            default_max_tokens("anthropic/claude-haiku-4-5", true, None),
+            64_000
+        );
+        assert_eq!(default_max_tokens("some-new-model", true, None), 8_192);
+        // Not streamed: capped so the request stays under the API's ten minutes.
+        assert_eq!(default_max_tokens("claude-sonnet-4-5", false, None), 21_333);
+        assert_eq!(default_max_tokens("claude-3-haiku", false, None), 4_096);
+        // Never at or below a thinking budget.
+        assert_eq!(
+            default_max_tokens("claude-3-haiku", true, Some(10_000)),
+            10_001
+        );
+
+        let request = ChatRequest {
+            messages: vec![Message::user("hi")],
+            stream: true,
+        };
+        let body = |params: Value| {
+            let Value::Object(params) = params else {
+                panic!("not an object")
+            };
+            Anthropic.body("claude-sonnet-4-5", &params, &request)
+        };
+        let sent = body(
+            json!({"thinking": {"type": "enabled", "budget_tokens": 16000}, "max_tokens": 1024}),
+        );
+        assert_eq!(sent["max_tokens"], json!(16_001));
+        let sent = body(json!({"max_tokens": 1024}));
+        assert_eq!(sent["max_tokens"], json!(1024));
+        let sent = body(
+            json!({"thinking": {"type": "disabled", "budget_tokens": 16000}, "max_tokens": 1024}),
+        );
+        assert_eq!(sent["max_tokens"], json!(1024));
+        let sent = body(json!({}));
+        assert_eq!(sent["max_tokens"], json!(64_000));
     }
 }

@@ -147,12 +147,15 @@ fn camel_case(name: &str) -> String {
 #[derive(Debug)]
 pub(crate) struct GeminiParser {
     answer: Answer,
+    /// The prompt's count has been passed on, so a stream that breaks keeps it.
+    sent_input: bool,
 }
 
 impl GeminiParser {
     pub(crate) fn new(prompt_chars: usize) -> Self {
         Self {
             answer: Answer::new(prompt_chars),
+            sent_input: false,
         }
     }
 
@@ -198,6 +201,8 @@ impl GeminiParser {
                     }
                 } else if let Some(text) = text {
                     self.answer.text(text, out);
+                } else if let Some(shown) = other_part(part) {
+                    self.answer.text(&shown, out);
                 }
             }
             if let Some(message) = candidate.get("finishMessage").and_then(Value::as_str) {
@@ -216,6 +221,10 @@ impl GeminiParser {
             }
         }
         read_usage(&mut self.answer, value.get("usageMetadata"));
+        if !self.sent_input && self.answer.tokens.input.is_some() {
+            self.sent_input = true;
+            self.answer.early_usage(out);
+        }
         Ok(())
     }
 }
@@ -280,6 +289,59 @@ fn read_usage(answer: &mut Answer, usage: Option<&Value>) {
     }
 }
 
+/// Parts that are not text, shown as text rather than dropped without a word: code
+/// the model ran (`executableCode`) and its output (`codeExecutionResult`) as fenced
+/// blocks, and a note for files and images, which a terminal cannot show.
+fn other_part(part: &Value) -> Option<String> {
+    if let Some(code) = part.get("executableCode") {
+        let language = code
+            .get("language")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let language = if language == "language_unspecified" {
+            ""
+        } else {
+            &language
+        };
+        let source = code.get("code").and_then(Value::as_str).unwrap_or("");
+        return Some(format!("\n```{language}\n{}\n```\n", source.trim_end()));
+    }
+    if let Some(result) = part.get("codeExecutionResult") {
+        let output = result.get("output").and_then(Value::as_str).unwrap_or("");
+        let outcome = result.get("outcome").and_then(Value::as_str).unwrap_or("");
+        let label = match outcome {
+            "OUTCOME_OK" | "" => "output",
+            "OUTCOME_DEADLINE_EXCEEDED" => "output (the run timed out)",
+            _ => "output (the run failed)",
+        };
+        return Some(format!("\n{label}:\n```\n{}\n```\n", output.trim_end()));
+    }
+    let (kind, data) = match (part.get("inlineData"), part.get("fileData")) {
+        (Some(data), _) => ("inline", data),
+        (None, Some(data)) => ("file", data),
+        (None, None) => return None,
+    };
+    let mime = data
+        .get("mimeType")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown type");
+    let size = data
+        .get("data")
+        .and_then(Value::as_str)
+        // Base64: four characters carry three bytes.
+        .map(|b64| format!(", {} KiB", (b64.len() / 4 * 3).div_ceil(1024)))
+        .unwrap_or_default();
+    let uri = data
+        .get("fileUri")
+        .and_then(Value::as_str)
+        .map(|u| format!(" at {u}"))
+        .unwrap_or_default();
+    Some(format!(
+        "\n[{kind} {mime}{size}{uri}: not shown, baton shows text only]\n"
+    ))
+}
+
 /// What a Gemini `finishReason` (or `promptFeedback.blockReason`) means.
 fn finish_status(reason: &str) -> AnswerStatus {
     match reason {
@@ -319,6 +381,14 @@ mod tests {
             events,
             vec![
                 StreamEvent::Delta("Bonjour".into()),
+                // The prompt's count at once (the output is estimated until the end),
+                // so an answer that breaks keeps what the provider said.
+                StreamEvent::Usage(Usage {
+                    input_tokens: 9,
+                    output_tokens: 2,
+                    estimated: true,
+                    ..Usage::default()
+                }),
                 StreamEvent::Delta(" le".into()),
                 StreamEvent::Delta(" monde".into()),
                 StreamEvent::Delta(".".into()),
@@ -424,6 +494,20 @@ mod tests {
             ),
             (35, 30, 8)
         );
+    }
+
+    #[test]
+    fn code_execution_and_images_are_shown_not_dropped() {
+        let code = json!({"executableCode": {"language": "PYTHON", "code": "print(6*7)\n"}});
+        assert_eq!(other_part(&code).unwrap(), "\n```python\nprint(6*7)\n```\n");
+        let out = json!({"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "42\n"}});
+        assert_eq!(other_part(&out).unwrap(), "\noutput:\n```\n42\n```\n");
+        let image = json!({"inlineData": {"mimeType": "image/png", "data": "A".repeat(4096)}});
+        assert_eq!(
+            other_part(&image).unwrap(),
+            "\n[inline image/png, 3 KiB: not shown, baton shows text only]\n"
+        );
+        assert_eq!(other_part(&json!({"thoughtSignature": "x"})), None);
     }
 
     #[tokio::test]

@@ -16,15 +16,34 @@ use super::{AnswerStatus, ApiKey, ChatRequest, ProviderError, StreamError, Strea
 /// Where requests go when the profile sets no `base-url`.
 pub(crate) const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 
+/// The `api-version` an Azure OpenAI URL gets when neither the base URL nor the
+/// `api-version` setting names one (the current GA version of the data-plane API).
+pub(crate) const AZURE_API_VERSION: &str = "2024-10-21";
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OpenAi {
     /// The provider name from the registry (`openai`, `groq`, ...), for messages.
     provider: &'static str,
+    /// Azure OpenAI sends the key in an `api-key` header, not as a bearer token.
+    api_key_header: bool,
 }
 
 impl OpenAi {
     pub(crate) fn new(provider: &'static str) -> Self {
-        Self { provider }
+        Self {
+            provider,
+            api_key_header: false,
+        }
+    }
+
+    /// Azure OpenAI: the same chat completions under a deployment URL
+    /// (`https://RESOURCE.openai.azure.com/openai/deployments/DEPLOYMENT`), keyed by
+    /// an `api-key` header, versioned by the `api-version` query.
+    pub(crate) fn azure() -> Self {
+        Self {
+            provider: "azure",
+            api_key_header: true,
+        }
     }
 }
 
@@ -38,11 +57,18 @@ impl WireFormat for OpenAi {
 
     fn auth(&self, key: Option<&ApiKey>) -> Result<HeaderMap, ProviderError> {
         let mut headers = HeaderMap::new();
-        if let Some(key) = key {
-            headers.insert(
-                AUTHORIZATION,
-                http::key_header(self.provider, "Bearer ", key)?,
-            );
+        match key {
+            Some(key) if self.api_key_header => {
+                let name = reqwest::header::HeaderName::from_static("api-key");
+                headers.insert(name, http::key_header(self.provider, "", key)?);
+            }
+            Some(key) => {
+                headers.insert(
+                    AUTHORIZATION,
+                    http::key_header(self.provider, "Bearer ", key)?,
+                );
+            }
+            None => {}
         }
         Ok(headers)
     }
@@ -740,6 +766,46 @@ mod tests {
                 "stream_options": {"include_usage": true},
             })
         );
+    }
+
+    #[tokio::test]
+    async fn azure_deployment_url_api_key_header_and_version() {
+        let body = r#"{"choices":[{"message":{"content":"ok"},"finish_reason":"stop"}]}"#;
+        let client = http_client().unwrap();
+        for (base_suffix, version) in [
+            ("/openai/deployments/gpt-4o", "2024-10-21"),
+            (
+                "/openai/deployments/gpt-4o?api-version=2025-01-01-preview",
+                "2025-01-01-preview",
+            ),
+        ] {
+            let (base, server) = serve_once(ok_response("application/json", body)).await;
+            let spec = BackendSpec {
+                provider: "azure".into(),
+                base_url: Some(format!("{base}{base_suffix}")),
+                ..spec(&base, Some("az-key"))
+            };
+            let provider = crate::provider::build(&spec, &client).unwrap();
+            let (events, err) = collect(provider.stream(request(false))).await;
+            assert_eq!(err, None);
+            assert_eq!(text(&events), "ok");
+            let seen = server.await.unwrap();
+            let want = format!(
+                "POST /openai/deployments/gpt-4o/chat/completions?api-version={version} HTTP/1.1"
+            );
+            assert!(seen.starts_with(&want), "{seen}");
+            let lower = seen.to_ascii_lowercase();
+            assert!(lower.contains("api-key: az-key"), "{seen}");
+            assert!(!lower.contains("authorization"), "{seen}");
+        }
+        // No URL of its own: the error says what to set.
+        let spec = BackendSpec {
+            provider: "azure".into(),
+            base_url: None,
+            ..spec("http://x", Some("az-key"))
+        };
+        let err = crate::provider::build(&spec, &client).unwrap_err();
+        assert!(err.to_string().contains("set base-url"), "{err}");
     }
 
     #[tokio::test]

@@ -69,6 +69,14 @@ const PROVIDERS: &[ProviderInfo] = &[
         key_required: true,
     },
     ProviderInfo {
+        name: "azure",
+        kind: ProviderKind::OpenAi,
+        // Every Azure resource has its own URL: the profile must give it.
+        default_base_url: "",
+        key_env: &["AZURE_OPENAI_API_KEY"],
+        key_required: true,
+    },
+    ProviderInfo {
         name: "anthropic",
         kind: ProviderKind::Anthropic,
         default_base_url: anthropic::DEFAULT_BASE_URL,
@@ -99,7 +107,7 @@ const PROVIDERS: &[ProviderInfo] = &[
 ];
 
 /// Other spellings accepted in profiles, and the provider they mean.
-const ALIASES: &[(&str, &str)] = &[("google", "gemini")];
+const ALIASES: &[(&str, &str)] = &[("google", "gemini"), ("azure-openai", "azure")];
 
 /// The provider a profile's `provider` field names (case and surrounding blanks ignored).
 pub fn lookup(provider: &str) -> Option<&'static ProviderInfo> {
@@ -143,6 +151,13 @@ pub fn build(
         .map(str::trim)
         .filter(|b| !b.is_empty())
         .unwrap_or(info.default_base_url);
+    if base.is_empty() {
+        return Err(ProviderError::Config(format!(
+            "profile '{}': provider '{}' has no default URL; set base-url, e.g. \
+             https://RESOURCE.openai.azure.com/openai/deployments/DEPLOYMENT",
+            spec.name, info.name
+        )));
+    }
     if info.key_required && spec.api_key.is_none() && !is_loopback_url(base) {
         return Err(ProviderError::MissingKey {
             provider: info.name.to_owned(),
@@ -151,6 +166,20 @@ pub fn build(
     }
     let default_base = info.default_base_url;
     Ok(match info.kind {
+        ProviderKind::OpenAi if info.name == "azure" => {
+            // Azure rejects a request without an api-version; one in the URL (or
+            // from the `api-version` setting, already joined) wins.
+            let spec = BackendSpec {
+                base_url: Some(super::with_query(
+                    base,
+                    "api-version",
+                    openai::AZURE_API_VERSION,
+                )),
+                ..spec.clone()
+            };
+            let wire = openai::OpenAi::azure();
+            Arc::new(HttpProvider::new(wire, &spec, default_base, client)?)
+        }
         ProviderKind::OpenAi => {
             let wire = openai::OpenAi::new(info.name);
             Arc::new(HttpProvider::new(wire, spec, default_base, client)?)
@@ -257,12 +286,14 @@ mod tests {
                 "openai",
                 "groq",
                 "openrouter",
+                "azure",
                 "anthropic",
                 "gemini",
                 "ollama",
                 "sim"
             ]
         );
+        assert_eq!(lookup("Azure-OpenAI").unwrap().name, "azure");
     }
 
     #[test]

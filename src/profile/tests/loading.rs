@@ -77,7 +77,7 @@ fn other_warnings() {
     assert_contains(&w[0], &["'other'", "real.json"]);
     assert_contains(
         &w[1],
-        &["provider 'acme'", "openai, groq, openrouter, anthropic"],
+        &["provider 'acme'", "openai, groq, openrouter, azure, anthropic"],
     );
     let (p, w) = parse_ok(
         "lb",
