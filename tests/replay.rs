@@ -346,7 +346,7 @@ replayed! {
     gemini_thinking_stream => "gemini/thinking.sse";
     gemini_prompt_blocked_is_filtered => "gemini/prompt_blocked.json";
     gemini_api_key_invalid_is_auth => "gemini/error_api_key_invalid.json";
-    gemini_resource_exhausted_is_quota => "gemini/error_resource_exhausted.json";
+    gemini_per_minute_quota_is_a_rate_limit => "gemini/error_resource_exhausted.json";
     ollama_complete_whole => "ollama/complete.json";
     ollama_complete_stream => "ollama/complete.ndjson";
     ollama_structured_stop => "ollama/structured_stop.json";
