@@ -205,6 +205,10 @@ pub struct SessionLog {
     answer: String,
     reasoning: String,
     tool_calls: Vec<crate::provider::ToolCall>,
+    /// The backend of the latest attempt and the attempts so far, so an answer
+    /// cut short by the user can still say where its text came from.
+    attempt_backend: Option<String>,
+    attempts: u32,
 }
 
 impl SessionLog {
@@ -216,6 +220,8 @@ impl SessionLog {
             answer: String::new(),
             reasoning: String::new(),
             tool_calls: Vec::new(),
+            attempt_backend: None,
+            attempts: 0,
         }
     }
 
@@ -242,6 +248,8 @@ impl SessionLog {
         self.answer.clear();
         self.reasoning.clear();
         self.tool_calls.clear();
+        self.attempt_backend = None;
+        self.attempts = 0;
         self.record(Event::User {
             content: content.to_string(),
         });
@@ -299,8 +307,38 @@ impl SessionLog {
                 });
             }
             EngineEvent::Breaker { backend, state } => self.breaker(backend, &state.to_string()),
-            EngineEvent::AttemptStarted { .. } | EngineEvent::Usage { .. } => {}
+            EngineEvent::AttemptStarted { backend, .. } => {
+                self.attempt_backend = Some(backend.clone());
+                self.attempts += 1;
+            }
+            EngineEvent::Usage { .. } => {}
         }
+    }
+
+    /// The answer was cut short by the user, a signal or a closed stdout: the text
+    /// already shown is archived as interrupted (nothing when none was shown).
+    pub fn cancelled(&mut self, reason: &str) {
+        let content = std::mem::take(&mut self.answer);
+        self.reasoning.clear();
+        self.tool_calls.clear();
+        if content.is_empty() {
+            return;
+        }
+        let provenance = record::ArchivedProvenance {
+            backend: self.attempt_backend.clone().unwrap_or_default(),
+            provider: String::new(),
+            model: String::new(),
+            attempts: self.attempts,
+            failovers: 0,
+            latency_ms: 0,
+            first_chunk_ms: 0,
+            usage: crate::provider::Usage::estimate(0, content.chars().count()),
+        };
+        self.record(Event::Interrupted {
+            content,
+            provenance,
+            reason: reason.to_string(),
+        });
     }
 
     /// A setting was set (`Some`) or cleared (`None`); secrets are masked.

@@ -79,7 +79,10 @@ pub(super) fn skipping_unhealthy(backend: &str) {
 /// `[LB:timeout] X: Request exceeded Nms`, then
 /// `[LB:failover] X: Backend timeout (Ams > Nms), failing over`.
 pub(super) fn timed_out(backend: &str, elapsed: Duration, limit: Duration) {
-    let (elapsed, limit) = (millis(elapsed), millis(limit));
+    // Rounded up: the timer fires a little after the limit, and a floor would print
+    // the contradiction `(1000ms > 1000ms)`.
+    let elapsed = u64::try_from(elapsed.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
+    let limit = millis(limit);
     tracing::debug!(
         target: "baton::lb",
         "[LB:timeout] {backend}: Request exceeded {limit}ms"

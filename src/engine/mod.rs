@@ -440,6 +440,12 @@ impl Engine {
         )
     }
 
+    /// Saves health now (when persisting): a run cut short by Ctrl-C or a signal
+    /// keeps the failures its prompt already met.
+    pub async fn save_state(&self) {
+        self.inner.save_state().await;
+    }
+
     /// True when this engine keeps its health in the state folder.
     pub fn is_persistent(&self) -> bool {
         lock(&self.inner.state_dir).is_some()

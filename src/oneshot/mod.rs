@@ -160,6 +160,8 @@ pub async fn run(args: RunArgs, home: &Home) -> Exit {
         OutputFormat::Json => Box::new(json::JsonOutput::new(io::stdout())),
     };
     let mut events = Box::pin(engine.run(request));
+    let stop = stop_signal();
+    tokio::pin!(stop);
     let exit = loop {
         tokio::select! {
             event = events.next() => {
@@ -168,17 +170,27 @@ pub async fn run(args: RunArgs, home: &Home) -> Exit {
                 match out.event(&event) {
                     Ok(Some(exit)) => break exit,
                     Ok(None) => {}
-                    // The reader went away (`| head`): stop quietly.
-                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break Exit::Complete,
+                    // The reader went away (`| head`): stop quietly, keeping what
+                    // was shown.
+                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                        drop(events);
+                        log.cancelled("stdout was closed");
+                        engine.save_state().await;
+                        break Exit::Complete;
+                    }
                     Err(e) => {
                         eprintln!("baton: cannot write the answer: {e}");
                         break Exit::Error;
                     }
                 }
             }
-            _ = tokio::signal::ctrl_c() => {
+            signal = &mut stop => {
+                // Dropping the stream cancels the request; what was shown is
+                // archived as interrupted and the prompt's failures are saved.
                 drop(events);
                 out.cancelled();
+                log.cancelled(&format!("cancelled by {signal}"));
+                engine.save_state().await;
                 eprintln!("baton: interrupted");
                 return Exit::Interrupted;
             }
@@ -191,6 +203,22 @@ pub async fn run(args: RunArgs, home: &Home) -> Exit {
         eprint!("\n{}", engine.stats_lb());
     }
     exit
+}
+
+/// Waits for Ctrl-C or SIGTERM; names which came.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => "Ctrl-C",
+                _ = term.recv() => "SIGTERM",
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    "Ctrl-C"
 }
 
 /// The exit code and message for an exhausted run.

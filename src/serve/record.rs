@@ -93,7 +93,8 @@ impl Outcome {
             LogFormat::Text => {
                 let mut line = format!("{} {} {}", self.status, self.path, self.profile);
                 if let Some(backend) = &self.backend {
-                    let _ = write!(line, " via {backend} ({} attempts)", self.attempts);
+                    let plural = if self.attempts == 1 { "" } else { "s" };
+                    let _ = write!(line, " via {backend} ({} attempt{plural})", self.attempts);
                 }
                 let _ = write!(line, " {}ms", self.latency_ms);
                 if let Some(error) = self.error {
@@ -128,7 +129,7 @@ mod tests {
         assert_eq!(v["client"], "ci");
         assert_eq!(
             o.log_line(LogFormat::Text),
-            "200 /v1/chat/completions work via a (1 attempts) 12ms"
+            "200 /v1/chat/completions work via a (1 attempt) 12ms"
         );
     }
 }

@@ -223,3 +223,97 @@ fn item7_a_session_or_profile_that_is_a_symlink_to_dev_zero_is_refused() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("larger than 1 MiB"), "{stderr}");
 }
+
+/// An OpenAI-style server that streams one chunk and then stalls. Returns its port.
+fn stalling_server() -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                let _ = stream.read(&mut buf);
+                let chunk =
+                    r#"{"choices":[{"index":0,"delta":{"content":"PARTIAL-ANSWER-TEXT "}}]}"#;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\ndata: {chunk}\n\n"
+                );
+                let _ = stream.flush();
+                std::thread::sleep(std::time::Duration::from_secs(60));
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn item5_sigterm_archives_what_was_shown_and_saves_the_prompt_s_failures() {
+    use std::io::Read;
+    let home = Home::new();
+    let port = stalling_server();
+    home.write_profile(
+        "down",
+        r#"{"version":1,"provider":"sim","model":"sim-down","modelParams":{}}"#,
+    );
+    home.write_profile(
+        "stall",
+        &format!(
+            r#"{{"version":1,"provider":"openai","model":"m","modelParams":{{}},
+               "ephemeralSettings":{{"base-url":"http://127.0.0.1:{port}/v1"}}}}"#
+        ),
+    );
+    home.write_profile(
+        "mix",
+        r#"{"version":1,"type":"loadbalancer","policy":"failover","profiles":["down","stall"],
+           "ephemeralSettings":{"failover_retry_count":1}}"#,
+    );
+    let mut child = home
+        .baton()
+        .args(["--profile-load", "mix", "--prompt", "hello"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !text(&seen).contains("PARTIAL-ANSWER-TEXT") {
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "baton ended before the answer began");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+
+    let session = text(&std::fs::read(home.session_files().pop().unwrap()).unwrap());
+    let interrupted = session
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|r| r["kind"] == "interrupted")
+        .unwrap_or_else(|| panic!("no interrupted record in {session}"));
+    assert_eq!(interrupted["content"], "PARTIAL-ANSWER-TEXT ");
+    assert_eq!(interrupted["reason"], "cancelled by SIGTERM");
+    assert_eq!(interrupted["provenance"]["backend"], "stall");
+
+    let state = std::fs::read_to_string(home.path().join("state/mix.json"))
+        .unwrap_or_else(|e| panic!("no state saved: {e}"));
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    let down = &state["backends"]["down"];
+    assert_eq!(down["metrics"]["failures"], 1, "{state}");
+    assert!(down["last_failure"]["reason"].as_str().is_some(), "{state}");
+}

@@ -77,7 +77,10 @@ fn other_warnings() {
     assert_contains(&w[0], &["'other'", "real.json"]);
     assert_contains(
         &w[1],
-        &["provider 'acme'", "openai, groq, openrouter, azure, anthropic"],
+        &[
+            "provider 'acme'",
+            "openai, groq, openrouter, azure, anthropic",
+        ],
     );
     let (p, w) = parse_ok(
         "lb",

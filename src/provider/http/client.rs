@@ -163,15 +163,16 @@ pub fn with_query(url: &str, name: &str, value: &str) -> String {
 
 /// Checks that a base URL is absolute http(s) and returns it without a trailing `/`.
 pub(crate) fn check_base_url(base: &str, profile: &str) -> Result<String, ProviderError> {
+    let shown = crate::redact::text(base);
     let url = reqwest::Url::parse(base).map_err(|err| {
         ProviderError::Config(format!(
-            "profile '{profile}': base-url '{base}' is not a valid URL ({err}); \
+            "profile '{profile}': base-url '{shown}' is not a valid URL ({err}); \
              expected something like http://127.0.0.1:8080/v1"
         ))
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(ProviderError::Config(format!(
-            "profile '{profile}': base-url '{base}' must start with http:// or https://"
+            "profile '{profile}': base-url '{shown}' must start with http:// or https://"
         )));
     }
     Ok(base.trim_end_matches('/').to_owned())

@@ -90,6 +90,9 @@ impl FrameDecoder for WholeBody {
             // Nothing at all: the parser reports the answer as cut.
             return Ok(Vec::new());
         }
+        if let Some(err) = html_page(&self.buf) {
+            return Err(err);
+        }
         serde_json::from_slice(&self.buf)
             .map(|v| vec![v])
             .map_err(|err| StreamError::Malformed {
@@ -137,6 +140,19 @@ impl FrameDecoder for LinesBody {
     }
 }
 
+/// The error for a body that is an HTML page (or other markup) where an API answer
+/// belongs: usually a base URL that points at a website, a login page or a proxy.
+fn html_page(body: &[u8]) -> Option<StreamError> {
+    let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
+    (body[start] == b'<').then(not_an_api_answer)
+}
+
+fn not_an_api_answer() -> StreamError {
+    StreamError::Malformed {
+        detail: "the server sent an HTML page, not an API answer: check base-url".into(),
+    }
+}
+
 /// A frame of [`SseOrJson`].
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Sniffed {
@@ -172,6 +188,10 @@ impl FrameDecoder for SseOrJson {
         if !self.decided {
             if let Some(first) = chunk.iter().find(|b| !b.is_ascii_whitespace()) {
                 self.decided = true;
+                if *first == b'<' {
+                    // A login page or a proxy's error page with status 200.
+                    return Err(html_page(chunk).unwrap_or_else(not_an_api_answer));
+                }
                 if matches!(first, b'{' | b'[') {
                     self.json = Some(WholeBody::default());
                 }
@@ -530,5 +550,19 @@ mod tests {
             FINISH_GRACE,
             "well before the 30 s idle timeout"
         );
+    }
+
+    #[test]
+    fn an_html_page_with_status_200_is_named() {
+        let page = b"\n<!DOCTYPE html><html><body>Sign in</body></html>";
+        let mut sniffed = SseOrJson::new();
+        let err = sniffed.push(page).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "malformed stream data: the server sent an HTML page, not an API answer: check base-url"
+        );
+        let mut whole = WholeBody::default();
+        whole.push(page).unwrap();
+        assert_eq!(whole.finish().unwrap_err(), err);
     }
 }

@@ -24,8 +24,8 @@ const ERROR_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A failure before any response: refused, DNS, TLS, reset, timeout.
 pub(crate) fn connect_error(url: &str, err: &reqwest::Error) -> ProviderError {
     ProviderError::Connect {
-        url: url.to_owned(),
-        reason: describe(err),
+        url: crate::redact::text(url).into_owned(),
+        reason: crate::redact::text(&describe(err)).into_owned(),
     }
 }
 
@@ -261,8 +261,10 @@ fn seconds(text: &str) -> Option<Duration> {
     (0.0..1e9).contains(&n).then(|| Duration::from_secs_f64(n))
 }
 
-/// Keeps a provider message to one line of at most [`MESSAGE_CHARS`] characters.
+/// Keeps a provider message to one line of at most [`MESSAGE_CHARS`] characters,
+/// with every secret taken out first (a server may echo the request's key or URL).
 pub(crate) fn truncate_message(message: &str) -> String {
+    let message = crate::redact::text(message);
     let one_line = message.split_whitespace().collect::<Vec<_>>().join(" ");
     match one_line.char_indices().nth(MESSAGE_CHARS) {
         Some((cut, _)) => format!("{}…", &one_line[..cut]),

@@ -227,6 +227,9 @@ impl App {
             }
             None => self.notice("cancelled"),
         }
+        if let Some(log) = self.archive_log() {
+            log.cancelled("cancelled by the user");
+        }
         self.session.pop_unanswered();
         self.turn.offer_retry(flight.prompt, None);
         self.session.run_ended();
