@@ -153,3 +153,59 @@ fn sessions_show_marks_a_truncated_answer() {
         "{shown}"
     );
 }
+
+fn cut_then_healthy(extra: &[&str]) -> (std::process::Output, Mock) {
+    let mock = Mock::with(&[
+        (
+            "cut",
+            Behavior::Cut {
+                after_chunks: 2,
+                token_delay_ms: 0,
+            },
+        ),
+        ("ok", Behavior::answer("the whole answer")),
+    ]);
+    let home = TempHome::new();
+    home.openai_profile("cut", &mock.base_url("cut"));
+    home.openai_profile("ok", &mock.base_url("ok"));
+    home.raw_profile(
+        "lb",
+        r#"{"version":1,"type":"loadbalancer","policy":"failover","profiles":["cut","ok"],
+           "ephemeralSettings":{"failover_retry_count":1}}"#,
+    );
+    let out = home
+        .baton()
+        .args(["--profile-load", "lb", "--prompt", "hi"])
+        .args(extra)
+        .env("BATON_DEBUG", "baton:*")
+        .output()
+        .unwrap();
+    (out, mock)
+}
+
+#[test]
+fn json_output_rescues_a_stream_cut_midway_with_the_next_backend() {
+    let (out, mock) = cut_then_healthy(&["--output-format", "json"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // One answer, from the healthy backend alone: nothing of the cut one.
+    assert_eq!(v["answer"], "the whole answer");
+    assert_eq!(v["status"], "complete");
+    assert_eq!(v["backend"], "ok");
+    assert_eq!(v["failovers"], 1);
+    assert!(
+        stderr.contains("[LB:rescue] cut broke mid-answer before anything was shown"),
+        "{stderr}"
+    );
+    assert_eq!(mock.requests("cut"), 1);
+    assert_eq!(mock.requests("ok"), 1);
+}
+
+#[test]
+fn text_output_keeps_a_stream_cut_midway_as_interrupted() {
+    // Text shown on stdout is committed: the rule for a terminal stays.
+    let (out, mock) = cut_then_healthy(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(mock.requests("ok"), 0);
+}

@@ -17,12 +17,15 @@ use crate::provider::{
     AnswerStatus, ChatRequest, EventStream, Finish, Provider, ProviderError, StreamEvent, Usage,
 };
 
-/// Runs one attempt, forwarding its text to `out` as [`EngineEvent::Delta`]s.
+/// Runs one attempt, forwarding its text to `out` as [`EngineEvent::Delta`]s. With
+/// `hold`, nothing is forwarded until the answer is complete (the caller shows it
+/// only then), so an answer that breaks midway can be thrown away and asked again.
 pub(super) async fn run(
     provider: &dyn Provider,
     request: ChatRequest,
     settings: &LbSettings,
     out: &Emitter,
+    hold: bool,
 ) -> AttemptEnd {
     let prompt_chars = request
         .messages
@@ -43,6 +46,7 @@ pub(super) async fn run(
     let mut seen = Seen {
         answer_chars: 0,
         usage: head.usage,
+        held: hold.then(Vec::new),
     };
     seen.forward(head.first, out).await;
     let ended = match head.finish {
@@ -50,6 +54,9 @@ pub(super) async fn run(
         None => tail(&mut stream, settings, &mut seen, out).await,
     };
     if ended.is_ok() {
+        for event in seen.held.take().unwrap_or_default() {
+            out.emit(event).await;
+        }
         // Providers may send usage after their finish marker.
         while let Ok(Some(Ok(event))) = timeout(settings.stream_idle_timeout, stream.next()).await {
             if let StreamEvent::Usage(u) = event {
@@ -105,6 +112,8 @@ struct Seen {
     /// Answer and reasoning characters, for the estimate.
     answer_chars: usize,
     usage: Option<Usage>,
+    /// The answer so far, when it is held until complete.
+    held: Option<Vec<EngineEvent>>,
 }
 
 impl Seen {
@@ -126,7 +135,10 @@ impl Seen {
             }
             Some(StreamEvent::Finished(_)) | None => return,
         };
-        out.emit(event).await;
+        match &mut self.held {
+            Some(held) => held.push(event),
+            None => out.emit(event).await,
+        }
     }
 }
 

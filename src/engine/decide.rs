@@ -195,8 +195,25 @@ pub(super) enum Step {
 /// an auth or quota error fails over at once; a request error fails over to
 /// different backends only. A first-chunk timeout fails over without a retry: the
 /// backend has already had `timeout_ms`.
-pub(super) fn next_step(end: &AttemptEnd, attempt: u32, max: u32, settings: &LbSettings) -> Step {
+///
+/// An answer that broke after its first chunk is committed (its text was shown),
+/// unless it was `held` back from the caller: then nothing was shown, and the break
+/// is a transient failure like any other, retried and failed over.
+pub(super) fn next_step(
+    end: &AttemptEnd,
+    attempt: u32,
+    max: u32,
+    settings: &LbSettings,
+    held: bool,
+) -> Step {
     match end {
+        AttemptEnd::Broken { .. } if held => {
+            if attempt < max {
+                Step::Retry(settings.retry_delay)
+            } else {
+                Step::FailOver
+            }
+        }
         AttemptEnd::Complete(_) | AttemptEnd::Broken { .. } => Step::Commit,
         AttemptEnd::FirstChunkTimeout { .. } => Step::FailOver,
         AttemptEnd::Failed(err) => match err.class() {

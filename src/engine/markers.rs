@@ -68,6 +68,14 @@ pub(super) fn out_of_quota(backend: &str, until: &str) {
     );
 }
 
+/// `[LB:rescue] X broke mid-answer before anything was shown: REASON`
+pub(super) fn rescuing(backend: &str, reason: &str) {
+    tracing::debug!(
+        target: "baton::lb",
+        "[LB:rescue] {backend} broke mid-answer before anything was shown: {reason}"
+    );
+}
+
 /// `[LB:failover] Skipping unhealthy backend: X`
 pub(super) fn skipping_unhealthy(backend: &str) {
     tracing::debug!(

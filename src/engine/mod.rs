@@ -477,7 +477,19 @@ impl Engine {
 
     /// Answers one request. Dropping the stream cancels the request in flight.
     pub fn run(&self, request: ChatRequest) -> impl Stream<Item = EngineEvent> + Send + 'static {
-        run::run(Arc::clone(&self.inner), request)
+        run::run(Arc::clone(&self.inner), request, false)
+    }
+
+    /// Answers one request whose caller shows the answer only once it is complete
+    /// (JSON output, a gateway's non-streaming request): the text arrives in one go
+    /// at the end, and a stream that breaks midway is rescued by a retry or the next
+    /// backend rather than ending the prompt. The caller gets one complete answer
+    /// (or the exhausted error), never text from two attempts.
+    pub fn run_held(
+        &self,
+        request: ChatRequest,
+    ) -> impl Stream<Item = EngineEvent> + Send + 'static {
+        run::run(Arc::clone(&self.inner), request, true)
     }
 }
 

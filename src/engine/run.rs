@@ -16,8 +16,11 @@ use super::{breaker::BreakerState, clock::now_ms};
 use crate::profile::Policy;
 use crate::provider::{ChatRequest, ErrorClass, ProviderError};
 
-pub(super) fn run(inner: Arc<Inner>, request: ChatRequest) -> RunStream {
-    RunStream::new(|out| drive(inner, request, out))
+/// `hold`: the caller shows the answer only once it is complete (JSON output, a
+/// gateway's non-streaming request), so a stream that breaks midway is thrown away
+/// and rescued by a retry or the next backend instead of ending the prompt.
+pub(super) fn run(inner: Arc<Inner>, request: ChatRequest, hold: bool) -> RunStream {
+    RunStream::new(move |out| drive(inner, request, hold, out))
 }
 
 /// Bookkeeping of one prompt across backends.
@@ -50,7 +53,7 @@ enum Turn {
     GaveUp,
 }
 
-async fn drive(inner: Arc<Inner>, request: ChatRequest, out: Emitter) {
+async fn drive(inner: Arc<Inner>, request: ChatRequest, hold: bool, out: Emitter) {
     let mut trip = Trip {
         started: Instant::now(),
         attempts: 0,
@@ -124,7 +127,17 @@ async fn drive(inner: Arc<Inner>, request: ChatRequest, out: Emitter) {
         if ticket.is_probe() {
             out.breaker(name, Some(BreakerState::HalfOpen)).await;
         }
-        if offer(&inner, slot.backend, ticket, &request, &mut trip, &out).await == Turn::Committed {
+        let turn = offer(
+            &inner,
+            slot.backend,
+            ticket,
+            &request,
+            hold,
+            &mut trip,
+            &out,
+        )
+        .await;
+        if turn == Turn::Committed {
             return;
         }
         trip.failovers += 1;
@@ -167,6 +180,7 @@ async fn offer(
     index: usize,
     ticket: Ticket,
     request: &ChatRequest,
+    hold: bool,
     trip: &mut Trip,
     out: &Emitter,
 ) -> Turn {
@@ -190,26 +204,30 @@ async fn offer(
         };
         out.emit(started).await;
         markers::trying(name, attempt, max);
-        let end = attempt::run(provider, request.clone(), settings, out).await;
-        let step = decide::next_step(&end, attempt, max, settings);
-        // `error` is `None` for a timeout.
-        let (class, detail, error) = match end {
+        let end = attempt::run(provider, request.clone(), settings, out, hold).await;
+        let step = decide::next_step(&end, attempt, max, settings, hold);
+        // `error` is `None` for a timeout and a held answer that broke.
+        let (class, detail, error, timed_out) = match end {
             AttemptEnd::Complete(answer) => {
                 commit(inner, backend, ticket, answer, None, trip, out).await;
                 return Turn::Committed;
             }
-            AttemptEnd::Broken { answer, reason } => {
+            AttemptEnd::Broken { answer, reason } if step == Step::Commit => {
                 commit(inner, backend, ticket, answer, Some(reason), trip, out).await;
                 return Turn::Committed;
+            }
+            AttemptEnd::Broken { reason, .. } => {
+                markers::rescuing(name, &reason);
+                let detail = format!("the answer broke off before it was shown: {reason}");
+                (ErrorClass::Transient, detail, None, false)
             }
             AttemptEnd::FirstChunkTimeout { elapsed } => {
                 markers::timed_out(name, elapsed, settings.timeout);
                 let reason = decide::timeout_reason(settings);
-                (ErrorClass::Transient, reason, None)
+                (ErrorClass::Transient, reason, None, true)
             }
-            AttemptEnd::Failed(err) => (err.class(), err.to_string(), Some(err)),
+            AttemptEnd::Failed(err) => (err.class(), err.to_string(), Some(err), false),
         };
-        let timed_out = error.is_none();
         let retry_after = error.as_ref().and_then(ProviderError::retry_after);
         inner.record_attempt_failure(name, timed_out);
         let wait = match step {
@@ -230,8 +248,11 @@ async fn offer(
             continue;
         }
         match (&error, class) {
-            (None, _) => {}
-            (Some(_), ErrorClass::Transient) => markers::failed_after(name, attempt, &detail),
+            // The timeout has said its own marker.
+            (None, _) if timed_out => {}
+            (None, _) | (Some(_), ErrorClass::Transient) => {
+                markers::failed_after(name, attempt, &detail);
+            }
             (Some(err), ErrorClass::Auth | ErrorClass::Quota | ErrorClass::Request) => {
                 markers::failed(name, &err.headline());
             }

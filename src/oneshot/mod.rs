@@ -159,7 +159,15 @@ pub async fn run(args: RunArgs, home: &Home) -> Exit {
         )),
         OutputFormat::Json => Box::new(json::JsonOutput::new(io::stdout())),
     };
-    let mut events = Box::pin(engine.run(request));
+    // JSON output and --no-stream show the answer only once it is complete: held,
+    // a stream that breaks midway is rescued by the next attempt or backend.
+    let held = args.output_format == OutputFormat::Json || args.no_stream;
+    let mut events = if held {
+        Box::pin(engine.run_held(request))
+            as std::pin::Pin<Box<dyn futures_util::Stream<Item = EngineEvent> + Send>>
+    } else {
+        Box::pin(engine.run(request))
+    };
     let stop = stop_signal();
     tokio::pin!(stop);
     let exit = loop {

@@ -128,8 +128,16 @@ async fn answer(
         messages: call.messages.clone(),
         stream: call.stream,
     };
+    // A non-streaming answer is held until complete, so a stream that breaks is
+    // rescued by the next attempt instead of sent half.
+    let events = if call.stream {
+        Box::pin(engine.run(request))
+            as std::pin::Pin<Box<dyn futures_util::Stream<Item = _> + Send>>
+    } else {
+        Box::pin(engine.run_held(request))
+    };
     let mut run = Run {
-        events: Box::pin(engine.run(request)),
+        events,
         idle: app.limits.idle(),
         deadline,
         total_ms: app.limits.total_timeout_ms,

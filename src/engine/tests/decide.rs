@@ -333,6 +333,6 @@ fn next_step_rows() {
         ),
     ];
     for (name, end, attempt, max, want) in rows {
-        assert_eq!(next_step(&end, attempt, max, &s), want, "{name}");
+        assert_eq!(next_step(&end, attempt, max, &s, false), want, "{name}");
     }
 }

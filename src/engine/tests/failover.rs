@@ -352,3 +352,88 @@ async fn should_retry_false_fails_over_without_a_retry() {
     let events = run(&engine(vec![backend("a", &a), backend("b", &b)])).await;
     assert_eq!(started(&events), vec![("a".into(), 1), ("b".into(), 1)]);
 }
+
+async fn run_held(engine: &Engine) -> Vec<EngineEvent> {
+    engine
+        .run_held(ChatRequest {
+            messages: vec![Message::user("hi")],
+            stream: true,
+        })
+        .collect()
+        .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_held_answer_cut_midway_is_retried_and_no_text_of_the_cut_one_is_shown() {
+    let a = Scripted::new(vec![
+        Reply::Cut {
+            tokens: vec!["par", "tial"],
+        },
+        Reply::Answer {
+            first_ms: 0,
+            tokens: vec!["whole"],
+        },
+    ]);
+    let events = run_held(&engine(vec![backend("a", &a)])).await;
+    assert_eq!(text(&events), "whole");
+    assert_eq!(started(&events), vec![("a".into(), 1), ("a".into(), 2)]);
+    let failed = events.iter().find_map(|e| match e {
+        EngineEvent::AttemptFailed {
+            detail, will_retry, ..
+        } => Some((detail.clone(), *will_retry)),
+        _ => None,
+    });
+    let (detail, will_retry) = failed.unwrap_or_default();
+    assert!(
+        detail.starts_with("the answer broke off before it was shown: "),
+        "{detail}"
+    );
+    assert!(detail.contains("connection reset"), "{detail}");
+    assert!(will_retry);
+    assert!(matches!(events.last(), Some(EngineEvent::Done { .. })));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_held_answer_that_stalls_fails_over_and_counts_against_the_backend() {
+    let s = settings_with(|_| {});
+    let a = Scripted::new(vec![Reply::Stall {
+        tokens: vec!["part"],
+    }]);
+    let b = Scripted::new(vec![]);
+    let e = Engine::new(
+        "lb",
+        Policy::Failover,
+        s,
+        vec![backend("a", &a), backend("b", &b)],
+    );
+    let events = run_held(&e).await;
+    assert_eq!(text(&events), "ok");
+    assert_eq!(answered_by(&events).as_deref(), Some("b"));
+    match events.last() {
+        Some(EngineEvent::Done { provenance, .. }) => {
+            assert_eq!(provenance.failovers, 1);
+            assert_eq!(provenance.attempts, 2);
+        }
+        other => panic!("expected Done, got {other:?}"),
+    }
+    let stats = e.stats_lb();
+    assert!(stats.contains("Success Rate: 0.0%"), "{stats}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_held_answer_broken_everywhere_is_exhausted_not_partial() {
+    let s = settings_with(|_| {});
+    let a = Scripted::new(vec![Reply::Cut {
+        tokens: vec!["half"],
+    }]);
+    let e = Engine::new("lb", Policy::Failover, s, vec![backend("a", &a)]);
+    let events = run_held(&e).await;
+    assert_eq!(text(&events), "");
+    match events.last() {
+        Some(EngineEvent::Exhausted { reasons }) => {
+            assert_eq!(reasons[0].class, ErrorClass::Transient);
+            assert!(reasons[0].reason.contains("broke off"), "{reasons:?}");
+        }
+        other => panic!("expected Exhausted, got {other:?}"),
+    }
+}
