@@ -327,7 +327,7 @@ replayed! {
     openai_deepseek_reasoning_stream => "openai/deepseek_reasoning.sse";
     openai_insufficient_quota_is_quota => "openai/error_insufficient_quota.json";
     openai_rate_limit_is_transient => "openai/error_rate_limit.json";
-    openai_content_policy_is_a_request_error => "openai/error_content_policy.json";
+    openai_content_policy_rejection_is_filtered => "openai/error_content_policy.json";
     anthropic_complete_whole => "anthropic/complete.json";
     anthropic_complete_stream => "anthropic/complete.sse";
     anthropic_max_tokens_whole_is_truncated => "anthropic/max_tokens.json";

@@ -230,6 +230,13 @@ static REGISTRY: &[SettingSpec] = &[
     )
     .up_to(7 * DAY_MS),
     row(
+        "failover_on_filter",
+        Bool,
+        Some("false"),
+        LoadBalancer,
+        "Send a prompt a provider's content filter rejected (400) to the next backend instead of reporting it filtered",
+    ),
+    row(
         "circuit_breaker_enabled",
         Bool,
         Some("true"),

@@ -281,6 +281,8 @@ pub struct LbSettings {
     pub retry_after_cap: Duration,
     /// How long a backend out of money or quota is skipped (`quota_cooldown_ms`).
     pub quota_cooldown: Duration,
+    /// Fail over a prompt a content filter rejected (`failover_on_filter`).
+    pub failover_on_filter: bool,
     /// The circuit breaker.
     pub breaker: BreakerSettings,
 }
@@ -309,6 +311,7 @@ impl LbSettings {
             retry_delay: ms("failover_retry_delay_ms"),
             retry_after_cap: ms("retry_after_cap_ms"),
             quota_cooldown: ms("quota_cooldown_ms"),
+            failover_on_filter: s.get_bool("failover_on_filter").unwrap_or(false),
             breaker: BreakerSettings {
                 enabled,
                 failure_threshold: count("circuit_breaker_failure_threshold").max(1),
@@ -350,6 +353,7 @@ mod tests {
                 retry_delay: Duration::from_millis(1000),
                 retry_after_cap: Duration::from_millis(60_000),
                 quota_cooldown: Duration::from_millis(3_600_000),
+                failover_on_filter: false,
                 breaker: BreakerSettings {
                     enabled: true,
                     failure_threshold: 3,

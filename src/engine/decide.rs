@@ -230,6 +230,28 @@ pub(super) fn next_step(
     }
 }
 
+/// A request a provider's content filter rejected (OpenAI `content_policy_violation`,
+/// Azure `content_filter`), as the filtered answer it is: an answer with nothing in
+/// it, not an error to fail over (unless `failover_on_filter`).
+pub(super) fn filtered_finish(err: &ProviderError) -> Option<Finish> {
+    let ProviderError::Http {
+        status: 400,
+        message,
+        info,
+        ..
+    } = err
+    else {
+        return None;
+    };
+    let code = info.code.as_deref()?;
+    if !matches!(code, "content_policy_violation" | "content_filter") {
+        return None;
+    }
+    let mut finish = Finish::new(crate::provider::AnswerStatus::Filtered, Some(code));
+    finish.message = (!message.is_empty()).then(|| message.clone());
+    Some(finish)
+}
+
 /// The reason a first-chunk timeout gives, for events and the exhausted error.
 pub(super) fn timeout_reason(settings: &LbSettings) -> String {
     format!(

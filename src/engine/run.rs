@@ -204,7 +204,22 @@ async fn offer(
         };
         out.emit(started).await;
         markers::trying(name, attempt, max);
+        let began = Instant::now();
         let end = attempt::run(provider, request.clone(), settings, out, hold).await;
+        let end = match end {
+            AttemptEnd::Failed(err) if !settings.failover_on_filter => {
+                match decide::filtered_finish(&err) {
+                    Some(finish) => AttemptEnd::Complete(Answer {
+                        first_chunk_ms: 0,
+                        attempt_ms: millis(began.elapsed()),
+                        usage: crate::provider::Usage::estimate(prompt_chars(&request), 0),
+                        finish,
+                    }),
+                    None => AttemptEnd::Failed(err),
+                }
+            }
+            end => end,
+        };
         let step = decide::next_step(&end, attempt, max, settings, hold);
         // `error` is `None` for a timeout and a held answer that broke.
         let (class, detail, error, timed_out) = match end {
@@ -270,6 +285,14 @@ async fn offer(
         trip.give_up(name, class, detail);
         return Turn::GaveUp;
     }
+}
+
+fn prompt_chars(request: &ChatRequest) -> usize {
+    request
+        .messages
+        .iter()
+        .map(|m| m.content.chars().count())
+        .sum()
 }
 
 /// A backend whose provider could not be built (a missing key, say) answers its one

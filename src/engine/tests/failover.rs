@@ -437,3 +437,59 @@ async fn a_held_answer_broken_everywhere_is_exhausted_not_partial() {
         other => panic!("expected Exhausted, got {other:?}"),
     }
 }
+
+fn content_policy() -> ProviderError {
+    ProviderError::Http {
+        status: 400,
+        message: "Your request was rejected as a result of our safety system.".into(),
+        retry_after: None,
+        info: crate::provider::HttpInfo {
+            code: Some("content_policy_violation".into()),
+            ..Default::default()
+        },
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_content_filter_rejection_is_a_filtered_answer_not_a_failover() {
+    let a = Scripted::new(vec![Reply::Fail {
+        after_ms: 0,
+        err: content_policy(),
+    }]);
+    let b = Scripted::new(vec![]);
+    let events = run(&engine(vec![backend("a", &a), backend("b", &b)])).await;
+    assert_eq!(b.calls(), 0);
+    match events.last() {
+        Some(EngineEvent::Done { provenance, finish }) => {
+            assert_eq!(provenance.backend, "a");
+            assert_eq!(finish.status, crate::provider::AnswerStatus::Filtered);
+            assert_eq!(
+                finish.stop_reason.as_deref(),
+                Some("content_policy_violation")
+            );
+            assert!(
+                finish
+                    .message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("safety system"))
+            );
+        }
+        other => panic!("expected Done, got {other:?}"),
+    }
+
+    // With failover_on_filter the next differing backend is asked.
+    let a = Scripted::new(vec![Reply::Fail {
+        after_ms: 0,
+        err: content_policy(),
+    }]);
+    let b = Scripted::new(vec![]);
+    let s = settings_with(|s| s.failover_on_filter = true);
+    let e = Engine::new(
+        "lb",
+        Policy::Failover,
+        s,
+        vec![backend("a", &a), backend("b", &b)],
+    );
+    let events = run(&e).await;
+    assert_eq!(answered_by(&events).as_deref(), Some("b"));
+}
