@@ -66,7 +66,7 @@ lb_profile slowanddown --policy failover synthetic down \
 run_baton exhausted --profile-load slowanddown --prompt "hi"
 expect_exit 75
 expect_line "$ERR" "[LB:timeout] synthetic: Request exceeded 1000ms"
-expect_match "$ERR" '^\[LB:failover\] down failed after 1 attempts: 503'
+expect_match "$ERR" '^\[LB:failover\] down failed after 1 attempt: 503'
 expect_file_eq "$OUT" ""
 
 finish

@@ -104,7 +104,7 @@ mock_put synthetic '{"behavior": {"kind": "status", "code": 503}}'
 run_baton tpm-last-resort --profile-load testlb489 --set tpm_threshold=50 \
   --set failover_retry_count=1 --prompt "short six"
 expect_exit 0
-expect_match "$ERR" '^\[LB:failover\] synthetic failed after 1 attempts: 503 Service Unavailable'
+expect_match "$ERR" '^\[LB:failover\] synthetic failed after 1 attempt: 503 Service Unavailable'
 expect_in_order "$ERR" \
   "[LB:failover] Trying backend: chutes (attempt 1/1)" \
   "[LB:failover] Success on backend: chutes"

@@ -35,11 +35,12 @@ pub(super) fn failed(backend: &str, headline: &str) {
     );
 }
 
-/// `[LB:failover] X failed after N attempts: ERROR`
+/// `[LB:failover] X failed after N attempts: ERROR` (`1 attempt` for one).
 pub(super) fn failed_after(backend: &str, attempts: u32, error: &dyn Display) {
+    let plural = if attempts == 1 { "" } else { "s" };
     tracing::debug!(
         target: "baton::lb",
-        "[LB:failover] {backend} failed after {attempts} attempts: {error}"
+        "[LB:failover] {backend} failed after {attempts} attempt{plural}: {error}"
     );
 }
 
