@@ -209,3 +209,49 @@ fn text_output_keeps_a_stream_cut_midway_as_interrupted() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert_eq!(mock.requests("ok"), 0);
 }
+
+#[test]
+fn when_every_backend_cools_down_the_exhausted_error_says_when_to_come_back() {
+    let home = TempHome::new();
+    home.raw_profile(
+        "down",
+        r#"{"version":1,"provider":"sim","model":"sim-down","modelParams":{}}"#,
+    );
+    home.raw_profile(
+        "lb",
+        r#"{"version":1,"type":"loadbalancer","policy":"failover","profiles":["down"],
+           "ephemeralSettings":{"failover_retry_count":1,"circuit_breaker_failure_threshold":1,
+                                "circuit_breaker_recovery_timeout_ms":600000}}"#,
+    );
+    let run = |extra: &[&str]| {
+        home.baton()
+            .args(["--profile-load", "lb", "--prompt", "hi"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // The first run's failure opens the breaker, so it already knows when to come
+    // back; the second is refused by the open breaker and says the same.
+    let first = run(&["--output-format", "json"]);
+    assert_eq!(first.status.code(), Some(75));
+    let v: Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert!(
+        v["retry_after_ms"].as_u64().is_some_and(|ms| ms > 590_000),
+        "{v}"
+    );
+
+    let second = run(&["--output-format", "json"]);
+    assert_eq!(second.status.code(), Some(75));
+    let v: Value = serde_json::from_slice(&second.stdout).unwrap();
+    let wait = v["retry_after_ms"].as_u64().unwrap();
+    assert!((590_000..=600_000).contains(&wait), "{v}");
+    assert_eq!(v["next_backend"], "down");
+
+    let third = run(&[]);
+    let stderr = text(&third.stderr);
+    assert!(
+        stderr.contains("every backend is cooling down; down is expected back in 10 min (at "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--set wait_for_recovery_ms="), "{stderr}");
+}

@@ -230,6 +230,14 @@ static REGISTRY: &[SettingSpec] = &[
     )
     .up_to(7 * DAY_MS),
     row(
+        "wait_for_recovery_ms",
+        NonNegativeInt,
+        Some("0"),
+        LoadBalancer,
+        "When every backend is cooling down, wait up to this many ms for the first one back instead of failing",
+    )
+    .up_to(HOUR_MS),
+    row(
         "failover_on_filter",
         Bool,
         Some("false"),

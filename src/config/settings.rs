@@ -281,6 +281,8 @@ pub struct LbSettings {
     pub retry_after_cap: Duration,
     /// How long a backend out of money or quota is skipped (`quota_cooldown_ms`).
     pub quota_cooldown: Duration,
+    /// How long a prompt may wait for a cooling backend (`wait_for_recovery_ms`).
+    pub wait_for_recovery: Duration,
     /// Fail over a prompt a content filter rejected (`failover_on_filter`).
     pub failover_on_filter: bool,
     /// The circuit breaker.
@@ -311,6 +313,7 @@ impl LbSettings {
             retry_delay: ms("failover_retry_delay_ms"),
             retry_after_cap: ms("retry_after_cap_ms"),
             quota_cooldown: ms("quota_cooldown_ms"),
+            wait_for_recovery: ms("wait_for_recovery_ms"),
             failover_on_filter: s.get_bool("failover_on_filter").unwrap_or(false),
             breaker: BreakerSettings {
                 enabled,
@@ -353,6 +356,7 @@ mod tests {
                 retry_delay: Duration::from_millis(1000),
                 retry_after_cap: Duration::from_millis(60_000),
                 quota_cooldown: Duration::from_millis(3_600_000),
+                wait_for_recovery: Duration::ZERO,
                 failover_on_filter: false,
                 breaker: BreakerSettings {
                     enabled: true,

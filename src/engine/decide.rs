@@ -98,6 +98,40 @@ pub(super) fn skipped_reason(last: Option<&LastFailure>) -> (ErrorClass, String)
     }
 }
 
+/// When every backend is cooling down (its breaker open, or out of quota), the
+/// earliest one expected back: its name and when (ms since the epoch). `None` when
+/// some backend may be tried now, or there are none.
+pub(super) fn earliest_recovery(
+    backends: &[Backend],
+    health: &LbHealth,
+    settings: &LbSettings,
+    now: u64,
+) -> Option<(String, u64)> {
+    let recovery = super::millis(settings.breaker.recovery_timeout);
+    let mut earliest: Option<(String, u64)> = None;
+    for backend in backends {
+        let h = health.get(&backend.name)?;
+        let quota = h.out_of_quota(now);
+        let breaker = (settings.breaker.enabled && !h.breaker.would_admit(now, &settings.breaker))
+            .then(|| {
+                h.breaker
+                    .opened_at_ms()
+                    .map(|at| at.saturating_add(recovery))
+            })
+            .flatten();
+        // Back when every reason to skip it has passed.
+        let back = match (quota, breaker) {
+            (Some(q), Some(b)) => q.max(b),
+            (Some(at), None) | (None, Some(at)) => at,
+            (None, None) => return None,
+        };
+        if earliest.as_ref().is_none_or(|(_, at)| back < *at) {
+            earliest = Some((backend.name.clone(), back));
+        }
+    }
+    earliest
+}
+
 /// Why a backend out of quota is skipped, naming its last error and when it is
 /// tried again.
 pub(super) fn quota_reason(last: Option<&LastFailure>, until_ms: u64, now_ms: u64) -> String {

@@ -19,6 +19,22 @@ pub fn exhausted_message(reasons: &[BackendFailure]) -> String {
     }
 }
 
+/// `every backend is cooling down; X is expected back in 25s (at 12:00:01 UTC)`.
+pub fn recovery_message(name: &str, wait: std::time::Duration) -> String {
+    let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+    let at = super::clock::now_ms().saturating_add(wait_ms);
+    let secs = wait_ms.div_ceil(1000);
+    let human = match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{} min", secs.div_ceil(60)),
+        _ => format!("{} h", secs.div_ceil(3600)),
+    };
+    format!(
+        "every backend is cooling down; {name} is expected back in {human} (at {} UTC)",
+        super::decide::utc_time(at)
+    )
+}
+
 /// True when every reason was transient: the same prompt may work later (exit 75),
 /// unlike a bad key or a rejected request.
 pub fn retry_later(reasons: &[BackendFailure]) -> bool {

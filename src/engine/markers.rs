@@ -69,6 +69,14 @@ pub(super) fn out_of_quota(backend: &str, until: &str) {
     );
 }
 
+/// `[LB:wait] every backend is cooling down; waiting Nms for X`
+pub(super) fn waiting_for_recovery(backend: &str, wait_ms: u64) {
+    tracing::debug!(
+        target: "baton::lb",
+        "[LB:wait] every backend is cooling down; waiting {wait_ms}ms for {backend}"
+    );
+}
+
 /// `[LB:rescue] X broke mid-answer before anything was shown: REASON`
 pub(super) fn rescuing(backend: &str, reason: &str) {
     tracing::debug!(

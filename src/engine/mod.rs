@@ -55,7 +55,7 @@ pub use breaker::{Admission, BreakerState, CircuitBreaker};
 pub use build::{BuildError, build_engine};
 pub use clock::now_ms;
 pub use decide::Verdict;
-pub use exhausted::{exhausted_message, retry_later};
+pub use exhausted::{exhausted_message, recovery_message, retry_later};
 pub use metrics::BackendMetrics;
 pub use policy::{PoolLabel, Route, Router, Slot};
 pub use state::StateError;
@@ -438,6 +438,23 @@ impl Engine {
             now_ms(),
             &self.inner.settings.breaker,
         )
+    }
+
+    /// When every backend is cooling down (breaker open or out of quota): the one
+    /// expected back first and how long until then. `None` when a backend may be
+    /// tried now.
+    pub fn earliest_recovery(&self) -> Option<(String, std::time::Duration)> {
+        let now = now_ms();
+        let (name, at) = decide::earliest_recovery(
+            &self.inner.backends,
+            &self.inner.health(),
+            &self.inner.settings,
+            now,
+        )?;
+        Some((
+            name,
+            std::time::Duration::from_millis(at.saturating_sub(now)),
+        ))
     }
 
     /// Saves health now (when persisting): a run cut short by Ctrl-C or a signal

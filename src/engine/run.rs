@@ -61,6 +61,7 @@ async fn drive(inner: Arc<Inner>, request: ChatRequest, hold: bool, out: Emitter
         reasons: Vec::new(),
         rejected_by: None,
     };
+    wait_for_recovery(&inner).await;
     let order = inner.route.order();
     if let (Policy::RoundRobin, Some(first)) = (inner.route.policy(), order.first()) {
         markers::roundrobin_selected(&inner.backends[first.backend].name);
@@ -145,6 +146,25 @@ async fn drive(inner: Arc<Inner>, request: ChatRequest, hold: bool, out: Emitter
     inner.save_state().await;
     let reasons = trip.reasons;
     out.emit(EngineEvent::Exhausted { reasons }).await;
+}
+
+/// When every backend is cooling down and the first one is back within
+/// `wait_for_recovery_ms`, waits for it rather than failing the prompt.
+async fn wait_for_recovery(inner: &Inner) {
+    let limit = millis(inner.settings.wait_for_recovery);
+    if limit == 0 {
+        return;
+    }
+    let now = now_ms();
+    let earliest =
+        decide::earliest_recovery(&inner.backends, &inner.health(), &inner.settings, now);
+    if let Some((name, at)) = earliest {
+        let wait = at.saturating_sub(now);
+        if wait <= limit {
+            markers::waiting_for_recovery(&name, wait);
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+        }
+    }
 }
 
 /// Why backend `index` is not tried after `rejecter` rejected the request: an

@@ -17,6 +17,7 @@ pub(super) struct JsonOutput<W: Write> {
     answer: String,
     reasoning: String,
     tool_calls: Vec<ToolCall>,
+    recovery: Option<(String, std::time::Duration)>,
 }
 
 impl<W: Write> JsonOutput<W> {
@@ -26,6 +27,7 @@ impl<W: Write> JsonOutput<W> {
             answer: String::new(),
             reasoning: String::new(),
             tool_calls: Vec::new(),
+            recovery: None,
         }
     }
 
@@ -119,12 +121,18 @@ impl<W: Write> Output for JsonOutput<W> {
             }
             EngineEvent::Exhausted { reasons } => {
                 let (exit, message) = exhausted(reasons);
-                self.print(&json!({
+                let mut value = json!({
                     "status": "failed",
                     "stop_reason": null,
                     "error": message,
                     "reasons": reasons,
-                }))?;
+                });
+                if let Some((name, wait)) = &self.recovery {
+                    value["retry_after_ms"] =
+                        json!(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+                    value["next_backend"] = json!(name);
+                }
+                self.print(&value)?;
                 eprintln!("baton: {message}");
                 Ok(Some(exit))
             }
@@ -134,6 +142,10 @@ impl<W: Write> Output for JsonOutput<W> {
             | EngineEvent::Skipped { .. }
             | EngineEvent::Breaker { .. } => Ok(None),
         }
+    }
+
+    fn recovery(&mut self, earliest: Option<(String, std::time::Duration)>) {
+        self.recovery = earliest;
     }
 
     fn cancelled(&mut self) {

@@ -175,6 +175,9 @@ pub async fn run(args: RunArgs, home: &Home) -> Exit {
             event = events.next() => {
                 let Some(event) = event else { break Exit::Error };
                 log.engine_event(&event);
+                if matches!(event, EngineEvent::Exhausted { .. }) {
+                    out.recovery(engine.earliest_recovery());
+                }
                 match out.event(&event) {
                     Ok(Some(exit)) => break exit,
                     Ok(None) => {}
@@ -229,6 +232,15 @@ async fn stop_signal() -> &'static str {
     "Ctrl-C"
 }
 
+/// The cooling-down line of the exhausted error, with how to wait for it here.
+fn recovery_line(name: &str, wait: std::time::Duration) -> String {
+    let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+    format!(
+        "{}; --set wait_for_recovery_ms={ms} waits for it",
+        engine::recovery_message(name, wait)
+    )
+}
+
 /// The exit code and message for an exhausted run.
 fn exhausted(reasons: &[BackendFailure]) -> (Exit, String) {
     let exit = if engine::retry_later(reasons) {
@@ -243,6 +255,9 @@ fn exhausted(reasons: &[BackendFailure]) -> (Exit, String) {
 trait Output {
     /// Handles one event; `Some(exit)` ends the run.
     fn event(&mut self, event: &EngineEvent) -> io::Result<Option<Exit>>;
+    /// Before an exhausted event: the backend expected back first, and how soon,
+    /// when every backend is cooling down.
+    fn recovery(&mut self, earliest: Option<(String, std::time::Duration)>);
     /// The run was cancelled with Ctrl-C.
     fn cancelled(&mut self);
 }

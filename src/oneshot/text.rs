@@ -19,6 +19,7 @@ pub(super) struct TextOutput<W: Write, E: Write> {
     reasoning_open: bool,
     ends_with_newline: bool,
     wrote: bool,
+    recovery: Option<(String, std::time::Duration)>,
 }
 
 impl<W: Write, E: Write> TextOutput<W, E> {
@@ -31,6 +32,7 @@ impl<W: Write, E: Write> TextOutput<W, E> {
             reasoning_open: false,
             ends_with_newline: true,
             wrote: false,
+            recovery: None,
         }
     }
 
@@ -143,6 +145,9 @@ impl<W: Write, E: Write> Output for TextOutput<W, E> {
                 self.end_reasoning()?;
                 let (exit, message) = exhausted(reasons);
                 writeln!(self.err, "baton: {message}")?;
+                if let Some((name, wait)) = &self.recovery {
+                    writeln!(self.err, "baton: {}", super::recovery_line(name, *wait))?;
+                }
                 Ok(Some(exit))
             }
             EngineEvent::AttemptStarted { .. }
@@ -151,6 +156,10 @@ impl<W: Write, E: Write> Output for TextOutput<W, E> {
             | EngineEvent::Skipped { .. }
             | EngineEvent::Breaker { .. } => Ok(None),
         }
+    }
+
+    fn recovery(&mut self, earliest: Option<(String, std::time::Duration)>) {
+        self.recovery = earliest;
     }
 
     fn cancelled(&mut self) {

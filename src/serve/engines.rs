@@ -171,6 +171,14 @@ impl Engines {
 /// Seconds until trying again may work: the breaker's recovery time when one is
 /// open, else the engine's delay between attempts; at least one.
 pub fn retry_after_s(engine: &Engine) -> u64 {
+    if let Some((_, wait)) = engine.earliest_recovery() {
+        return wait
+            .as_millis()
+            .div_ceil(1000)
+            .max(1)
+            .try_into()
+            .unwrap_or(u64::MAX);
+    }
     let settings = engine.settings();
     let open = engine
         .health_summary()

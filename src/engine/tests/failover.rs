@@ -493,3 +493,49 @@ async fn a_content_filter_rejection_is_a_filtered_answer_not_a_failover() {
     let events = run(&e).await;
     assert_eq!(answered_by(&events).as_deref(), Some("b"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn when_every_backend_cools_down_the_earliest_is_named_and_may_be_waited_for() {
+    let cooling = |s: &mut LbSettings| {
+        s.breaker.failure_threshold = 1;
+        s.breaker.recovery_timeout = Duration::from_secs(30);
+    };
+    let a = Scripted::new(failing(1, 503));
+    let b = Scripted::new(failing(1, 503));
+    let e = Engine::new(
+        "lb",
+        Policy::Failover,
+        settings_with(cooling),
+        vec![backend("a", &a), backend("b", &b)],
+    );
+    assert!(e.earliest_recovery().is_none(), "nothing is cooling yet");
+    run(&e).await;
+    tokio::time::advance(Duration::from_secs(10)).await;
+    // Both breakers opened; a opened first, so it is back first, in 20 s.
+    let (name, wait) = e.earliest_recovery().unwrap();
+    assert_eq!(name, "a");
+    assert_eq!(wait, Duration::from_secs(20));
+    assert!(matches!(
+        run(&e).await.last(),
+        Some(EngineEvent::Exhausted { .. })
+    ));
+
+    // Waiting up to 30 s for it answers the prompt instead.
+    let a = Scripted::new(failing(1, 503));
+    let b = Scripted::new(failing(1, 503));
+    let e = Engine::new(
+        "lb",
+        Policy::Failover,
+        settings_with(|s| {
+            cooling(s);
+            s.wait_for_recovery = Duration::from_secs(30);
+        }),
+        vec![backend("a", &a), backend("b", &b)],
+    );
+    run(&e).await;
+    let start = Instant::now();
+    let events = run(&e).await;
+    assert_eq!(answered_by(&events).as_deref(), Some("a"));
+    // The wait, then the answer's own 10 ms.
+    assert_eq!(start.elapsed(), Duration::from_millis(30_010));
+}

@@ -335,7 +335,16 @@ impl App {
                 self.interrupted(provenance, reason);
             }
             EngineEvent::Exhausted { reasons } => {
-                let message = engine::exhausted_message(&reasons);
+                let mut message = engine::exhausted_message(&reasons);
+                let earliest = self
+                    .current_engine()
+                    .ok()
+                    .and_then(|e| e.earliest_recovery());
+                if let Some((name, wait)) = earliest {
+                    message.push('\n');
+                    message.push_str(&engine::recovery_message(&name, wait));
+                    message.push_str("; /set wait_for_recovery_ms N waits for it");
+                }
                 self.finish_unanswered(&message, None);
             }
         }
