@@ -251,9 +251,9 @@ fn latency(app: &mut App, terminal: &mut Terminal<TestBackend>, total: usize) {
     while t < end_us {
         n += 1;
         let mut text = format!("{} ", words.sentence(1));
-        if n % 60 == 0 {
+        if n.is_multiple_of(60) {
             text.push_str("\n\n");
-        } else if n % 200 == 0 {
+        } else if n.is_multiple_of(200) {
             text = format!("\n\n## Section {n}\n\n");
         }
         timeline.push((

@@ -101,10 +101,11 @@ impl Home {
             for entry in entries {
                 let path = entry.path();
                 let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-                if is_file && crate::fsutil::loose_mode(&path).is_some() {
-                    if let Err(e) = crate::fsutil::make_private(&path) {
-                        failed.get_or_insert_with(|| format!("{}: {e}", path.display()));
-                    }
+                if is_file
+                    && crate::fsutil::loose_mode(&path).is_some()
+                    && let Err(e) = crate::fsutil::make_private(&path)
+                {
+                    failed.get_or_insert_with(|| format!("{}: {e}", path.display()));
                 }
             }
             notes.push(Tightened { dir, mode, failed });

@@ -186,12 +186,12 @@ fn remember_settings_keys(provider: &str, settings: &Settings) {
     }
     if let Some(serde_json::Value::Object(headers)) = settings.get("custom-headers") {
         for (name, value) in headers {
-            if config::is_secret_header(name) {
-                if let Some(v) = value.as_str() {
-                    // `Bearer KEY`: the key alone, so it is found in any shape.
-                    let key = v.rsplit(' ').next().unwrap_or(v);
-                    crate::redact::remember_secret(key);
-                }
+            if config::is_secret_header(name)
+                && let Some(v) = value.as_str()
+            {
+                // `Bearer KEY`: the key alone, so it is found in any shape.
+                let key = v.rsplit(' ').next().unwrap_or(v);
+                crate::redact::remember_secret(key);
             }
         }
     }

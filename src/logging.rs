@@ -40,10 +40,10 @@ pub fn filter_from_debug_spec(spec: Option<&str>) -> String {
             directives.push("baton=debug".into());
             continue;
         }
-        if let Some(ns) = part.strip_prefix("baton:") {
-            if let Some((_, target)) = NAMESPACES.iter().find(|(name, _)| *name == ns) {
-                directives.push(format!("{target}=debug"));
-            }
+        if let Some(ns) = part.strip_prefix("baton:")
+            && let Some((_, target)) = NAMESPACES.iter().find(|(name, _)| *name == ns)
+        {
+            directives.push(format!("{target}=debug"));
         }
     }
     directives.join(",")

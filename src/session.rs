@@ -220,13 +220,13 @@ impl Session {
 
     /// The engine for the current state, built only after a change.
     pub fn engine(&mut self) -> Result<BuiltEngine, BuildError> {
-        if let Some(cached) = &self.engine {
-            if cached.generation == self.generation {
-                return Ok(BuiltEngine {
-                    engine: cached.engine.clone(),
-                    warning: None,
-                });
-            }
+        if let Some(cached) = &self.engine
+            && cached.generation == self.generation
+        {
+            return Ok(BuiltEngine {
+                engine: cached.engine.clone(),
+                warning: None,
+            });
         }
         let engine = engine::build_engine(&self.effective_target(), &self.backend_overrides())?;
         let warning = self.attach_state(&engine);
@@ -256,16 +256,14 @@ impl Session {
         if let Resolved::LoadBalancer {
             members, profile, ..
         } = &mut target
-        {
-            if let Some(pos) = members
+            && let Some(pos) = members
                 .iter()
                 .position(|m| m.backends().iter().any(|(n, _)| *n == backend))
-            {
-                members.rotate_left(pos + 1);
-                profile.profiles = members.iter().map(|m| m.name().to_string()).collect();
-                // Rotation would undo the reordering; on retry go in order.
-                profile.policy = Policy::Failover;
-            }
+        {
+            members.rotate_left(pos + 1);
+            profile.profiles = members.iter().map(|m| m.name().to_string()).collect();
+            // Rotation would undo the reordering; on retry go in order.
+            profile.policy = Policy::Failover;
         }
         let engine = engine::build_engine(&target, &self.backend_overrides())?;
         let warning = self.attach_state(&engine);

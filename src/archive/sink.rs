@@ -125,10 +125,9 @@ pub(crate) fn append_whole(file: &mut File, bytes: &[u8]) -> io::Result<()> {
         if file
             .metadata()
             .is_ok_and(|m| m.is_file() && m.len() != before)
+            && let Err(cut) = file.set_len(before)
         {
-            if let Err(cut) = file.set_len(before) {
-                tracing::warn!("archive: cannot remove a partial record: {cut}");
-            }
+            tracing::warn!("archive: cannot remove a partial record: {cut}");
         }
         return Err(e);
     }

@@ -12,11 +12,11 @@ use super::ProfilesCommand;
 pub fn run(command: ProfilesCommand, home: &Home) -> Exit {
     let store = ProfileStore::new(home.profiles_dir());
     // First use: give a new user the demo profiles to look at and run.
-    if !store.dir().exists() {
-        if let Err(e) = profile::ensure_builtin(&store) {
-            eprintln!("baton: {e}");
-            return Exit::Error;
-        }
+    if !store.dir().exists()
+        && let Err(e) = profile::ensure_builtin(&store)
+    {
+        eprintln!("baton: {e}");
+        return Exit::Error;
     }
     match command {
         ProfilesCommand::List => list(&store),

@@ -129,10 +129,11 @@ fn save_lb(session: &Session, name: &str, policy: &str, members: &[&str]) -> Com
 /// `/profile load NAME` (also what `/resume` uses to restore a session's profile).
 pub(super) fn load(session: &mut Session, name: &str) -> CommandOutput {
     let store = session.store().clone();
-    if profile::is_builtin(name) && !store.exists(name) {
-        if let Err(e) = profile::ensure_builtin(&store) {
-            return CommandOutput::error(e.to_string());
-        }
+    if profile::is_builtin(name)
+        && !store.exists(name)
+        && let Err(e) = profile::ensure_builtin(&store)
+    {
+        return CommandOutput::error(e.to_string());
     }
     match store.resolve_with_warnings(name) {
         Ok((resolved, warnings)) => {

@@ -143,14 +143,14 @@ fn validate(path: &Path, config: &UserConfig) -> Result<(), ConfigError> {
         value,
         allowed: allowed.to_owned(),
     };
-    if let Some(name) = &config.default_profile {
-        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-            return Err(invalid(
-                "default_profile",
-                format!("'{name}'"),
-                "a profile name: letters, digits, '-', '_' and '.', not starting with '.'",
-            ));
-        }
+    if let Some(name) = &config.default_profile
+        && (name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.'))
+    {
+        return Err(invalid(
+            "default_profile",
+            format!("'{name}'"),
+            "a profile name: letters, digits, '-', '_' and '.', not starting with '.'",
+        ));
     }
     if config.history_size > MAX_HISTORY_SIZE {
         return Err(invalid(

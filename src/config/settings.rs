@@ -113,18 +113,18 @@ impl Settings {
             if registry::spec(k).is_some_and(|s| s.protected) {
                 continue;
             }
-            if k == "custom-headers" {
-                if let Value::Object(map) = v {
-                    let kept: Map<String, Value> = map
-                        .iter()
-                        .filter(|(name, _)| !is_secret_header(name))
-                        .map(|(name, val)| (name.clone(), val.clone()))
-                        .collect();
-                    if !kept.is_empty() {
-                        out.insert(k.to_string(), Value::Object(kept));
-                    }
-                    continue;
+            if k == "custom-headers"
+                && let Value::Object(map) = v
+            {
+                let kept: Map<String, Value> = map
+                    .iter()
+                    .filter(|(name, _)| !is_secret_header(name))
+                    .map(|(name, val)| (name.clone(), val.clone()))
+                    .collect();
+                if !kept.is_empty() {
+                    out.insert(k.to_string(), Value::Object(kept));
                 }
+                continue;
             }
             out.insert(k.to_string(), v.clone());
         }
@@ -138,14 +138,14 @@ impl Settings {
         for (k, v) in self.iter() {
             if registry::spec(k).is_some_and(|s| s.protected) {
                 out.push(k.to_string());
-            } else if k == "custom-headers" {
-                if let Value::Object(map) = v {
-                    out.extend(
-                        map.keys()
-                            .filter(|name| is_secret_header(name))
-                            .map(|name| format!("custom-headers.{name}")),
-                    );
-                }
+            } else if k == "custom-headers"
+                && let Value::Object(map) = v
+            {
+                out.extend(
+                    map.keys()
+                        .filter(|name| is_secret_header(name))
+                        .map(|name| format!("custom-headers.{name}")),
+                );
             }
         }
         out

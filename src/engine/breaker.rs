@@ -82,6 +82,10 @@ pub struct CircuitBreaker {
     opened_at_ms: Option<u64>,
     /// A half-open breaker has let its one probe through.
     probe_in_flight: bool,
+    /// When that probe was sent, so one left by a process that died can be given
+    /// back (see [`release_stale_probe`](Self::release_stale_probe)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probe_since_ms: Option<u64>,
 }
 
 impl CircuitBreaker {
@@ -116,11 +120,11 @@ impl CircuitBreaker {
             BreakerState::Closed => Admission::Allowed,
             BreakerState::Open if self.recovery_elapsed(now_ms, s) => {
                 self.state = BreakerState::HalfOpen;
-                self.start_probe(name)
+                self.start_probe(name, now_ms)
             }
             BreakerState::Open => Admission::Rejected,
             // Half-open without a probe in flight: the last probe was released.
-            BreakerState::HalfOpen if !self.probe_in_flight => self.start_probe(name),
+            BreakerState::HalfOpen if !self.probe_in_flight => self.start_probe(name, now_ms),
             BreakerState::HalfOpen => Admission::Rejected,
         }
     }
@@ -173,6 +177,7 @@ impl CircuitBreaker {
     /// breaker stays half-open and the next [`admit`](Self::admit) becomes the probe.
     pub fn release_probe(&mut self) {
         self.probe_in_flight = false;
+        self.probe_since_ms = None;
     }
 
     /// The state to show (`/stats lb`). The stored state is shown as it is: an open
@@ -199,6 +204,18 @@ impl CircuitBreaker {
         self.opened_at_ms
     }
 
+    /// Gives back a probe sent at least `limit_ms` ago (or at an unknown time): its
+    /// process must have ended without reporting, and holding it would shut the
+    /// backend out for good. A probe another live process holds is kept.
+    pub fn release_stale_probe(&mut self, now_ms: u64, limit_ms: u64) {
+        let stale = self
+            .probe_since_ms
+            .is_none_or(|since| now_ms < since || now_ms - since >= limit_ms);
+        if self.probe_in_flight && stale {
+            self.release_probe();
+        }
+    }
+
     /// Whether the recovery probe is under way.
     pub fn probe_in_flight(&self) -> bool {
         self.probe_in_flight
@@ -220,11 +237,13 @@ impl CircuitBreaker {
         self.state = BreakerState::Open;
         self.opened_at_ms = Some(now_ms);
         self.probe_in_flight = false;
+        self.probe_since_ms = None;
         markers::breaker_open(name);
     }
 
-    fn start_probe(&mut self, name: &str) -> Admission {
+    fn start_probe(&mut self, name: &str, now_ms: u64) -> Admission {
         self.probe_in_flight = true;
+        self.probe_since_ms = Some(now_ms);
         markers::breaker_testing(name);
         Admission::Probe
     }

@@ -68,12 +68,12 @@ impl Stream for RunStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<EngineEvent>> {
         let this = &mut *self;
-        if let Some(driver) = this.driver.as_mut() {
-            if driver.as_mut().poll(cx).is_ready() {
-                // Dropping the finished driver drops its sender, which closes the
-                // channel once the last event is read.
-                this.driver = None;
-            }
+        if let Some(driver) = this.driver.as_mut()
+            && driver.as_mut().poll(cx).is_ready()
+        {
+            // Dropping the finished driver drops its sender, which closes the
+            // channel once the last event is read.
+            this.driver = None;
         }
         this.events.poll_recv(cx)
     }

@@ -35,6 +35,7 @@ pub mod clock;
 mod decide;
 mod events;
 mod exhausted;
+mod journal;
 pub mod latency;
 mod markers;
 mod metrics;
@@ -233,6 +234,8 @@ struct Inner {
     health: Mutex<LbHealth>,
     /// Where health is persisted after each prompt (load-balancer profiles only).
     state_dir: Mutex<Option<PathBuf>>,
+    /// Changes since health was last written, replayed onto the file's state.
+    journal: Mutex<Vec<journal::Op>>,
 }
 
 /// `Some(after)` when a breaker moved.
@@ -262,27 +265,34 @@ impl Inner {
             .and_then(|h| h.last_failure.clone())
     }
 
+    /// Applies `op` to health now and keeps it for the state file, if persisting.
+    fn record(&self, op: journal::Op) -> Option<BreakerState> {
+        let change = journal::apply(&mut self.health(), &op, &self.settings.breaker);
+        if self.is_persistent() {
+            lock(&self.journal).push(op);
+        }
+        change
+    }
+
+    fn is_persistent(&self) -> bool {
+        lock(&self.state_dir).is_some()
+    }
+
     /// Records a complete answer; returns the breaker's new state if it changed.
     fn record_success(&self, backend: &str, latency_ms: u64, tokens: u64) -> Option<BreakerState> {
-        let now = now_ms();
-        let breaker = &self.settings.breaker;
-        let mut health = self.health();
-        let h = health.get_mut(backend)?;
-        h.metrics.record_success(latency_ms, tokens);
-        h.tpm.record(tokens, now);
-        h.quota_until_ms = None;
-        if !breaker.enabled {
-            return None;
-        }
-        let before = h.breaker.state(now, breaker);
-        h.breaker.record_success(backend, now, breaker);
-        changed(before, h.breaker.state(now, breaker))
+        self.record(journal::Op::Success {
+            backend: backend.to_string(),
+            latency_ms,
+            tokens,
+            now: now_ms(),
+        })
     }
 
     fn record_attempt_failure(&self, backend: &str, timeout: bool) {
-        if let Some(h) = self.health().get_mut(backend) {
-            h.metrics.record_failure(timeout);
-        }
+        self.record(journal::Op::AttemptFailure {
+            backend: backend.to_string(),
+            timeout,
+        });
     }
 
     /// A backend gave up on the prompt; the breaker counts it unless the request
@@ -296,48 +306,107 @@ impl Inner {
         reason: &str,
         retry_after: Option<std::time::Duration>,
     ) -> Option<BreakerState> {
-        let now = now_ms();
-        let breaker = &self.settings.breaker;
-        let mut health = self.health();
-        let h = health.get_mut(backend)?;
-        h.last_failure = Some(LastFailure {
+        self.record(journal::Op::GiveUp {
+            backend: backend.to_string(),
             class,
             reason: reason.to_string(),
-        });
-        if class == ErrorClass::Quota {
-            let wait = retry_after.unwrap_or(self.settings.quota_cooldown);
-            h.quota_until_ms = Some(now.saturating_add(millis(wait)));
-            return None;
-        }
-        if class == ErrorClass::Request || !breaker.enabled {
-            return None;
-        }
-        let before = h.breaker.state(now, breaker);
-        h.breaker.record_failure(backend, now, breaker);
-        changed(before, h.breaker.state(now, breaker))
+            quota_wait: retry_after.unwrap_or(self.settings.quota_cooldown),
+            now: now_ms(),
+        })
     }
 
-    /// Saves health to the state folder, if persisting, on a blocking thread: the
-    /// write ends with an fsync, which must not stall the runtime that streams
-    /// answers. Awaited, so a one-shot run never exits before its state is on disk.
-    async fn save_state(&self) {
-        let Some(dir) = lock(&self.state_dir).clone() else {
-            return;
-        };
-        let health = self.health().clone();
+    /// A probe was cancelled: the next caller may probe.
+    fn release_probe(&self, backend: &str) {
+        self.record(journal::Op::ReleaseProbe {
+            backend: backend.to_string(),
+        });
+    }
+
+    /// How old a probe must be before it counts as abandoned by a process that
+    /// ended without reporting: a whole recovery window past the first-chunk timeout.
+    fn stale_probe_ms(&self) -> u64 {
+        millis(self.settings.breaker.recovery_timeout).saturating_add(millis(self.settings.timeout))
+    }
+
+    /// Runs `change` on the state file's contents under its lock, after replaying this
+    /// engine's unsaved changes onto them; health in memory becomes the result. `None`
+    /// when not persisting or the file could not be written (a warning says why).
+    async fn update_shared<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(&mut state::Shared) -> T + Send + 'static,
+    ) -> Option<T> {
+        let dir = lock(&self.state_dir).clone()?;
+        let ops = std::mem::take(&mut *lock(&self.journal));
+        let names: Vec<String> = self.backends.iter().map(|b| b.name.clone()).collect();
         let profile = self.profile.clone();
         let breaker = self.settings.breaker;
         let now = now_ms();
-        let saved = tokio::task::spawn_blocking(move || {
-            state::save(&dir, &profile, &health, now, &breaker)
+        let replayed = ops.clone();
+        // On a blocking thread: the write ends with an fsync, and the lock may wait
+        // for another process; neither may stall the runtime that streams answers.
+        let updated = tokio::task::spawn_blocking(move || {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            state::update(&dir, &profile, &names, now, &breaker, |shared| {
+                journal::replay(&mut shared.health, &replayed, &breaker);
+                change(shared)
+            })
         })
         .await;
-        match saved {
-            Ok(Ok(())) => {}
-            // The answer matters more than the bookkeeping: warn and go on.
-            Ok(Err(e)) => tracing::warn!("{e}"),
-            Err(e) => tracing::warn!("saving engine state failed: {e}"),
+        match updated {
+            Ok(Ok((shared, out))) => {
+                let mut health = self.health();
+                *health = shared.health;
+                // Changes made while the file was being written come on top.
+                journal::replay(&mut health, &lock(&self.journal), &breaker);
+                Some(out)
+            }
+            failed => {
+                // The answer matters more than the bookkeeping: warn, and keep the
+                // changes for the next save.
+                match failed {
+                    Ok(Err(e)) => tracing::warn!("{e}"),
+                    Err(e) => tracing::warn!("saving engine state failed: {e}"),
+                    Ok(Ok(_)) => {}
+                }
+                let mut journal = lock(&self.journal);
+                let newer = std::mem::replace(&mut *journal, ops);
+                journal.extend(newer);
+                None
+            }
         }
+    }
+
+    /// Adds this engine's changes to the state file (if persisting). Awaited, so a
+    /// one-shot run never exits before its state is on disk.
+    async fn save_state(&self) {
+        self.update_shared(|_| ()).await;
+    }
+
+    /// Asks for the half-open probe of `backend` under the state file's lock, so of
+    /// parallel processes exactly one sends it. `None` when not persisting.
+    async fn admit_shared(&self, backend: &str) -> Option<breaker::Admission> {
+        let name = backend.to_string();
+        let s = self.settings.breaker;
+        let stale = self.stale_probe_ms();
+        self.update_shared(move |shared| {
+            let now = now_ms();
+            let h = shared.health.get_mut(&name)?;
+            h.breaker.release_stale_probe(now, stale);
+            Some(h.breaker.admit(&name, now, &s))
+        })
+        .await
+        .flatten()
+    }
+
+    /// The round-robin start for this prompt, shared through the state file so
+    /// consecutive one-shots rotate. `None` when not persisting.
+    async fn next_cursor(&self) -> Option<u64> {
+        self.update_shared(|shared| {
+            let cursor = shared.cursor;
+            shared.cursor = cursor.wrapping_add(1);
+            cursor
+        })
+        .await
     }
 }
 
@@ -372,6 +441,7 @@ impl Engine {
                 pools,
                 health,
                 state_dir: Mutex::new(None),
+                journal: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -387,7 +457,14 @@ impl Engine {
             .iter()
             .map(|b| b.name.as_str())
             .collect();
-        let (health, warning) = state::load(dir, &self.inner.profile, &names);
+        let (shared, warning) = state::read_shared(dir, &self.inner.profile, &names);
+        let mut health = shared.health;
+        let (now, stale) = (now_ms(), self.inner.stale_probe_ms());
+        for name in &names {
+            if let Some(h) = health.get_mut(name) {
+                h.breaker.release_stale_probe(now, stale);
+            }
+        }
         *self.inner.health() = health;
         *lock(&self.inner.state_dir) = Some(dir.to_path_buf());
         warning
@@ -465,7 +542,7 @@ impl Engine {
 
     /// True when this engine keeps its health in the state folder.
     pub fn is_persistent(&self) -> bool {
-        lock(&self.inner.state_dir).is_some()
+        self.inner.is_persistent()
     }
 
     /// The `/stats lb` block (its layout is in `docs/failover.md`).

@@ -55,6 +55,14 @@ impl Router {
         self.policy
     }
 
+    /// The next turn starts at `cursor` (modulo the length).
+    pub fn start_at(&self, cursor: u64) {
+        if self.len > 0 {
+            let start = usize::try_from(cursor % self.len as u64).unwrap_or(0);
+            self.next_start.store(start, Ordering::Relaxed);
+        }
+    }
+
     /// The order in which to offer the next request.
     ///
     /// Every backend appears once, so a request that fails everywhere has tried
@@ -161,6 +169,14 @@ impl Route {
         match self {
             Route::Backend(_) => Policy::Failover,
             Route::Group { router, .. } => router.policy(),
+        }
+    }
+
+    /// Makes the next round-robin turn of the top group start at `cursor` (modulo
+    /// its length): the shared cursor of consecutive processes.
+    pub fn start_at(&self, cursor: u64) {
+        if let Route::Group { router, .. } = self {
+            router.start_at(cursor);
         }
     }
 }

@@ -48,11 +48,31 @@ pub(super) struct Ticket {
 }
 
 /// Asks `backend`'s breaker for admission: `None` when it refuses.
-pub(super) fn admit(inner: &Arc<Inner>, backend: &str) -> Option<Ticket> {
+///
+/// A probe is decided under the state file's lock when the engine persists (parallel
+/// one-shots share the breaker): the file may say another process holds it.
+pub(super) async fn admit(inner: &Arc<Inner>, backend: &str) -> Option<Ticket> {
     let breaker = &inner.settings.breaker;
-    let admission = match inner.health().get_mut(backend) {
-        Some(h) if breaker.enabled => h.breaker.admit(backend, now_ms(), breaker),
-        Some(_) | None => Admission::Allowed,
+    let would_probe = inner.is_persistent()
+        && breaker.enabled
+        && inner.health().get(backend).is_some_and(|h| {
+            // On a copy: only the shared decision below may change the breaker.
+            let mut copy = h.breaker.clone();
+            tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
+                copy.admit(backend, now_ms(), breaker) == Admission::Probe
+            })
+        });
+    let shared = if would_probe {
+        inner.admit_shared(backend).await
+    } else {
+        None
+    };
+    let admission = match shared {
+        Some(admission) => admission,
+        None => match inner.health().get_mut(backend) {
+            Some(h) if breaker.enabled => h.breaker.admit(backend, now_ms(), breaker),
+            Some(_) | None => Admission::Allowed,
+        },
     };
     let probe = match admission {
         Admission::Allowed => false,
@@ -96,9 +116,7 @@ impl Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         if self.probe {
-            if let Some(h) = self.inner.health().get_mut(&self.backend) {
-                h.breaker.release_probe();
-            }
+            self.inner.release_probe(&self.backend);
         }
     }
 }

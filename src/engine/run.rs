@@ -62,6 +62,12 @@ async fn drive(inner: Arc<Inner>, request: ChatRequest, hold: bool, out: Emitter
         rejected_by: None,
     };
     wait_for_recovery(&inner).await;
+    if inner.route.policy() == Policy::RoundRobin {
+        // Shared through the state file, so consecutive one-shots rotate.
+        if let Some(cursor) = inner.next_cursor().await {
+            inner.route.start_at(cursor);
+        }
+    }
     let order = inner.route.order();
     if let (Policy::RoundRobin, Some(first)) = (inner.route.policy(), order.first()) {
         markers::roundrobin_selected(&inner.backends[first.backend].name);
@@ -121,7 +127,7 @@ async fn drive(inner: Arc<Inner>, request: ChatRequest, hold: bool, out: Emitter
                 continue;
             }
         }
-        let Some(ticket) = probe::admit(&inner, name) else {
+        let Some(ticket) = probe::admit(&inner, name).await else {
             skip_unhealthy(&inner, name, Some(&mut trip), &out).await;
             continue;
         };
@@ -240,7 +246,12 @@ async fn offer(
             }
             end => end,
         };
-        let step = decide::next_step(&end, attempt, max, settings, hold);
+        let step = match decide::next_step(&end, attempt, max, settings, hold) {
+            // A half-open probe is one request: the breaker asked for one test, not a
+            // retry budget (the marker still shows the backend's `attempt 1/M`).
+            Step::Retry(_) if ticket.is_probe() => Step::FailOver,
+            step => step,
+        };
         // `error` is `None` for a timeout and a held answer that broke.
         let (class, detail, error, timed_out) = match end {
             AttemptEnd::Complete(answer) => {

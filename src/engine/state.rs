@@ -69,7 +69,14 @@ struct StateFileOut<'a> {
     version: u64,
     profile: &'a str,
     saved_at_ms: u64,
+    /// Where the next round-robin prompt starts, so consecutive runs rotate.
+    #[serde(skip_serializing_if = "is_zero")]
+    cursor: u64,
     backends: InOrder<'a>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Serialises the backends as a JSON object in listed order.
@@ -90,6 +97,8 @@ impl Serialize for InOrder<'_> {
 #[derive(Deserialize)]
 struct StateFileIn {
     profile: String,
+    #[serde(default)]
+    cursor: u64,
     backends: BTreeMap<String, BackendHealth>,
 }
 
@@ -189,6 +198,7 @@ pub fn save(
         version: STATE_VERSION,
         profile,
         saved_at_ms: now_ms,
+        cursor: 0,
         backends: InOrder(&pruned),
     };
     let mut text = serde_json::to_string_pretty(&file).map_err(|source| StateError::Encode {
@@ -222,6 +232,7 @@ pub fn snapshot(
         version: STATE_VERSION,
         profile,
         saved_at_ms: now_ms,
+        cursor: 0,
         backends: InOrder(&pruned),
     };
     // Plain maps, numbers and strings: serialising cannot fail.
@@ -274,6 +285,117 @@ pub fn list(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// The most of a state file read: a larger one is refused, not read.
+const STATE_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// What one profile's state file holds, as read under its lock.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shared {
+    /// Every backend's health.
+    pub health: LbHealth,
+    /// Where the next round-robin prompt starts.
+    pub cursor: u64,
+}
+
+/// Reads `profile`'s state as it is on disk, probes in flight and all. A missing
+/// file is a fresh state; an unreadable or corrupt one is a fresh state and a warning.
+pub fn read_shared(dir: &Path, profile: &str, backends: &[&str]) -> (Shared, Option<String>) {
+    let mut shared = Shared {
+        health: LbHealth::new(backends.iter().copied()),
+        cursor: 0,
+    };
+    let path = match path_of(dir, profile) {
+        Ok(path) => path,
+        Err(e) => return (shared, Some(format!("not loading engine state: {e}"))),
+    };
+    let text = match crate::fsutil::read_capped_string(&path, STATE_LIMIT) {
+        Ok(text) => text,
+        Err(e) if e.is_not_found() => return (shared, None),
+        Err(e) => {
+            let warning = format!(
+                "ignoring unreadable engine state in {}: {e}",
+                path.display()
+            );
+            return (shared, Some(warning));
+        }
+    };
+    match parse(&text, profile) {
+        Ok(file) => {
+            shared.cursor = file.cursor;
+            for (name, saved) in file.backends {
+                if let Some(slot) = shared.health.get_mut(&name) {
+                    *slot = saved;
+                }
+            }
+            (shared, None)
+        }
+        Err(reason) => {
+            let warning = format!(
+                "ignoring corrupt engine state in {}: {reason}",
+                path.display()
+            );
+            (shared, Some(warning))
+        }
+    }
+}
+
+/// Changes `profile`'s state under an OS lock on its lock file: reads what is on disk
+/// (what every other process has recorded so far), lets `change` update it, writes
+/// it back, and returns the result. The lock is held only for this, never across a
+/// request, so parallel one-shots each add their outcome instead of the last one
+/// overwriting the rest, and exactly one of them wins a half-open probe.
+pub fn update<T>(
+    dir: &Path,
+    profile: &str,
+    backends: &[&str],
+    now_ms: u64,
+    s: &BreakerSettings,
+    change: impl FnOnce(&mut Shared) -> T,
+) -> Result<(Shared, T), StateError> {
+    let path = path_of(dir, profile)?;
+    let io_error = |action: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StateError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    crate::fsutil::create_private_dir(dir).map_err(io_error("create", dir))?;
+    let lock_path = dir.join(format!(".{profile}.lock"));
+    let lock = crate::fsutil::private_options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(io_error("open", &lock_path))?;
+    lock.lock().map_err(io_error("lock", &lock_path))?;
+    let (mut shared, warning) = read_shared(dir, profile, backends);
+    if let Some(warning) = warning {
+        tracing::warn!("{warning}");
+    }
+    let out = change(&mut shared);
+    shared.health.prune(now_ms, s);
+    let file = StateFileOut {
+        version: STATE_VERSION,
+        profile,
+        saved_at_ms: now_ms,
+        cursor: shared.cursor,
+        backends: InOrder(&shared.health),
+    };
+    let mut text = serde_json::to_string_pretty(&file).map_err(|source| StateError::Encode {
+        path: path.clone(),
+        source,
+    })?;
+    text.push('\n');
+    let written =
+        crate::fsutil::write_atomic(&path, text.as_bytes()).map_err(io_error("write", &path));
+    // Dropping the file would unlock too; unlocking first says when it ends.
+    let _ = lock.unlock();
+    written.map(|()| (shared, out))
 }
 
 #[cfg(test)]

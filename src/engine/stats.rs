@@ -360,7 +360,7 @@ Circuit Breaker States:
         for i in 0..1_000_000u64 {
             now += 20 + next() % 60;
             // Every tenth simulated minute the backend is down for a minute.
-            let down = (now - start) / MINUTE % 10 == 0;
+            let down = ((now - start) / MINUTE).is_multiple_of(10);
             match health.breaker.admit("b", now, &s) {
                 Admission::Rejected => {}
                 admission @ (Admission::Allowed | Admission::Probe) => {

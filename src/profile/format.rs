@@ -71,13 +71,13 @@ pub fn parse_profile(path: &Path, text: &str) -> Result<(Profile, Vec<String>)> 
             warnings.push(format!("unknown field `{key}` ignored"));
         }
     }
-    if let Some(v) = obj.get("version") {
-        if v.as_f64() != Some(1.0) {
-            return Err(ProfileError::Version {
-                path: path.to_path_buf(),
-                got: v.to_string(),
-            });
-        }
+    if let Some(v) = obj.get("version")
+        && v.as_f64() != Some(1.0)
+    {
+        return Err(ProfileError::Version {
+            path: path.to_path_buf(),
+            got: v.to_string(),
+        });
     }
     match obj.get("name") {
         None | Some(Value::Null) => {}

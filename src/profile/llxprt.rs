@@ -43,10 +43,11 @@ pub fn import_llxprt(src_dir: &Path, store: &ProfileStore) -> Result<ImportRepor
         let Some(file_name) = entry.file_name().to_str().map(str::to_string) else {
             continue;
         };
-        if let Some(stem) = file_name.strip_suffix(".json") {
-            if !file_name.starts_with('.') && path.is_file() {
-                files.push((stem.to_string(), path));
-            }
+        if let Some(stem) = file_name.strip_suffix(".json")
+            && !file_name.starts_with('.')
+            && path.is_file()
+        {
+            files.push((stem.to_string(), path));
         }
     }
     files.sort();

@@ -385,14 +385,14 @@ fn refuse_raw_secrets(name: &str, profile: &Profile) -> Result<()> {
         what: what.to_string(),
     };
     let settings = profile.settings();
-    if let Some(url) = settings.get_str("base-url") {
-        if let Some(what) = crate::redact::url_credentials(url) {
-            let what = match what.as_str() {
-                "user:password" => "a user name and password in the URL".to_string(),
-                param => format!("the `{param}` query parameter"),
-            };
-            return Err(refuse("ephemeralSettings.base-url".into(), &what));
-        }
+    if let Some(url) = settings.get_str("base-url")
+        && let Some(what) = crate::redact::url_credentials(url)
+    {
+        let what = match what.as_str() {
+            "user:password" => "a user name and password in the URL".to_string(),
+            param => format!("the `{param}` query parameter"),
+        };
+        return Err(refuse("ephemeralSettings.base-url".into(), &what));
     }
     if let Profile::Model(m) = profile {
         for (key, value) in &m.model_params {

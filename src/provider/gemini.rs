@@ -164,23 +164,22 @@ impl GeminiParser {
             return Err(http::error_in_body(value, 500));
         }
         let candidate = value.pointer("/candidates/0");
-        if candidate.is_none() {
-            if let Some(reason) = value
+        if candidate.is_none()
+            && let Some(reason) = value
                 .pointer("/promptFeedback/blockReason")
                 .and_then(Value::as_str)
-            {
-                // A blocked prompt is an answer: filtered, with the reason, never
-                // an empty answer to retry elsewhere.
-                let said = value
-                    .pointer("/promptFeedback/blockReasonMessage")
-                    .and_then(Value::as_str)
-                    .map_or_else(
-                        || format!("the prompt was blocked ({reason})"),
-                        str::to_owned,
-                    );
-                self.answer.message(&said);
-                self.answer.finish(AnswerStatus::Filtered, Some(reason));
-            }
+        {
+            // A blocked prompt is an answer: filtered, with the reason, never
+            // an empty answer to retry elsewhere.
+            let said = value
+                .pointer("/promptFeedback/blockReasonMessage")
+                .and_then(Value::as_str)
+                .map_or_else(
+                    || format!("the prompt was blocked ({reason})"),
+                    str::to_owned,
+                );
+            self.answer.message(&said);
+            self.answer.finish(AnswerStatus::Filtered, Some(reason));
         }
         if let Some(candidate) = candidate {
             let parts = candidate

@@ -100,21 +100,21 @@ impl RateLimit {
     /// time has passed (or is unknown) no longer holds anything back.
     pub fn admits(&self, tokens: u64, now_ms: u64) -> Admission {
         let pending = |reset: Option<u64>| reset.filter(|&r| r > now_ms);
-        if self.requests_remaining == Some(0) {
-            if let Some(until_ms) = pending(self.requests_reset_ms) {
-                return Admission::Demote {
-                    until_ms,
-                    tokens_left: self.tokens_remaining.unwrap_or(0),
-                };
-            }
+        if self.requests_remaining == Some(0)
+            && let Some(until_ms) = pending(self.requests_reset_ms)
+        {
+            return Admission::Demote {
+                until_ms,
+                tokens_left: self.tokens_remaining.unwrap_or(0),
+            };
         }
-        if let Some(left) = self.tokens_remaining.filter(|&left| left < tokens) {
-            if let Some(until_ms) = pending(self.tokens_reset_ms) {
-                return Admission::Demote {
-                    until_ms,
-                    tokens_left: left,
-                };
-            }
+        if let Some(left) = self.tokens_remaining.filter(|&left| left < tokens)
+            && let Some(until_ms) = pending(self.tokens_reset_ms)
+        {
+            return Admission::Demote {
+                until_ms,
+                tokens_left: left,
+            };
         }
         Admission::Admit
     }

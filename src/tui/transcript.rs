@@ -148,13 +148,13 @@ impl Transcript {
             let window = self.cells_between(bottom.saturating_sub(rows), bottom);
             let mut counted = false;
             for i in window {
-                if let Some(cell) = self.cells.get_mut(i) {
-                    if cell.is_estimated(self.width) {
-                        let lines = cell.wrap(self.width, theme);
-                        self.wrapped.push(Wrapped { cell: i, lines });
-                        self.valid = self.valid.min(i);
-                        counted = true;
-                    }
+                if let Some(cell) = self.cells.get_mut(i)
+                    && cell.is_estimated(self.width)
+                {
+                    let lines = cell.wrap(self.width, theme);
+                    self.wrapped.push(Wrapped { cell: i, lines });
+                    self.valid = self.valid.min(i);
+                    counted = true;
                 }
             }
             if !counted {
@@ -174,14 +174,14 @@ impl Transcript {
         while budget > 0 && self.unsure > 0 {
             self.unsure -= 1;
             let i = self.unsure;
-            if let Some(cell) = self.cells.get_mut(i) {
-                if cell.is_estimated(self.width) {
-                    let lines = cell.wrap(self.width, theme);
-                    budget = budget.saturating_sub(lines.len());
-                    self.valid = self.valid.min(i);
-                    if i >= near_end {
-                        self.wrapped.push(Wrapped { cell: i, lines });
-                    }
+            if let Some(cell) = self.cells.get_mut(i)
+                && cell.is_estimated(self.width)
+            {
+                let lines = cell.wrap(self.width, theme);
+                budget = budget.saturating_sub(lines.len());
+                self.valid = self.valid.min(i);
+                if i >= near_end {
+                    self.wrapped.push(Wrapped { cell: i, lines });
                 }
             }
         }

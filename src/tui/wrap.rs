@@ -18,11 +18,11 @@ pub fn wrap_line(line: &Line<'static>, width: usize, indent: usize) -> Vec<Line<
     let mut used = 0usize;
 
     let push_piece = |current: &mut Vec<Span<'static>>, text: &str, style: Style| {
-        if let Some(last) = current.last_mut() {
-            if last.style == style {
-                last.content.to_mut().push_str(text);
-                return;
-            }
+        if let Some(last) = current.last_mut()
+            && last.style == style
+        {
+            last.content.to_mut().push_str(text);
+            return;
         }
         current.push(Span::styled(text.to_string(), style));
     };

@@ -144,13 +144,12 @@ impl MockServer {
     /// seconds at most) for connections to close.
     pub async fn shutdown(mut self) {
         self.shared.shutdown.send_replace(true);
-        if let Some(mut task) = self.task.take() {
-            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
                 .await
                 .is_err()
-            {
-                task.abort();
-            }
+        {
+            task.abort();
         }
     }
 

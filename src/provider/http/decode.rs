@@ -185,16 +185,16 @@ impl FrameDecoder for SseOrJson {
     type Frame = Sniffed;
 
     fn push(&mut self, chunk: &[u8]) -> Result<Vec<Sniffed>, StreamError> {
-        if !self.decided {
-            if let Some(first) = chunk.iter().find(|b| !b.is_ascii_whitespace()) {
-                self.decided = true;
-                if *first == b'<' {
-                    // A login page or a proxy's error page with status 200.
-                    return Err(html_page(chunk).unwrap_or_else(not_an_api_answer));
-                }
-                if matches!(first, b'{' | b'[') {
-                    self.json = Some(WholeBody::default());
-                }
+        if !self.decided
+            && let Some(first) = chunk.iter().find(|b| !b.is_ascii_whitespace())
+        {
+            self.decided = true;
+            if *first == b'<' {
+                // A login page or a proxy's error page with status 200.
+                return Err(html_page(chunk).unwrap_or_else(not_an_api_answer));
+            }
+            if matches!(first, b'{' | b'[') {
+                self.json = Some(WholeBody::default());
             }
         }
         match &mut self.json {

@@ -220,12 +220,12 @@ fn last_code_block(text: &str) -> Option<String> {
         }
     }
     // A block still open at the end (the answer was cut) counts too.
-    if let Some((_, body)) = open {
-        if !body.is_empty() {
-            let mut block = body.join("\n");
-            block.push('\n');
-            last = Some(block);
-        }
+    if let Some((_, body)) = open
+        && !body.is_empty()
+    {
+        let mut block = body.join("\n");
+        block.push('\n');
+        last = Some(block);
     }
     last
 }

@@ -125,15 +125,16 @@ impl Highlighter {
             self.base = Some(base);
             self.source = Some(self.start(line, base));
         }
-        if let Some(Source::Cached(cached)) = &self.source {
-            if let Some(hit) = cached.lines.get(self.done.len()) {
-                if complete && hit.text == line && self.base == Some(base) {
-                    let hit = hit.clone();
-                    let spans = hit.spans.clone();
-                    self.done.push(hit);
-                    return Some(spans);
-                }
-            }
+        if let Some(Source::Cached(cached)) = &self.source
+            && let Some(hit) = cached.lines.get(self.done.len())
+            && complete
+            && hit.text == line
+            && self.base == Some(base)
+        {
+            let hit = hit.clone();
+            let spans = hit.spans.clone();
+            self.done.push(hit);
+            return Some(spans);
         }
         let theme = self.theme;
         let grammar = self.live()?;
