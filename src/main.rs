@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         Some(Command::Settings) => baton::cli::profiles::print_settings().into(),
         Some(Command::Config(cmd)) => baton::cli::config::run(cmd, &home).into(),
         Some(Command::State(cmd)) => baton::cli::state::run(cmd, &home).into(),
+        Some(Command::Completions { shell }) => baton::cli::completions::run(shell, &home).into(),
         #[cfg(feature = "serve")]
         Some(Command::Serve(args)) => baton::serve::main(args, &home).into(),
         #[cfg(feature = "mock")]

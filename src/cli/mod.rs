@@ -1,5 +1,6 @@
 //! The command line: flags, subcommands and their help.
 
+pub mod completions;
 pub mod config;
 pub mod exit;
 #[cfg(feature = "mock")]
@@ -156,6 +157,12 @@ pub enum Command {
     /// List, show, export and delete stored conversations.
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Print a shell completion script (profile names included: run it again after
+    /// adding profiles), e.g. `baton completions bash > ~/.local/share/bash-completion/completions/baton`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Serve profiles over an OpenAI-compatible HTTP API (`baton serve keys add NAME`
     /// makes a client key).
     #[cfg(feature = "serve")]
