@@ -46,6 +46,11 @@ impl Home {
         self.root.join("profiles")
     }
 
+    /// `roles/`: one Markdown file per role (a system prompt, maybe settings).
+    pub fn roles_dir(&self) -> PathBuf {
+        self.root.join("roles")
+    }
+
     /// `state/`: breaker, TPM and metrics state per load-balancer profile.
     pub fn state_dir(&self) -> PathBuf {
         self.root.join("state")

@@ -32,6 +32,8 @@ pub enum LaunchError {
     Archive(#[from] ArchiveError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Role(#[from] crate::roles::RoleError),
     #[error("cannot read the system prompt file {}: {source}; check the path given to --system-file", path.display())]
     SystemFile {
         path: std::path::PathBuf,
@@ -48,6 +50,7 @@ impl LaunchError {
             | Self::Setting(_)
             | Self::UnknownProvider { .. }
             | Self::NeedsModel(_)
+            | Self::Role(_)
             | Self::SystemFile { .. } => Exit::Usage,
             Self::Profile(_) | Self::Archive(_) | Self::Config(_) => Exit::Error,
         }
@@ -80,6 +83,18 @@ pub fn session(args: &RunArgs, home: &Home) -> Result<Launched, LaunchError> {
     let mut overrides = parse_overrides(&args.set)?;
     if let Some(system) = system_prompt(args)? {
         overrides.set_value("system-prompt", serde_json::Value::String(system))?;
+    }
+    if let Some(name) = &args.role {
+        // The role's prompt and settings, under what the command line says itself.
+        let role = crate::roles::load(home, name)?;
+        for (key, value) in role.settings {
+            if overrides.get(&key).is_none() {
+                overrides.set_value(&key, value)?;
+            }
+        }
+        if overrides.get("system-prompt").is_none() {
+            overrides.set_value("system-prompt", serde_json::Value::String(role.prompt))?;
+        }
     }
     let resumed = load_resumed(args.resume.as_deref(), home)?;
     if let Some(r) = &resumed {

@@ -30,6 +30,7 @@ pub mod oneshot;
 pub mod profile;
 pub mod provider;
 pub mod redact;
+pub mod roles;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod session;

@@ -42,6 +42,8 @@ pub struct Session {
     /// Set while a `/retry` runs on its own engine that saves health to the state
     /// folder: once it ends, the cached engine is dropped so the next one loads it.
     reload_after_run: bool,
+    /// The role in use (`/role`), and the settings it set, so `/role off` undoes it.
+    role: Option<(String, Vec<String>)>,
 }
 
 /// The engine prompts run on, and the generation it was built for.
@@ -76,6 +78,7 @@ impl Session {
             session_id: archive::new_session_id(),
             engine: None,
             reload_after_run: false,
+            role: None,
         }
     }
 
@@ -160,6 +163,42 @@ impl Session {
         self.settings.set(key, raw)?;
         self.generation += 1;
         Ok(())
+    }
+
+    /// Sets `key` to a value already parsed (a role's front matter).
+    pub fn set_value(&mut self, key: &str, value: Value) -> Result<(), config::SettingError> {
+        self.settings.set_value(key, value)?;
+        self.generation += 1;
+        Ok(())
+    }
+
+    /// Switches to `role`: its system prompt and settings (a role in use is undone
+    /// first).
+    pub fn use_role(&mut self, role: crate::roles::Role) -> Result<(), config::SettingError> {
+        self.drop_role();
+        let mut keys = Vec::new();
+        for (key, value) in role.settings {
+            self.set_value(&key, value)?;
+            keys.push(key);
+        }
+        self.set_value("system-prompt", Value::String(role.prompt))?;
+        keys.push("system-prompt".to_string());
+        self.role = Some((role.name, keys));
+        Ok(())
+    }
+
+    /// Undoes the role in use; returns its name.
+    pub fn drop_role(&mut self) -> Option<String> {
+        let (name, keys) = self.role.take()?;
+        for key in keys {
+            self.unset(&key);
+        }
+        Some(name)
+    }
+
+    /// The role in use.
+    pub fn role(&self) -> Option<&str> {
+        self.role.as_ref().map(|(name, _)| name.as_str())
     }
 
     /// Clears `key`; true when it was set.

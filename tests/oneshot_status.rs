@@ -255,3 +255,54 @@ fn when_every_backend_cools_down_the_exhausted_error_says_when_to_come_back() {
     );
     assert!(stderr.contains("--set wait_for_recovery_ms="), "{stderr}");
 }
+
+#[test]
+fn a_role_brings_its_system_prompt_and_settings_and_flags_win() {
+    let mock = Mock::with(&[("a", Behavior::answer("ok"))]);
+    let home = TempHome::new();
+    home.openai_profile("work", &mock.base_url("a"));
+    let roles = home.path().join("roles");
+    std::fs::create_dir_all(&roles).unwrap();
+    std::fs::write(
+        roles.join("reviewer.md"),
+        "---\ntimeout_ms: 45000\n---\nYou review Rust code.\n",
+    )
+    .unwrap();
+    let json = |extra: &[&str]| {
+        let out = home
+            .baton()
+            .args([
+                "--profile-load",
+                "work",
+                "--prompt",
+                "hi",
+                "--role",
+                "reviewer",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    };
+    json(&[]);
+    json(&["--system", "Be brief."]);
+    let sent = mock.server.recorded("a");
+    assert_eq!(
+        sent[0].body["messages"][0]["content"],
+        "You review Rust code."
+    );
+    assert_eq!(sent[1].body["messages"][0]["content"], "Be brief.");
+
+    // An unknown role is a usage error that lists the known ones.
+    let out = home
+        .baton()
+        .args(["--profile-load", "work", "--prompt", "hi", "--role", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("no role 'nope'") && stderr.contains("known roles: reviewer"),
+        "{stderr}"
+    );
+}

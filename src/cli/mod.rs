@@ -96,6 +96,11 @@ pub struct RunArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
 
+    /// A role from `~/.baton/roles/NAME.md`: its system prompt and the settings in its
+    /// front matter (`--system` and `--set` win over them).
+    #[arg(long, value_name = "NAME")]
+    pub role: Option<String>,
+
     /// The system prompt for this run (sets the `system-prompt` setting).
     #[arg(long, value_name = "TEXT", conflicts_with = "system_file")]
     pub system: Option<String>,

@@ -40,6 +40,8 @@ pub enum SlashCommand {
     Retry,
     /// `/system [TEXT|off]`: show, set or clear the system prompt.
     System,
+    /// `/role [NAME|list|off]`: use a role (a stored system prompt and settings).
+    Role,
     /// `/copy [code]`: copy the last answer (or its last code block).
     Copy,
     /// `/clear`: forget the conversation.
@@ -52,12 +54,13 @@ pub enum SlashCommand {
 
 impl SlashCommand {
     /// Every command, in display order.
-    pub const ALL: [SlashCommand; 13] = [
+    pub const ALL: [SlashCommand; 14] = [
         Self::Set,
         Self::Profile,
         Self::Provider,
         Self::Model,
         Self::System,
+        Self::Role,
         Self::Stats,
         Self::Sessions,
         Self::Resume,
@@ -80,6 +83,7 @@ impl SlashCommand {
             Self::Resume => "resume",
             Self::Retry => "retry",
             Self::System => "system",
+            Self::Role => "role",
             Self::Copy => "copy",
             Self::Clear => "clear",
             Self::Help => "help",
@@ -208,6 +212,7 @@ pub fn execute(session: &mut Session, line: &str) -> CommandOutput {
         SlashCommand::Resume => sessions::resume(session, args),
         SlashCommand::Retry => CommandOutput::action(Action::Retry),
         SlashCommand::System => system(session, args),
+        SlashCommand::Role => role(session, args),
         SlashCommand::Copy => match args.trim() {
             "" => CommandOutput::action(Action::Copy { code: false }),
             "code" => CommandOutput::action(Action::Copy { code: true }),
@@ -241,6 +246,37 @@ fn system(session: &mut Session, args: &str) -> CommandOutput {
         }
         text => match session.set(KEY, text) {
             Ok(()) => CommandOutput::info(strings::SYSTEM_SET),
+            Err(e) => CommandOutput::error(e.to_string()),
+        },
+    }
+}
+
+/// `/role`: the roles in `~/.baton/roles`, one in use, or none.
+fn role(session: &mut Session, args: &str) -> CommandOutput {
+    let Some(home) = session.home().cloned() else {
+        return CommandOutput::error(strings::ROLE_NO_HOME);
+    };
+    match args.trim() {
+        "" | "list" => {
+            let names = crate::roles::list(&home);
+            CommandOutput::info(strings::role_list(
+                &names,
+                session.role(),
+                &home.roles_dir(),
+            ))
+        }
+        "off" => match session.drop_role() {
+            Some(name) => CommandOutput::info(strings::role_off(&name)),
+            None => CommandOutput::info(strings::ROLE_NONE),
+        },
+        name => match crate::roles::load(&home, name) {
+            Ok(role) => {
+                let (name, count) = (role.name.clone(), role.settings.len());
+                match session.use_role(role) {
+                    Ok(()) => CommandOutput::info(strings::role_on(&name, count)),
+                    Err(e) => CommandOutput::error(e.to_string()),
+                }
+            }
             Err(e) => CommandOutput::error(e.to_string()),
         },
     }
@@ -289,6 +325,11 @@ fn completions<'a>(session: &Session, input: &'a str) -> Option<(Vec<&'a str>, V
             .collect(),
         ["profile", "save", "loadbalancer", _, _, ..] => session.store().list().unwrap_or_default(),
         ["stats"] => vec!["lb".into()],
+        ["role"] => {
+            let mut names = vec!["list".to_string(), "off".to_string()];
+            names.extend(session.home().map(crate::roles::list).unwrap_or_default());
+            names
+        }
         ["resume"] => session
             .home()
             .and_then(|home| crate::archive::sessions::session_ids(home).ok())
@@ -385,6 +426,51 @@ mod tests {
         s.push_user("hi");
         assert_eq!(execute(&mut s, "/clear").action, Some(Action::Clear));
         assert!(s.messages().is_empty());
+    }
+
+    #[test]
+    fn role_uses_lists_and_drops_a_role() {
+        let (tmp, s) = demo_session();
+        let home = crate::home::Home::at(tmp.path());
+        let mut s = s.with_home(home.clone());
+        let out = execute(&mut s, "/role");
+        assert!(
+            out.text
+                .starts_with("no roles yet: write one as NAME.md in"),
+            "{}",
+            out.text
+        );
+        std::fs::create_dir_all(home.roles_dir()).unwrap();
+        std::fs::write(
+            home.roles_dir().join("terse.md"),
+            "---\ntimeout_ms: 45000\n---\nBe terse.\n",
+        )
+        .unwrap();
+        let out = execute(&mut s, "/role terse");
+        assert!(!out.is_error, "{}", out.text);
+        assert_eq!(
+            s.settings().get("system-prompt").and_then(|v| v.as_str()),
+            Some("Be terse.")
+        );
+        assert_eq!(
+            s.settings().get("timeout_ms").and_then(|v| v.as_u64()),
+            Some(45_000)
+        );
+        assert!(execute(&mut s, "/role list").text.contains("▸ terse"));
+        assert_eq!(complete(&s, "/role t").as_deref(), Some("/role terse "));
+        let out = execute(&mut s, "/role off");
+        assert_eq!(
+            out.text,
+            "role terse off: its system prompt and settings are cleared"
+        );
+        assert!(s.settings().get("system-prompt").is_none());
+        assert!(s.settings().get("timeout_ms").is_none());
+        let out = execute(&mut s, "/role nope");
+        assert!(
+            out.is_error && out.text.contains("known roles: terse"),
+            "{}",
+            out.text
+        );
     }
 
     #[test]

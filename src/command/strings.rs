@@ -17,6 +17,7 @@ pub fn description(c: SlashCommand) -> &'static str {
         SlashCommand::Resume => "continue a stored conversation (latest if no ID)",
         SlashCommand::Retry => "resend the last prompt (next backend if interrupted)",
         SlashCommand::System => "show, set or clear (off) the system prompt",
+        SlashCommand::Role => "use a role: a system prompt (and settings) from ~/.baton/roles",
         SlashCommand::Copy => "copy the last answer, or its last code block, to the clipboard",
         SlashCommand::Clear => "forget the conversation and clear the screen",
         SlashCommand::Help => "this list",
@@ -36,6 +37,7 @@ pub fn usage(c: SlashCommand) -> &'static str {
         SlashCommand::Resume => "/resume [ID]",
         SlashCommand::Retry => "/retry",
         SlashCommand::System => "/system [TEXT | off]",
+        SlashCommand::Role => "/role [NAME|list|off]",
         SlashCommand::Copy => "/copy [code]",
         SlashCommand::Clear => "/clear",
         SlashCommand::Help => "/help",
@@ -66,6 +68,48 @@ pub const SYSTEM_NONE: &str = "no system prompt; /system TEXT sets one for this 
 pub const SYSTEM_SET: &str = "system prompt set; it is sent with every prompt from now on";
 /// `/system off` done.
 pub const SYSTEM_CLEARED: &str = "system prompt cleared";
+
+/// `/role` without a home to keep roles in.
+pub const ROLE_NO_HOME: &str = "roles live in the baton home, and this chat has none";
+
+/// `/role off` with no role in use.
+pub const ROLE_NONE: &str = "no role in use";
+
+/// `/role NAME` worked.
+pub fn role_on(name: &str, settings: usize) -> String {
+    match settings {
+        0 => format!("role {name}: its system prompt is sent from now on"),
+        1 => format!("role {name}: its system prompt and 1 setting apply from now on"),
+        n => format!("role {name}: its system prompt and {n} settings apply from now on"),
+    }
+}
+
+/// `/role off` worked.
+pub fn role_off(name: &str) -> String {
+    format!("role {name} off: its system prompt and settings are cleared")
+}
+
+/// `/role list`.
+pub fn role_list(names: &[String], active: Option<&str>, dir: &std::path::Path) -> String {
+    if names.is_empty() {
+        return format!(
+            "no roles yet: write one as NAME.md in {} (a system prompt, optionally after a \
+             front matter of settings between --- lines)",
+            dir.display()
+        );
+    }
+    let mut out = String::from("roles:");
+    for name in names {
+        let mark = if Some(name.as_str()) == active {
+            "▸ "
+        } else {
+            "  "
+        };
+        out.push_str(&format!("\n{mark}{name}"));
+    }
+    out.push_str("\n/role NAME uses one, /role off stops");
+    out
+}
 
 /// `/system` shows the current one.
 pub fn system_current(text: &str) -> String {

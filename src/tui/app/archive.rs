@@ -73,7 +73,7 @@ impl App {
         before: Option<Settings>,
     ) {
         match command {
-            Some(SlashCommand::Set | SlashCommand::System) => {
+            Some(SlashCommand::Set | SlashCommand::System | SlashCommand::Role) => {
                 let Some(before) = before else { return };
                 let after = self.session.settings().clone();
                 let mut keys: Vec<&str> = before.iter().map(|(k, _)| k).collect();

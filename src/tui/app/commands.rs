@@ -17,8 +17,11 @@ impl App {
         let generation = self.session.generation();
         let (name, args) = command::split_word(line.strip_prefix('/').unwrap_or(line));
         let parsed = SlashCommand::from_name(name);
-        let before = matches!(parsed, Some(SlashCommand::Set | SlashCommand::System))
-            .then(|| self.session.settings().clone());
+        let before = matches!(
+            parsed,
+            Some(SlashCommand::Set | SlashCommand::System | SlashCommand::Role)
+        )
+        .then(|| self.session.settings().clone());
         if parsed == Some(SlashCommand::Resume) && self.is_busy() {
             self.output(strings::BUSY, true);
             return Vec::new();
