@@ -16,6 +16,15 @@ fn main() -> ExitCode {
     // of writing over its own screen.
     let interactive =
         cli.command.is_none() && cli.run.prompt.is_none() && std::io::stdin().is_terminal();
+    // `baton > file` without a prompt: the chat would draw into the file and wait for
+    // keys nobody sees.
+    if interactive && !std::io::stdout().is_terminal() {
+        eprintln!(
+            "baton: the chat needs a terminal on stdout; for an answer in a file, give the \
+             prompt: baton --prompt \"...\" > FILE (or pipe it in)"
+        );
+        return Exit::Usage.into();
+    }
     if !interactive {
         baton::logging::init_stderr();
     }

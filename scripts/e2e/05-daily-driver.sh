@@ -77,5 +77,23 @@ key Up
 expect_screen "› /quit"
 key Up
 expect_screen "› think first"
+kill_tui
+
+step "baton > file without a prompt says what to do instead of drawing into the file"
+redirected="$WORK/redirected.txt"
+rm -f "$TUI_STATUS"
+_tmux -f /dev/null new-session -d -s "$PANE" -x 120 -y 40 \
+  "$(printf '%q' "$BATON") >$(printf '%q' "$redirected"); echo \$? >$(printf '%q' "$TUI_STATUS")" \; \
+  set-option -t "$PANE" remain-on-exit on
+expect_exited 2
+# Read the scrollback too: the dead pane's notice scrolls the first line away.
+left=$(_tmux capture-pane -p -J -S - -t "$PANE")
+if [[ "$left" == *"the chat needs a terminal on stdout"* ]]; then
+  pass "it says the chat needs a terminal and how to answer into a file"
+else
+  fail "no explanation; the pane:"
+  _show_text "$left"
+fi
+expect_eq "bytes written into the file" "$(wc -c <"$redirected" | tr -d ' ')" 0
 
 finish
