@@ -2,8 +2,8 @@
 # A day's use of the real chat: the default profile from ~/.baton/config.json, a
 # prompt typed while an answer streams waits its turn, Ctrl-R finds an older
 # prompt, /system and /copy, a message that starts with a path, reasoning folded
-# behind Ctrl-T, the session id printed on leaving, and the prompt history back
-# in the next chat.
+# behind Ctrl-T, the prompt edited in $EDITOR (Ctrl-G), the session id printed on
+# leaving, and the prompt history back in the next chat.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -13,7 +13,11 @@ start_mock '{"backends": {
   "fast": {"behavior": {"kind": "answer"}}
 }}'
 member_profiles slow fast
-printf '{"default_profile": "slow"}\n' >"$BATON_HOME/config.json"
+# The "editor" appends a line to the file it is given, as a user would type one.
+editor="$WORK/editor.sh"
+printf '#!/bin/sh\nprintf "added in the editor\\n" >>"$1"\n' >"$editor"
+chmod +x "$editor"
+printf '{"default_profile": "slow", "editor": "%s"}\n' "$editor" >"$BATON_HOME/config.json"
 start_tui
 
 step "The config file's default profile is used"
@@ -48,6 +52,16 @@ expect_screen "Loaded profile fast"
 send "/usr/bin/python3 crashes, why?"
 expect_screen "Hello from fast. This is a mock answer."
 expect_not_screen "unknown command"
+
+step "Ctrl-G edits the prompt in the editor and brings back what it saved"
+_tmux send-keys -t "$PANE" -l "typed first"
+key C-g
+expect_screen "typed first"
+expect_screen "added in the editor"
+key C-u
+key C-u
+key C-u
+expect_gone "added in the editor"
 
 step "Reasoning is folded; Ctrl-T shows it"
 send "/provider sim sim-think"

@@ -54,6 +54,7 @@ Keys:
   Enter send · Alt-Enter or Ctrl-J newline (Shift-Enter where the terminal reports it)
   Up/Down or Ctrl-R prompt history · Ctrl-K/Ctrl-U cut, Ctrl-Y puts it back
   Home/End, Ctrl-Left/Right, Alt-b/f move · Tab completes · Ctrl-T shows reasoning
+  Ctrl-G (or Ctrl-X Ctrl-E) edits the prompt in $EDITOR
   PgUp/PgDn, mouse wheel, Ctrl-Home/End scroll · Esc/Ctrl-C cancel an answer
   //text sends a message that starts with / (a path like /usr/bin/x is sent as typed)
   Ctrl-C twice on an empty prompt, Ctrl-D or /quit leave";

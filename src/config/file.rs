@@ -39,6 +39,10 @@ pub struct UserConfig {
     /// when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default_profile: Option<String>,
+    /// The editor Ctrl-G opens the prompt in (a shell command line, e.g.
+    /// `code --wait`); `$VISUAL`, then `$EDITOR`, then `vi` when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub editor: Option<String>,
     /// The chat's colours: `dark`, `light` or `mono`.
     pub theme: ThemeName,
     /// Capture the mouse, so the wheel scrolls the transcript (on by default).
@@ -56,6 +60,7 @@ impl Default for UserConfig {
     fn default() -> Self {
         Self {
             default_profile: None,
+            editor: None,
             theme: ThemeName::default(),
             mouse: true,
             history_size: crate::tui::prompt_history::DEFAULT_SIZE,

@@ -61,12 +61,25 @@ impl Drop for ReaderGuard {
 }
 
 /// Starts forwarding terminal events to `tx`.
+/// Set while another program (the editor) owns the terminal: the reader thread stops
+/// reading, so the keys go to that program.
+static READER_PAUSED: AtomicBool = AtomicBool::new(false);
+
+/// Pauses or resumes the terminal reader.
+pub fn pause_reader(paused: bool) {
+    READER_PAUSED.store(paused, Ordering::SeqCst);
+}
+
 pub fn spawn_terminal_reader(tx: UnboundedSender<AppEvent>) -> ReaderGuard {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     std::thread::spawn(move || {
         // Polling with a timeout lets the thread notice `stop` and end.
         while !flag.load(Ordering::Relaxed) {
+            if READER_PAUSED.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
             match event::poll(Duration::from_millis(50)) {
                 Ok(true) => {}
                 Ok(false) => continue,

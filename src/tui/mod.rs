@@ -22,6 +22,7 @@
 //! `TestBackend`.
 
 pub mod app;
+pub mod editor;
 pub mod event;
 pub mod history;
 pub mod input;
@@ -75,6 +76,7 @@ pub async fn run(args: RunArgs, home: &Home) -> Exit {
     // before the flush and the panic message.
     archive.flush_on_panic();
     let mut app = App::new(session, Theme::from_config(config.theme))
+        .with_terminal(config.mouse, editor::command(config.editor.as_deref()))
         .with_archive(archive.handle(), resumed.is_some())
         .with_stream(!args.no_stream);
     let history_file = home.history_file();
@@ -195,6 +197,10 @@ pub async fn run_app<B: Backend>(
                         old.abort();
                     }
                 }
+                Effect::Edit(text) => {
+                    let edited = edit_in_editor(terminal, &app, &text).await;
+                    app.edited(edited);
+                }
                 Effect::Copy(text) => {
                     let in_tmux = std::env::var_os("TMUX").is_some();
                     // Best effort: a terminal without OSC 52 ignores it, and
@@ -215,6 +221,31 @@ pub async fn run_app<B: Backend>(
         old.abort();
     }
     Ok(app)
+}
+
+/// Hands the terminal to the editor and takes it back: the reader thread pauses
+/// (else it would eat the editor's keys), the chat's screen modes are undone and
+/// redone, and the next frame is drawn whole.
+async fn edit_in_editor<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &App,
+    text: &str,
+) -> Result<String, String> {
+    event::pause_reader(true);
+    // A poll already under way ends within its 50 ms.
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let suspended = terminal::suspend();
+    let edited = match suspended {
+        Ok(()) => editor::edit(app.editor(), text).await,
+        Err(e) => Err(format!("cannot hand the terminal to the editor: {e}")),
+    };
+    let resumed = terminal::resume(app.mouse());
+    event::pause_reader(false);
+    let _ = terminal.clear();
+    match resumed {
+        Ok(()) => edited,
+        Err(e) => Err(format!("the terminal could not be set up again: {e}")),
+    }
 }
 
 /// Lays out what changed for the terminal's size and draws one frame.

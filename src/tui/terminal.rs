@@ -64,6 +64,40 @@ pub fn copy_to_clipboard(out: &mut impl Write, text: &str, in_tmux: bool) -> io:
     out.flush()
 }
 
+/// Gives the terminal back for a while (an editor runs): cooked mode, the normal
+/// screen, no mouse capture. [`resume`] undoes it.
+pub fn suspend() -> io::Result<()> {
+    let mut out = io::stdout();
+    if ENHANCED.load(Ordering::SeqCst) {
+        execute!(out, PopKeyboardEnhancementFlags)?;
+    }
+    execute!(
+        out,
+        DisableBracketedPaste,
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    )?;
+    disable_raw_mode()
+}
+
+/// Takes the terminal back after [`suspend`].
+pub fn resume(mouse: bool) -> io::Result<()> {
+    enable_raw_mode()?;
+    let mut out = io::stdout();
+    execute!(out, EnterAlternateScreen, EnableBracketedPaste)?;
+    if mouse {
+        execute!(out, EnableMouseCapture)?;
+    }
+    if ENHANCED.load(Ordering::SeqCst) {
+        execute!(
+            out,
+            PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES)
+        )?;
+    }
+    Ok(())
+}
+
 /// Puts the terminal back as it was. Safe to call more than once.
 pub fn restore() {
     restore_to(&mut io::stdout());

@@ -22,6 +22,19 @@ impl App {
         if let Some(effects) = self.on_popup_key(key, ctrl || alt) {
             return effects;
         }
+        // Ctrl-G, or Ctrl-X Ctrl-E as in bash: the input in $EDITOR.
+        let after_ctrl_x = std::mem::take(&mut self.control.ctrl_x);
+        match key.code {
+            KeyCode::Char('g') if ctrl => return vec![Effect::Edit(self.input.text().to_owned())],
+            KeyCode::Char('e') if ctrl && after_ctrl_x => {
+                return vec![Effect::Edit(self.input.text().to_owned())];
+            }
+            KeyCode::Char('x') if ctrl => {
+                self.control.ctrl_x = true;
+                return Vec::new();
+            }
+            _ => {}
+        }
         match key.code {
             KeyCode::Char('c') if ctrl => {
                 if self.is_busy() {

@@ -54,6 +54,9 @@ pub enum Effect {
     Cancel,
     /// Put `text` on the clipboard (through the terminal).
     Copy(String),
+    /// Open the editor on `text` (the input); the result comes back through
+    /// [`App::edited`].
+    Edit(String),
 }
 
 /// The whole UI state.
@@ -118,6 +121,12 @@ struct Control {
     dirty: bool,
     quit: Quit,
     popup: Popup,
+    /// Ctrl-X was pressed: Ctrl-E next opens the editor.
+    ctrl_x: bool,
+    /// Mouse capture on (the config file's `mouse`), to restore after the editor.
+    mouse: bool,
+    /// The editor command (Ctrl-G).
+    editor: String,
 }
 
 /// The command popup's selection, for the input text it was made for: typing
@@ -140,6 +149,33 @@ enum Quit {
 }
 
 impl App {
+    /// The config file's terminal choices: mouse capture and the editor.
+    pub fn with_terminal(mut self, mouse: bool, editor: String) -> Self {
+        self.control.mouse = mouse;
+        self.control.editor = editor;
+        self
+    }
+
+    /// The editor Ctrl-G runs.
+    pub fn editor(&self) -> &str {
+        &self.control.editor
+    }
+
+    /// Whether the mouse is captured.
+    pub fn mouse(&self) -> bool {
+        self.control.mouse
+    }
+
+    /// The editor is done: what it saved becomes the input, or the error is shown
+    /// and the input stays.
+    pub fn edited(&mut self, result: Result<String, String>) {
+        self.control.dirty = true;
+        match result {
+            Ok(text) => self.input.set_text(text),
+            Err(message) => self.output(message, true),
+        }
+    }
+
     /// A new chat on `session`.
     pub fn new(session: Session, theme: Theme) -> Self {
         let mut app = Self {
@@ -161,6 +197,9 @@ impl App {
                 dirty: true,
                 quit: Quit::No,
                 popup: Popup::default(),
+                ctrl_x: false,
+                mouse: true,
+                editor: "vi".to_owned(),
             },
         };
         let what = app.session.target().describe();

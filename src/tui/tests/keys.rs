@@ -372,3 +372,25 @@ fn copy_takes_the_last_answer_or_its_code_block() {
         [Effect::Copy(t)] if t == "ls -l\n"));
     assert!(screen(&mut app, 120, 20).contains("copied the last code block (6 characters)"));
 }
+
+#[test]
+fn ctrl_g_and_ctrl_x_ctrl_e_hand_the_input_to_the_editor() {
+    let (_tmp, mut app) = app_on("demo");
+    type_text(&mut app, "draft");
+    let edits = |effects: Vec<Effect>| match effects.as_slice() {
+        [Effect::Edit(text)] => Some(text.clone()),
+        _ => None,
+    };
+    assert_eq!(edits(ctrl(&mut app, 'g')).as_deref(), Some("draft"));
+    assert!(ctrl(&mut app, 'x').is_empty());
+    assert_eq!(edits(ctrl(&mut app, 'e')).as_deref(), Some("draft"));
+    // Ctrl-E alone still moves to the end of the line.
+    assert!(ctrl(&mut app, 'e').is_empty());
+    app.edited(Ok("draft\nmore".into()));
+    assert_eq!(app.input().text(), "draft\nmore");
+    app.edited(Err(
+        "the editor 'false' exited with status 1; the input is unchanged".into(),
+    ));
+    assert_eq!(app.input().text(), "draft\nmore");
+    assert!(screen(&mut app, 80, 12).contains("the input is unchanged"));
+}
