@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod archive;
+pub mod attach;
 pub mod cli;
 pub mod command;
 pub mod config;

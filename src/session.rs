@@ -44,6 +44,8 @@ pub struct Session {
     reload_after_run: bool,
     /// The role in use (`/role`), and the settings it set, so `/role off` undoes it.
     role: Option<(String, Vec<String>)>,
+    /// Files `/attach` added for the next prompt.
+    attachments: Vec<crate::attach::Attachment>,
 }
 
 /// The engine prompts run on, and the generation it was built for.
@@ -79,6 +81,7 @@ impl Session {
             engine: None,
             reload_after_run: false,
             role: None,
+            attachments: Vec::new(),
         }
     }
 
@@ -194,6 +197,22 @@ impl Session {
             self.unset(&key);
         }
         Some(name)
+    }
+
+    /// Adds a file to the next prompt (`/attach`); one already added is replaced.
+    pub fn attach(&mut self, file: crate::attach::Attachment) {
+        self.attachments.retain(|a| a.shown != file.shown);
+        self.attachments.push(file);
+    }
+
+    /// The files waiting for the next prompt.
+    pub fn attachments(&self) -> &[crate::attach::Attachment] {
+        &self.attachments
+    }
+
+    /// Takes the files waiting for the next prompt.
+    pub fn take_attachments(&mut self) -> Vec<crate::attach::Attachment> {
+        std::mem::take(&mut self.attachments)
     }
 
     /// The role in use.

@@ -306,3 +306,40 @@ fn a_role_brings_its_system_prompt_and_settings_and_flags_win() {
         "{stderr}"
     );
 }
+
+#[test]
+fn at_path_in_the_prompt_attaches_the_file_and_a_binary_one_is_refused() {
+    let mock = Mock::with(&[("a", Behavior::answer("ok"))]);
+    let home = TempHome::new();
+    home.openai_profile("work", &mock.base_url("a"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "line one\nline two\n").unwrap();
+    std::fs::write(dir.path().join("blob.bin"), [0u8, 159, 146, 150]).unwrap();
+    home.baton()
+        .current_dir(dir.path())
+        .args([
+            "--profile-load",
+            "work",
+            "--prompt",
+            "summarise @notes.txt, thanks @bob",
+        ])
+        .assert()
+        .success();
+    let sent = mock.server.recorded("a");
+    assert_eq!(
+        sent[0].body["messages"][0]["content"],
+        "summarise @notes.txt, thanks @bob\n\nnotes.txt:\n```txt\nline one\nline two\n```"
+    );
+    let out = home
+        .baton()
+        .current_dir(dir.path())
+        .args(["--profile-load", "work", "--prompt", "what is @blob.bin"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "baton: cannot attach blob.bin: it is not a text file (binary data or not UTF-8)"
+    );
+    assert_eq!(mock.requests("a"), 1, "nothing was sent");
+}

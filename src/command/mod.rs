@@ -42,6 +42,8 @@ pub enum SlashCommand {
     System,
     /// `/role [NAME|list|off]`: use a role (a stored system prompt and settings).
     Role,
+    /// `/attach [PATH|off]`: add a text file to the next prompt.
+    Attach,
     /// `/copy [code]`: copy the last answer (or its last code block).
     Copy,
     /// `/clear`: forget the conversation.
@@ -54,13 +56,14 @@ pub enum SlashCommand {
 
 impl SlashCommand {
     /// Every command, in display order.
-    pub const ALL: [SlashCommand; 14] = [
+    pub const ALL: [SlashCommand; 15] = [
         Self::Set,
         Self::Profile,
         Self::Provider,
         Self::Model,
         Self::System,
         Self::Role,
+        Self::Attach,
         Self::Stats,
         Self::Sessions,
         Self::Resume,
@@ -84,6 +87,7 @@ impl SlashCommand {
             Self::Retry => "retry",
             Self::System => "system",
             Self::Role => "role",
+            Self::Attach => "attach",
             Self::Copy => "copy",
             Self::Clear => "clear",
             Self::Help => "help",
@@ -213,6 +217,7 @@ pub fn execute(session: &mut Session, line: &str) -> CommandOutput {
         SlashCommand::Retry => CommandOutput::action(Action::Retry),
         SlashCommand::System => system(session, args),
         SlashCommand::Role => role(session, args),
+        SlashCommand::Attach => attach(session, args),
         SlashCommand::Copy => match args.trim() {
             "" => CommandOutput::action(Action::Copy { code: false }),
             "code" => CommandOutput::action(Action::Copy { code: true }),
@@ -282,6 +287,31 @@ fn role(session: &mut Session, args: &str) -> CommandOutput {
     }
 }
 
+/// `/attach`: files for the next prompt.
+fn attach(session: &mut Session, args: &str) -> CommandOutput {
+    match args.trim() {
+        "" => {
+            let waiting: Vec<String> = session.attachments().iter().map(|a| a.summary()).collect();
+            CommandOutput::info(strings::attachments(&waiting))
+        }
+        "off" => {
+            let dropped = session.take_attachments().len();
+            CommandOutput::info(strings::attachments_dropped(dropped))
+        }
+        path => {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            match crate::attach::read(path, &cwd) {
+                Ok(file) => {
+                    let summary = file.summary();
+                    session.attach(file);
+                    CommandOutput::info(strings::attached(&summary))
+                }
+                Err(e) => CommandOutput::error(e.to_string()),
+            }
+        }
+    }
+}
+
 /// `/help`: every command with its usage and description, then the keys.
 pub fn help_text() -> String {
     let mut out = String::from(strings::HELP_HEADER);
@@ -325,6 +355,10 @@ fn completions<'a>(session: &Session, input: &'a str) -> Option<(Vec<&'a str>, V
             .collect(),
         ["profile", "save", "loadbalancer", _, _, ..] => session.store().list().unwrap_or_default(),
         ["stats"] => vec!["lb".into()],
+        ["attach"] => {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            crate::attach::complete_path(last, &cwd)
+        }
         ["role"] => {
             let mut names = vec!["list".to_string(), "off".to_string()];
             names.extend(session.home().map(crate::roles::list).unwrap_or_default());

@@ -18,6 +18,7 @@ pub fn description(c: SlashCommand) -> &'static str {
         SlashCommand::Retry => "resend the last prompt (next backend if interrupted)",
         SlashCommand::System => "show, set or clear (off) the system prompt",
         SlashCommand::Role => "use a role: a system prompt (and settings) from ~/.baton/roles",
+        SlashCommand::Attach => "add a text file to the next prompt (or write @path in it)",
         SlashCommand::Copy => "copy the last answer, or its last code block, to the clipboard",
         SlashCommand::Clear => "forget the conversation and clear the screen",
         SlashCommand::Help => "this list",
@@ -38,6 +39,7 @@ pub fn usage(c: SlashCommand) -> &'static str {
         SlashCommand::Retry => "/retry",
         SlashCommand::System => "/system [TEXT | off]",
         SlashCommand::Role => "/role [NAME|list|off]",
+        SlashCommand::Attach => "/attach [PATH|off]",
         SlashCommand::Copy => "/copy [code]",
         SlashCommand::Clear => "/clear",
         SlashCommand::Help => "/help",
@@ -69,6 +71,33 @@ pub const SYSTEM_NONE: &str = "no system prompt; /system TEXT sets one for this 
 pub const SYSTEM_SET: &str = "system prompt set; it is sent with every prompt from now on";
 /// `/system off` done.
 pub const SYSTEM_CLEARED: &str = "system prompt cleared";
+
+/// `/attach PATH` worked.
+pub fn attached(summary: &str) -> String {
+    format!("attached {summary}; it goes with your next prompt (/attach off drops it)")
+}
+
+/// `/attach`: what waits for the next prompt.
+pub fn attachments(waiting: &[String]) -> String {
+    if waiting.is_empty() {
+        return "nothing attached; /attach PATH (or @path in a prompt) adds a text file".into();
+    }
+    format!("attached for the next prompt: {}", waiting.join(", "))
+}
+
+/// `/attach off`.
+pub fn attachments_dropped(n: usize) -> String {
+    match n {
+        0 => "nothing was attached".into(),
+        1 => "dropped 1 attachment".into(),
+        n => format!("dropped {n} attachments"),
+    }
+}
+
+/// What went with a prompt.
+pub fn sent_with(summaries: &[String]) -> String {
+    format!("with {}", summaries.join(", "))
+}
 
 /// `/role` without a home to keep roles in.
 pub const ROLE_NO_HOME: &str = "roles live in the baton home, and this chat has none";

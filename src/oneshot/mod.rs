@@ -100,7 +100,16 @@ fn stdin_holds_data() -> bool {
 
 /// Runs one prompt to completion and returns the exit code.
 pub async fn run(args: RunArgs, home: &Home) -> Exit {
-    let prompt = match read_prompt(args.prompt.clone()) {
+    // `@path` in the typed prompt attaches that file (never words in piped text: a
+    // diff is full of `@`).
+    let typed = match args.prompt.as_deref().map(with_mentioned_files).transpose() {
+        Ok(typed) => typed,
+        Err(e) => {
+            eprintln!("baton: {e}");
+            return Exit::Usage;
+        }
+    };
+    let prompt = match read_prompt(typed) {
         Ok(prompt) => prompt,
         Err(e) => {
             eprintln!("baton: {e}");
@@ -214,6 +223,17 @@ pub async fn run(args: RunArgs, home: &Home) -> Exit {
         eprint!("\n{}", engine.stats_lb());
     }
     exit
+}
+
+/// `prompt` with the files its `@path` words name after it.
+fn with_mentioned_files(prompt: &str) -> Result<String, crate::attach::AttachError> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let files = crate::attach::mentioned(prompt, &cwd)?;
+    Ok(if files.is_empty() {
+        prompt.to_string()
+    } else {
+        crate::attach::with_files(prompt, &files)
+    })
 }
 
 /// Waits for Ctrl-C or SIGTERM; names which came.

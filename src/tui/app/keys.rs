@@ -61,6 +61,7 @@ impl App {
             KeyCode::Enter if shift || alt => self.input.insert("\n"),
             KeyCode::Char('j') if ctrl => self.input.insert("\n"),
             KeyCode::Enter => return self.submit(),
+            KeyCode::Tab if self.complete_mention() => {}
             KeyCode::Tab => match command::complete(&self.session, self.input.text()) {
                 Some(done) => self.input.set_text(done),
                 None => {
@@ -215,6 +216,41 @@ impl App {
             | MouseEventKind::ScrollRight => return,
         }
         self.control.dirty = true;
+    }
+
+    /// Tab on a last word `@partial`: completes it to a file path (as far as the
+    /// matches agree), listing the choices when several fit. False when the last
+    /// word is no `@` mention.
+    fn complete_mention(&mut self) -> bool {
+        let text = self.input.text();
+        if text.ends_with(char::is_whitespace) {
+            return false;
+        }
+        let start = text.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        let Some(partial) = text[start..].strip_prefix('@') else {
+            return false;
+        };
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let choices = crate::attach::complete_path(partial, &cwd);
+        let Some(first) = choices.first() else {
+            return true;
+        };
+        let common: String = choices.iter().skip(1).fold(first.clone(), |common, c| {
+            common
+                .chars()
+                .zip(c.chars())
+                .take_while(|(a, b)| a == b)
+                .map(|(a, _)| a)
+                .collect()
+        });
+        let done = choices.len() == 1 && !common.ends_with('/');
+        let completed = format!("{}@{common}{}", &text[..start], if done { " " } else { "" });
+        if completed != text {
+            self.input.set_text(completed);
+        } else if choices.len() > 1 {
+            self.output(choices.join("  "), false);
+        }
+        true
     }
 
     /// Enter: a command runs, a prompt is sent.

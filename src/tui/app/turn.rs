@@ -125,14 +125,37 @@ impl App {
             self.turn.queued.push(text);
             return Vec::new();
         }
+        // `@path` words and `/attach`ed files go after the prompt; a file that
+        // cannot go stops the prompt, which returns to the input.
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let mut files = match crate::attach::mentioned(&text, &cwd) {
+            Ok(files) => files,
+            Err(e) => {
+                self.output(e.to_string(), true);
+                self.input.set_text(text);
+                return Vec::new();
+            }
+        };
+        for waiting in self.session.take_attachments() {
+            if !files.iter().any(|f| f.shown == waiting.shown) {
+                files.push(waiting);
+            }
+        }
         self.view
             .cells
             .push(HistoryCell::new(CellKind::User(text.clone())));
-        self.session.push_user(&text);
+        let message = if files.is_empty() {
+            text
+        } else {
+            let summaries: Vec<String> = files.iter().map(|f| f.summary()).collect();
+            self.notice(crate::command::strings::sent_with(&summaries));
+            crate::attach::with_files(&text, &files)
+        };
+        self.session.push_user(&message);
         if let Some(log) = self.archive_log() {
-            log.user(&text);
+            log.user(&message);
         }
-        self.start(text, None)
+        self.start(message, None)
     }
 
     /// `/retry`: resends the prompt whose turn ended without an answer.

@@ -394,3 +394,30 @@ fn ctrl_g_and_ctrl_x_ctrl_e_hand_the_input_to_the_editor() {
     assert_eq!(app.input().text(), "draft\nmore");
     assert!(screen(&mut app, 80, 12).contains("the input is unchanged"));
 }
+
+#[test]
+fn mentioned_and_attached_files_go_after_the_prompt() {
+    let (_tmp, mut app) = app_on("demo");
+    // The tests run in the crate's folder, where Cargo.toml is.
+    send(&mut app, "/attach rust-toolchain-that-is-not-there");
+    assert!(screen(&mut app, 100, 12).contains("no such file"));
+    send(&mut app, "/attach Cargo.toml");
+    assert!(screen(&mut app, 100, 12).contains("attached Cargo.toml ("));
+    type_text(&mut app, "look at @READ");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.input().text(), "look at @README.md ");
+    key(&mut app, KeyCode::Enter);
+    let sent = &app.session().messages().last().unwrap().content;
+    // A fence longer than the README's own code fences.
+    assert!(
+        sent.starts_with("look at @README.md\n\nREADME.md:\n````md\n# baton"),
+        "{sent}"
+    );
+    assert!(
+        sent.contains("\n\nCargo.toml:\n```toml\n[workspace]"),
+        "{sent}"
+    );
+    assert!(screen(&mut app, 100, 20).contains("with README.md ("));
+    // Attachments go with one prompt only.
+    assert!(app.session().attachments().is_empty());
+}
