@@ -65,9 +65,20 @@ impl Status {
         self.followed.as_ref()
     }
 
-    /// Shows `engine`'s health from the next refresh on.
+    /// Shows `engine`'s health from the next refresh on. An active backend the
+    /// engine does not have (after `/profile load`) is no longer shown as active.
     pub(super) fn follow(&mut self, engine: Engine) {
+        self.keep_active_of(Some(&engine));
         self.followed = Some(engine);
+    }
+
+    /// Forgets the active backend unless `engine` has it.
+    pub(super) fn keep_active_of(&mut self, engine: Option<&Engine>) {
+        let known =
+            |name: &str| engine.is_some_and(|e| e.backends().iter().any(|b| b.name == name));
+        if self.active.as_ref().is_some_and(|a| !known(&a.backend)) {
+            self.active = None;
+        }
     }
 
     /// Copies the health from the engine followed.
@@ -118,6 +129,8 @@ impl App {
         }
         // A profile that cannot be built shows no health; sending a prompt says why.
         self.status.followed = self.current_engine().ok();
+        let followed = self.status.followed.clone();
+        self.status.keep_active_of(followed.as_ref());
         self.status.refresh_health();
     }
 }

@@ -344,8 +344,17 @@ impl App {
                 will_retry,
                 ..
             } => {
-                let next = if will_retry { "retrying" } else { "moving on" };
-                self.notice(format!("{backend} failed: {detail} ({next})"));
+                // "moving on" only where there is somewhere to go.
+                let alone = self
+                    .current_engine()
+                    .is_ok_and(|engine| engine.backends().len() < 2);
+                match (will_retry, alone) {
+                    (true, _) => self.notice(format!("{backend} failed: {detail} (retrying)")),
+                    (false, false) => {
+                        self.notice(format!("{backend} failed: {detail} (moving on)"));
+                    }
+                    (false, true) => self.notice(format!("{backend} failed: {detail}")),
+                }
             }
             EngineEvent::Skipped { backend, why } => {
                 self.notice(format!("skipped {backend}: {why}"));
@@ -441,11 +450,12 @@ impl App {
     /// An answer: it joins the conversation. One that is not complete (cut,
     /// filtered, refused, a tool call) is marked; without text it does not join,
     /// and `/retry` asks again.
-    fn answered(&mut self, provenance: Provenance, finish: Finish) {
+    fn answered(&mut self, mut provenance: Provenance, finish: Finish) {
         self.status
             .set_active(provenance.backend.clone(), provenance.model.clone());
         self.turn.forget_retry();
         if let Some(flight) = self.turn.in_flight.take() {
+            from_the_prompt(&mut provenance, &flight);
             let state = if finish.status.is_complete() {
                 AnswerState::Done(provenance)
             } else {
@@ -468,8 +478,9 @@ impl App {
     }
 
     /// An answer broken after text was shown: `/retry` starts after its backend.
-    fn interrupted(&mut self, provenance: Provenance, reason: String) {
+    fn interrupted(&mut self, mut provenance: Provenance, reason: String) {
         if let Some(flight) = self.turn.in_flight.take() {
+            from_the_prompt(&mut provenance, &flight);
             let backend = provenance.backend.clone();
             self.turn.ended = Some(Ended::Unanswered);
             self.set_answer_state(&flight, AnswerState::Interrupted { provenance, reason });
@@ -514,5 +525,14 @@ impl App {
             .into_iter()
             .find(|(n, _)| *n == backend)
             .map(|(_, p)| p.model.clone())
+    }
+}
+
+/// The first token as the user waited for it: from the prompt, not from the attempt
+/// that answered (after a failover the two differ by every failed attempt).
+fn from_the_prompt(provenance: &mut Provenance, flight: &InFlight) {
+    if let Some(first) = flight.first_text {
+        let waited = first.saturating_duration_since(flight.started);
+        provenance.first_chunk_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
     }
 }

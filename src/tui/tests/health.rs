@@ -142,3 +142,50 @@ fn stats_lb_on_a_model_profile_names_it() {
         "{out}"
     );
 }
+
+#[test]
+fn after_switching_profile_the_status_bar_forgets_the_old_backend() {
+    let (_tmp, mut app) = app_on("demo");
+    let id = started_id(&send(&mut app, "hi"));
+    failover_prelude(&mut app, id);
+    engine(&mut app, id, EngineEvent::Delta { text: "ok".into() });
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Done {
+            provenance: provenance("demo-fast", "sim-fast"),
+            finish: Default::default(),
+        },
+    );
+    app.update(AppEvent::EngineEnded { id });
+    assert!(
+        status_line(&mut app).contains("demo-fast (sim-fast)"),
+        "{}",
+        status_line(&mut app)
+    );
+    send(&mut app, "/provider sim sim-think");
+    let line = status_line(&mut app);
+    assert!(!line.contains("demo-fast"), "{line}");
+}
+
+#[test]
+fn a_single_backend_failing_says_no_moving_on() {
+    let (_tmp, mut app) = app_on("demo-down");
+    let id = started_id(&send(&mut app, "hi"));
+    engine(
+        &mut app,
+        id,
+        EngineEvent::AttemptFailed {
+            backend: "demo-down".into(),
+            class: ErrorClass::Transient,
+            detail: "cannot reach sim://sim-down".into(),
+            will_retry: false,
+        },
+    );
+    let screen = screen(&mut app, 100, 10);
+    assert!(
+        screen.contains("demo-down failed: cannot reach sim://sim-down"),
+        "{screen}"
+    );
+    assert!(!screen.contains("moving on"), "{screen}");
+}
