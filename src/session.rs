@@ -423,6 +423,11 @@ impl Session {
     pub fn record(&mut self, event: &EngineEvent) {
         self.stats.record(event);
     }
+
+    /// Counts an answer the user cancelled.
+    pub fn record_cancelled(&mut self) {
+        self.stats.cancelled += 1;
+    }
 }
 
 fn apply_model_params(target: &mut Resolved, params: &Map<String, Value>) {
@@ -461,6 +466,8 @@ pub struct SessionStats {
     pub interrupted: u64,
     /// Prompts no backend answered.
     pub exhausted: u64,
+    /// Answers the user cancelled (Esc, Ctrl-C, leaving mid-answer).
+    pub cancelled: u64,
     /// Prompt tokens of complete and interrupted answers.
     pub input_tokens: u64,
     /// Answer tokens of complete and interrupted answers.

@@ -17,12 +17,13 @@ fn render_totals(session: &Session) -> String {
         .checked_div(s.answers)
         .map_or_else(|| "N/A".to_string(), |ms| format!("{ms}ms"));
     format!(
-        "Session Statistics\nProfile: {}\nPrompts: {}\nAnswers: {} complete, {} interrupted, {} failed\n\
+        "Session Statistics\nProfile: {}\nPrompts: {}\nAnswers: {} complete, {} interrupted, {} cancelled, {} failed\n\
          Tokens: {} ({} prompt, {} answer)\nAvg Latency: {avg}\nMessages in context: {}",
         session.profile_name(),
         s.prompts,
         s.answers,
         s.interrupted,
+        s.cancelled,
         s.exhausted,
         s.total_tokens(),
         s.input_tokens,

@@ -52,6 +52,10 @@ impl App {
             KeyCode::Char('d') if ctrl => {
                 if self.input.is_empty() {
                     self.control.quit = Quit::Asked;
+                    // Leaving mid-answer keeps what was shown (archived as cancelled).
+                    if self.is_busy() {
+                        return self.cancel();
+                    }
                 } else {
                     self.input.delete();
                 }

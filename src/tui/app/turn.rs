@@ -253,6 +253,7 @@ impl App {
         if let Some(log) = self.archive_log() {
             log.cancelled("cancelled by the user");
         }
+        self.session.record_cancelled();
         self.session.pop_unanswered();
         self.turn.offer_retry(flight.prompt, None);
         self.session.run_ended();

@@ -421,3 +421,38 @@ fn mentioned_and_attached_files_go_after_the_prompt() {
     // Attachments go with one prompt only.
     assert!(app.session().attachments().is_empty());
 }
+
+#[test]
+fn cancelled_answers_count_in_stats_and_ctrl_d_mid_answer_cancels_then_leaves() {
+    let (_tmp, mut app) = app_on("demo");
+    let id = started_id(&send(&mut app, "first"));
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Delta {
+            text: "part".into(),
+        },
+    );
+    key(&mut app, KeyCode::Esc);
+    send(&mut app, "/stats");
+    assert!(
+        screen(&mut app, 100, 14)
+            .contains("Answers: 0 complete, 0 interrupted, 1 cancelled, 0 failed"),
+        "{}",
+        screen(&mut app, 100, 14)
+    );
+    let id = started_id(&send(&mut app, "second"));
+    engine(
+        &mut app,
+        id,
+        EngineEvent::Delta {
+            text: "part".into(),
+        },
+    );
+    let effects = ctrl(&mut app, 'd');
+    assert!(
+        matches!(effects.as_slice(), [Effect::Cancel]),
+        "{effects:?}"
+    );
+    assert!(app.should_quit());
+}
