@@ -71,6 +71,33 @@ pub(super) fn plan(
     plan
 }
 
+/// The `latency` policy's order: `order` rearranged by each backend's first-chunk
+/// estimate (see `latency::order`: unmeasured first, then the better of two at
+/// random, then fastest to slowest).
+pub(super) fn by_latency(
+    order: Vec<Slot>,
+    backends: &[Backend],
+    health: &LbHealth,
+    now: u64,
+    rng: &mut impl rand::Rng,
+) -> Vec<Slot> {
+    let estimates: Vec<Option<f64>> = order
+        .iter()
+        .map(|slot| {
+            let name = backends.get(slot.backend).map_or("", |b| b.name.as_str());
+            health.get(name).and_then(|h| h.latency.estimate_ms(now))
+        })
+        .collect();
+    let ranked = super::latency::order(&estimates, rng);
+    if let Some(&first) = ranked.first() {
+        let name = backends
+            .get(order[first].backend)
+            .map_or("", |b| b.name.as_str());
+        markers::latency_pick(name, estimates[first]);
+    }
+    ranked.into_iter().map(|i| order[i]).collect()
+}
+
 /// The pools (indices below `pools`) reached in `plan` whose every member is
 /// unhealthy: the prompt reports each as one "no active member" reason.
 pub(super) fn empty_pools(plan: &[(Slot, Verdict)], pools: usize) -> Vec<usize> {

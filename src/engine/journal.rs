@@ -18,11 +18,18 @@ pub(super) enum Op {
     Success {
         backend: String,
         latency_ms: u64,
+        first_chunk_ms: u64,
         tokens: u64,
         now: u64,
     },
-    /// One failed attempt, for the counters.
-    AttemptFailure { backend: String, timeout: bool },
+    /// One failed attempt, for the counters; a first-chunk timeout also counts as
+    /// a first-chunk time of `waited_ms` for the latency estimate.
+    AttemptFailure {
+        backend: String,
+        timeout: bool,
+        waited_ms: Option<u64>,
+        now: u64,
+    },
     /// The backend gave up on a prompt.
     GiveUp {
         backend: String,
@@ -42,11 +49,13 @@ pub(super) fn apply(health: &mut LbHealth, op: &Op, s: &BreakerSettings) -> Opti
         Op::Success {
             backend,
             latency_ms,
+            first_chunk_ms,
             tokens,
             now,
         } => {
             let h = health.get_mut(backend)?;
             h.metrics.record_success(*latency_ms, *tokens);
+            h.latency.observe(*first_chunk_ms as f64, *now);
             h.tpm.record(*tokens, *now);
             h.quota_until_ms = None;
             if !s.enabled {
@@ -56,8 +65,17 @@ pub(super) fn apply(health: &mut LbHealth, op: &Op, s: &BreakerSettings) -> Opti
             h.breaker.record_success(backend, *now, s);
             changed(before, h.breaker.state(*now, s))
         }
-        Op::AttemptFailure { backend, timeout } => {
-            health.get_mut(backend)?.metrics.record_failure(*timeout);
+        Op::AttemptFailure {
+            backend,
+            timeout,
+            waited_ms,
+            now,
+        } => {
+            let h = health.get_mut(backend)?;
+            h.metrics.record_failure(*timeout);
+            if let Some(waited) = waited_ms {
+                h.latency.observe(*waited as f64, *now);
+            }
             None
         }
         Op::GiveUp {

@@ -54,6 +54,11 @@ impl PeakEwma {
     pub fn samples(&self) -> u64 {
         self.samples
     }
+
+    /// No sample yet (nothing worth saving).
+    pub fn is_unmeasured(&self) -> bool {
+        self.samples == 0
+    }
 }
 
 /// The order in which to offer a request under the `latency` policy: backends with no

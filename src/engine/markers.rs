@@ -69,6 +69,20 @@ pub(super) fn out_of_quota(backend: &str, until: &str) {
     );
 }
 
+/// `[LB:latency] X first: ~Nms to a first chunk` (or `not measured yet`).
+pub(super) fn latency_pick(backend: &str, estimate_ms: Option<f64>) {
+    match estimate_ms {
+        Some(ms) => tracing::debug!(
+            target: "baton::lb",
+            "[LB:latency] {backend} first: ~{ms:.0}ms to a first chunk"
+        ),
+        None => tracing::debug!(
+            target: "baton::lb",
+            "[LB:latency] {backend} first: not measured yet"
+        ),
+    }
+}
+
 /// `[LB:wait] every backend is cooling down; waiting Nms for X`
 pub(super) fn waiting_for_recovery(backend: &str, wait_ms: u64) {
     tracing::debug!(

@@ -236,6 +236,8 @@ struct Inner {
     state_dir: Mutex<Option<PathBuf>>,
     /// Changes since health was last written, replayed onto the file's state.
     journal: Mutex<Vec<journal::Op>>,
+    /// The `latency` policy's two random choices (seeded by `BATON_SEED`).
+    latency_rng: Mutex<rand::rngs::StdRng>,
 }
 
 /// `Some(after)` when a breaker moved.
@@ -279,10 +281,17 @@ impl Inner {
     }
 
     /// Records a complete answer; returns the breaker's new state if it changed.
-    fn record_success(&self, backend: &str, latency_ms: u64, tokens: u64) -> Option<BreakerState> {
+    fn record_success(
+        &self,
+        backend: &str,
+        latency_ms: u64,
+        first_chunk_ms: u64,
+        tokens: u64,
+    ) -> Option<BreakerState> {
         self.record(journal::Op::Success {
             backend: backend.to_string(),
             latency_ms,
+            first_chunk_ms,
             tokens,
             now: now_ms(),
         })
@@ -292,6 +301,8 @@ impl Inner {
         self.record(journal::Op::AttemptFailure {
             backend: backend.to_string(),
             timeout,
+            waited_ms: timeout.then(|| millis(self.settings.timeout)),
+            now: now_ms(),
         });
     }
 
@@ -442,6 +453,7 @@ impl Engine {
                 health,
                 state_dir: Mutex::new(None),
                 journal: Mutex::new(Vec::new()),
+                latency_rng: Mutex::new(policy::seeded_rng()),
             }),
         }
     }

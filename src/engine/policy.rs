@@ -30,14 +30,7 @@ pub struct Router {
 impl Router {
     /// A router over `len` backends.
     pub fn new(policy: Policy, len: usize) -> Self {
-        let seed = std::env::var(SEED_ENV)
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok());
-        let rng = match seed {
-            Some(seed) => StdRng::seed_from_u64(seed),
-            None => StdRng::from_os_rng(),
-        };
-        Self::with_rng(policy, len, rng)
+        Self::with_rng(policy, len, seeded_rng())
     }
 
     /// A router with an explicit random source (tests).
@@ -70,7 +63,8 @@ impl Router {
     pub fn order(&self) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.len).collect();
         match self.policy {
-            Policy::Failover => {}
+            // Latency orders by measured first-chunk times, which the driver has.
+            Policy::Failover | Policy::Latency => {}
             Policy::RoundRobin => {
                 if self.len > 0 {
                     let start = self.next_start.fetch_add(1, Ordering::Relaxed) % self.len;
@@ -90,6 +84,17 @@ impl Router {
 }
 
 /// A pool's name and the member that was asked for, for the "no active member" error.
+/// A random source seeded by `BATON_SEED` when set (reproducible runs), else by the OS.
+pub fn seeded_rng() -> StdRng {
+    let seed = std::env::var(SEED_ENV)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    match seed {
+        Some(seed) => StdRng::seed_from_u64(seed),
+        None => StdRng::from_os_rng(),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolLabel {
     /// The pool key (`poolName ?? name`).

@@ -23,6 +23,8 @@ pub(super) enum Outcome<'a> {
     Answered {
         /// The answering attempt's duration.
         latency_ms: u64,
+        /// From the start of that attempt to its first chunk.
+        first_chunk_ms: u64,
         /// The answer's tokens, for TPM.
         tokens: u64,
     },
@@ -99,9 +101,13 @@ impl Ticket {
         // so dropping the ticket must not give the probe back.
         self.probe = false;
         match outcome {
-            Outcome::Answered { latency_ms, tokens } => {
-                self.inner.record_success(&self.backend, latency_ms, tokens)
-            }
+            Outcome::Answered {
+                latency_ms,
+                first_chunk_ms,
+                tokens,
+            } => self
+                .inner
+                .record_success(&self.backend, latency_ms, first_chunk_ms, tokens),
             Outcome::GaveUp {
                 class,
                 reason,

@@ -68,7 +68,12 @@ async fn drive(inner: Arc<Inner>, request: ChatRequest, hold: bool, out: Emitter
             inner.route.start_at(cursor);
         }
     }
-    let order = inner.route.order();
+    let mut order = inner.route.order();
+    if inner.route.policy() == Policy::Latency {
+        let health = inner.health().clone();
+        let mut rng = super::lock(&inner.latency_rng);
+        order = decide::by_latency(order, &inner.backends, &health, now_ms(), &mut *rng);
+    }
     if let (Policy::RoundRobin, Some(first)) = (inner.route.policy(), order.first()) {
         markers::roundrobin_selected(&inner.backends[first.backend].name);
     }
@@ -392,6 +397,7 @@ async fn commit(
             markers::success(name);
             let outcome = Outcome::Answered {
                 latency_ms: answer.attempt_ms,
+                first_chunk_ms: answer.first_chunk_ms,
                 tokens: usage.total(),
             };
             out.breaker(name, ticket.settle(outcome)).await;

@@ -291,7 +291,7 @@ pub fn list(dir: &Path) -> Vec<String> {
 const STATE_LIMIT: u64 = 16 * 1024 * 1024;
 
 /// What one profile's state file holds, as read under its lock.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Shared {
     /// Every backend's health.
     pub health: LbHealth,

@@ -39,7 +39,7 @@ use crate::config::BreakerSettings;
 use crate::provider::ErrorClass;
 
 /// Everything the engine remembers about one backend.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BackendHealth {
     /// Its circuit breaker.
@@ -55,6 +55,9 @@ pub struct BackendHealth {
     /// skipped; cleared by the next answer it gives.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quota_until_ms: Option<u64>,
+    /// Its first-chunk time, for the `latency` policy.
+    #[serde(skip_serializing_if = "super::latency::PeakEwma::is_unmeasured")]
+    pub latency: super::latency::PeakEwma,
 }
 
 /// The last reason a backend gave up, with its class.
@@ -83,7 +86,7 @@ impl BackendHealth {
 }
 
 /// The health of every backend of a load-balancer profile, in listed order.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct LbHealth {
     /// A `Vec` rather than a map: the listed order is the order shown, and profiles
     /// have a handful of backends.

@@ -19,11 +19,19 @@ pub enum Policy {
     RoundRobin,
     /// Shuffle the viable members on each request.
     Random,
+    /// The fastest to a first chunk, by power of two choices over a peak-EWMA of
+    /// each member's first-chunk time; members never measured are tried first.
+    Latency,
 }
 
 impl Policy {
     /// Every policy, in the order shown to users.
-    pub const ALL: [Policy; 3] = [Policy::Failover, Policy::RoundRobin, Policy::Random];
+    pub const ALL: [Policy; 4] = [
+        Policy::Failover,
+        Policy::RoundRobin,
+        Policy::Random,
+        Policy::Latency,
+    ];
 
     /// The name written in files (`failover`, `roundrobin`, `random`).
     pub fn as_str(self) -> &'static str {
@@ -31,6 +39,7 @@ impl Policy {
             Self::Failover => "failover",
             Self::RoundRobin => "roundrobin",
             Self::Random => "random",
+            Self::Latency => "latency",
         }
     }
 }
@@ -41,9 +50,9 @@ impl fmt::Display for Policy {
     }
 }
 
-/// The policy name was not one of `failover`, `roundrobin`, `random`.
+/// The policy name was not one of `failover`, `roundrobin`, `random`, `latency`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown policy '{0}'; allowed: failover, roundrobin, random")]
+#[error("unknown policy '{0}'; allowed: failover, roundrobin, random, latency")]
 pub struct UnknownPolicy(pub String);
 
 impl FromStr for Policy {
@@ -313,7 +322,10 @@ mod tests {
         assert_eq!("FailOver".parse::<Policy>(), Ok(Policy::Failover));
         assert_eq!(
             "fastest".parse::<Policy>().map_err(|e| e.to_string()),
-            Err("unknown policy 'fastest'; allowed: failover, roundrobin, random".to_string())
+            Err(
+                "unknown policy 'fastest'; allowed: failover, roundrobin, random, latency"
+                    .to_string()
+            )
         );
         assert_eq!(
             serde_json::to_string(&Policy::RoundRobin).unwrap_or_default(),

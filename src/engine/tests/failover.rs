@@ -539,3 +539,46 @@ async fn when_every_backend_cools_down_the_earliest_is_named_and_may_be_waited_f
     // The wait, then the answer's own 10 ms.
     assert_eq!(start.elapsed(), Duration::from_millis(30_010));
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_latency_policy_sends_little_to_a_slow_backend_and_still_probes_it() {
+    let replies = |first_ms| {
+        (0..1000)
+            .map(|_| Reply::Answer {
+                first_ms,
+                tokens: vec!["ok"],
+            })
+            .collect::<Vec<_>>()
+    };
+    let slow = Scripted::new(replies(500));
+    let fast_a = Scripted::new(replies(50));
+    let fast_b = Scripted::new(replies(60));
+    let e = Engine::new(
+        "lb",
+        Policy::Latency,
+        LbSettings::default(),
+        vec![
+            backend("slow", &slow),
+            backend("fast-a", &fast_a),
+            backend("fast-b", &fast_b),
+        ],
+    );
+    let mut by = std::collections::HashMap::<String, usize>::new();
+    for _ in 0..1000 {
+        let events = run(&e).await;
+        *by.entry(answered_by(&events).unwrap_or_default())
+            .or_default() += 1;
+        // A steady trickle of prompts, one every 100 ms.
+        tokio::time::advance(Duration::from_millis(100)).await;
+    }
+    let slow_share = by.get("slow").copied().unwrap_or(0);
+    assert!(
+        slow_share < 100,
+        "the slow backend got {slow_share} of 1000: {by:?}"
+    );
+    assert!(
+        slow_share >= 2,
+        "the slow backend was measured again later: {by:?}"
+    );
+    assert_eq!(by.values().sum::<usize>(), 1000);
+}
