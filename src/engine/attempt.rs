@@ -13,6 +13,7 @@ use super::decide::{Answer, AttemptEnd};
 use super::events::Emitter;
 use super::{EngineEvent, millis};
 use crate::config::LbSettings;
+use crate::provider::ratelimit::RateLimit;
 use crate::provider::{
     AnswerStatus, ChatRequest, EventStream, Finish, Provider, ProviderError, StreamEvent, Usage,
 };
@@ -47,6 +48,7 @@ pub(super) async fn run(
         answer_chars: 0,
         usage: head.usage,
         held: hold.then(Vec::new),
+        rate_limit: head.rate_limit,
     };
     seen.forward(head.first, out).await;
     let ended = match head.finish {
@@ -84,6 +86,7 @@ pub(super) async fn run(
             attempt_ms: millis(start.elapsed()),
             usage,
             finish,
+            rate_limit: seen.rate_limit,
         }),
         Err(reason) => AttemptEnd::Broken {
             answer: Answer {
@@ -91,6 +94,7 @@ pub(super) async fn run(
                 attempt_ms: millis(start.elapsed()),
                 usage,
                 finish: Finish::new(AnswerStatus::Interrupted, None),
+                rate_limit: seen.rate_limit,
             },
             reason,
         },
@@ -102,6 +106,7 @@ struct Head {
     /// The first text, reasoning or tool call; `None` when the answer ended first.
     first: Option<StreamEvent>,
     usage: Option<Usage>,
+    rate_limit: Option<RateLimit>,
     /// Set when the answer ended before any content: a filtered or truncated
     /// answer with nothing in it is still an answer.
     finish: Option<Finish>,
@@ -114,6 +119,7 @@ struct Seen {
     usage: Option<Usage>,
     /// The answer so far, when it is held until complete.
     held: Option<Vec<EngineEvent>>,
+    rate_limit: Option<RateLimit>,
 }
 
 impl Seen {
@@ -133,6 +139,10 @@ impl Seen {
                 self.usage = Some(u);
                 return;
             }
+            Some(StreamEvent::RateLimit(limit)) => {
+                self.rate_limit = Some(limit);
+                return;
+            }
             Some(StreamEvent::Finished(_)) | None => return,
         };
         match &mut self.held {
@@ -146,8 +156,10 @@ impl Seen {
 /// "time to first chunk": a model that thinks aloud is alive.
 async fn first_chunk(stream: &mut EventStream) -> Result<Head, ProviderError> {
     let mut usage = None;
+    let mut rate_limit = None;
     loop {
         match stream.next().await {
+            Some(Ok(StreamEvent::RateLimit(limit))) => rate_limit = Some(limit),
             Some(Ok(StreamEvent::Delta(text) | StreamEvent::Reasoning(text)))
                 if text.is_empty() => {}
             Some(Ok(StreamEvent::Usage(u))) => usage = Some(u),
@@ -159,6 +171,7 @@ async fn first_chunk(stream: &mut EventStream) -> Result<Head, ProviderError> {
                 return Ok(Head {
                     first: None,
                     usage,
+                    rate_limit,
                     finish: Some(finish),
                 });
             }
@@ -166,6 +179,7 @@ async fn first_chunk(stream: &mut EventStream) -> Result<Head, ProviderError> {
                 return Ok(Head {
                     first: Some(event),
                     usage,
+                    rate_limit,
                     finish: None,
                 });
             }

@@ -12,6 +12,8 @@ use super::policy::Slot;
 use super::stats::{LastFailure, LbHealth};
 use super::{Backend, millis};
 use crate::config::LbSettings;
+use crate::provider::ratelimit::{self, RateLimit};
+
 use crate::provider::{ErrorClass, Finish, ProviderError, Usage};
 
 /// What the plan says about a backend before any attempt.
@@ -25,6 +27,9 @@ pub enum Verdict {
     LowTpm(u64),
     /// It ran out of money or quota; skipped until then (ms since the epoch).
     OutOfQuota(u64),
+    /// Its rate-limit headers said the request does not fit until `until_ms`:
+    /// demoted like low TPM (tried last if needed).
+    RateLimited { until_ms: u64, tokens_left: u64 },
 }
 
 /// Judges each slot of `order` by its backend's breaker and TPM at `now`.
@@ -37,6 +42,7 @@ pub(super) fn plan(
     health: &LbHealth,
     settings: &LbSettings,
     now: u64,
+    request_tokens: u64,
 ) -> Vec<(Slot, Verdict)> {
     let verdict = |slot: &Slot| {
         let name = backends.get(slot.backend).map_or("", |b| b.name.as_str());
@@ -48,6 +54,16 @@ pub(super) fn plan(
         }
         if settings.breaker.enabled && !h.breaker.would_admit(now, &settings.breaker) {
             return Verdict::Unhealthy;
+        }
+        if let Some(ratelimit::Admission::Demote {
+            until_ms,
+            tokens_left,
+        }) = h.rate_limit.map(|l| l.admits(request_tokens, now))
+        {
+            return Verdict::RateLimited {
+                until_ms,
+                tokens_left,
+            };
         }
         let Some(threshold) = settings.tpm_threshold else {
             return Verdict::Go;
@@ -63,7 +79,7 @@ pub(super) fn plan(
     let mut plan: Vec<(Slot, Verdict)> = order.iter().map(|s| (*s, verdict(s))).collect();
     if !plan.iter().any(|(_, v)| *v == Verdict::Go) {
         for (_, v) in &mut plan {
-            if matches!(v, Verdict::LowTpm(_)) {
+            if matches!(v, Verdict::LowTpm(_) | Verdict::RateLimited { .. }) {
                 *v = Verdict::Go;
             }
         }
@@ -211,6 +227,8 @@ pub(super) struct Answer {
     pub usage: Usage,
     /// How the answer ended (`Interrupted` for a broken one).
     pub finish: Finish,
+    /// The budget the response's rate-limit headers reported.
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// How one attempt on a backend ended.

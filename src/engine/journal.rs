@@ -41,6 +41,11 @@ pub(super) enum Op {
     },
     /// A probe ended without an outcome (cancelled): the next caller may probe.
     ReleaseProbe { backend: String },
+    /// A response reported the budget left.
+    RateLimit {
+        backend: String,
+        limit: crate::provider::ratelimit::RateLimit,
+    },
 }
 
 /// Applies `op`; returns the breaker's new state if it changed.
@@ -105,13 +110,17 @@ pub(super) fn apply(health: &mut LbHealth, op: &Op, s: &BreakerSettings) -> Opti
             health.get_mut(backend)?.breaker.release_probe();
             None
         }
+        Op::RateLimit { backend, limit } => {
+            health.get_mut(backend)?.rate_limit = Some(*limit);
+            None
+        }
     }
 }
 
 /// Replays `ops` onto health read from disk without logging again: the markers
 /// (`[LB:circuit] ...`) were said when the ops first happened.
 pub(super) fn replay(health: &mut LbHealth, ops: &[Op], s: &BreakerSettings) {
-    tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
+    super::markers::quietly(|| {
         for op in ops {
             apply(health, op, s);
         }

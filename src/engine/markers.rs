@@ -61,6 +61,14 @@ pub(super) fn interrupted(backend: &str, reason: &str) {
     );
 }
 
+/// `[LB:ratelimit] X: N tokens left until HH:MM:SS, skipping`
+pub(super) fn rate_limited(backend: &str, tokens_left: u64, until: &str) {
+    tracing::debug!(
+        target: "baton::lb",
+        "[LB:ratelimit] {backend}: {tokens_left} tokens left until {until}, skipping"
+    );
+}
+
 /// `[LB:quota] X: out of money or quota until HH:MM:SS UTC, skipping`
 pub(super) fn out_of_quota(backend: &str, until: &str) {
     tracing::debug!(
@@ -159,8 +167,29 @@ pub(super) fn pool_empty(key: &str, pinned: &str) -> String {
     reason
 }
 
+thread_local! {
+    /// Set while health changes are replayed (or tried on a copy): their markers
+    /// were said when they first happened.
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` without the breaker's markers.
+pub(super) fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    let before = QUIET.with(|q| q.replace(true));
+    let out = f();
+    QUIET.with(|q| q.set(before));
+    out
+}
+
+fn quiet() -> bool {
+    QUIET.with(std::cell::Cell::get)
+}
+
 /// `[circuit-breaker] X: Marked unhealthy (N failures in window)`
 pub(super) fn breaker_marked_unhealthy(backend: &str, failures: usize) {
+    if quiet() {
+        return;
+    }
     tracing::debug!(
         target: "baton::breaker",
         "[circuit-breaker] {backend}: Marked unhealthy ({failures} failures in window)"
@@ -169,6 +198,9 @@ pub(super) fn breaker_marked_unhealthy(backend: &str, failures: usize) {
 
 /// `[circuit-breaker] X: State = open`
 pub(super) fn breaker_open(backend: &str) {
+    if quiet() {
+        return;
+    }
     tracing::debug!(
         target: "baton::breaker",
         "[circuit-breaker] {backend}: State = open"
@@ -177,6 +209,9 @@ pub(super) fn breaker_open(backend: &str) {
 
 /// `[circuit-breaker] X: Testing recovery (half-open)`
 pub(super) fn breaker_testing(backend: &str) {
+    if quiet() {
+        return;
+    }
     tracing::debug!(
         target: "baton::breaker",
         "[circuit-breaker] {backend}: Testing recovery (half-open)"
@@ -185,6 +220,9 @@ pub(super) fn breaker_testing(backend: &str) {
 
 /// `[circuit-breaker] X: Recovered (state = closed)`
 pub(super) fn breaker_recovered(backend: &str) {
+    if quiet() {
+        return;
+    }
     tracing::debug!(
         target: "baton::breaker",
         "[circuit-breaker] {backend}: Recovered (state = closed)"

@@ -326,6 +326,14 @@ impl Inner {
         })
     }
 
+    /// A response reported its backend's budget.
+    fn record_rate_limit(&self, backend: &str, limit: crate::provider::ratelimit::RateLimit) {
+        self.record(journal::Op::RateLimit {
+            backend: backend.to_string(),
+            limit,
+        });
+    }
+
     /// A probe was cancelled: the next caller may probe.
     fn release_probe(&self, backend: &str) {
         self.record(journal::Op::ReleaseProbe {
@@ -494,6 +502,8 @@ impl Engine {
             &inner.health(),
             &inner.settings,
             now_ms(),
+            // A short prompt's worth: the benchmark measures the decision, not a size.
+            64,
         );
         plan.into_iter()
             .map(|(slot, verdict)| (slot.backend, verdict))

@@ -60,9 +60,7 @@ pub(super) async fn admit(inner: &Arc<Inner>, backend: &str) -> Option<Ticket> {
         && inner.health().get(backend).is_some_and(|h| {
             // On a copy: only the shared decision below may change the breaker.
             let mut copy = h.breaker.clone();
-            tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
-                copy.admit(backend, now_ms(), breaker) == Admission::Probe
-            })
+            super::markers::quietly(|| copy.admit(backend, now_ms(), breaker) == Admission::Probe)
         });
     let shared = if would_probe {
         inner.admit_shared(backend).await

@@ -77,12 +77,16 @@ async fn drive(inner: Arc<Inner>, request: ChatRequest, hold: bool, out: Emitter
     if let (Policy::RoundRobin, Some(first)) = (inner.route.policy(), order.first()) {
         markers::roundrobin_selected(&inner.backends[first.backend].name);
     }
+    // About four characters a token, the estimate providers' budgets are checked
+    // against before the answer's size is known.
+    let request_tokens = u64::try_from(prompt_chars(&request).div_ceil(4)).unwrap_or(u64::MAX);
     let plan = decide::plan(
         &order,
         &inner.backends,
         &inner.health(),
         &inner.settings,
         now_ms(),
+        request_tokens,
     );
     let empty_pools = decide::empty_pools(&plan, inner.pools.len());
     for label in empty_pools.iter().map(|&pool| &inner.pools[pool]) {
@@ -121,6 +125,19 @@ async fn drive(inner: Arc<Inner>, request: ChatRequest, hold: bool, out: Emitter
                 if listed {
                     trip.give_up(name, ErrorClass::Quota, why);
                 }
+                continue;
+            }
+            Verdict::RateLimited {
+                until_ms,
+                tokens_left,
+            } => {
+                let at = decide::utc_time(until_ms);
+                markers::rate_limited(name, tokens_left, &at);
+                let why = format!(
+                    "its rate limit has {tokens_left} tokens left until {at} UTC; tried last if needed"
+                );
+                out.emit(skipped(name, why)).await;
+                queue.push_back((slot, Verdict::Go));
                 continue;
             }
             Verdict::LowTpm(tpm) => {
@@ -237,6 +254,14 @@ async fn offer(
         markers::trying(name, attempt, max);
         let began = Instant::now();
         let end = attempt::run(provider, request.clone(), settings, out, hold).await;
+        let limit = match &end {
+            AttemptEnd::Complete(answer) | AttemptEnd::Broken { answer, .. } => answer.rate_limit,
+            AttemptEnd::Failed(ProviderError::Http { info, .. }) => info.rate_limit,
+            AttemptEnd::Failed(_) | AttemptEnd::FirstChunkTimeout { .. } => None,
+        };
+        if let Some(limit) = limit {
+            inner.record_rate_limit(name, limit);
+        }
         let end = match end {
             AttemptEnd::Failed(err) if !settings.failover_on_filter => {
                 match decide::filtered_finish(&err) {
@@ -245,6 +270,7 @@ async fn offer(
                         attempt_ms: millis(began.elapsed()),
                         usage: crate::provider::Usage::estimate(prompt_chars(&request), 0),
                         finish,
+                        rate_limit: None,
                     }),
                     None => AttemptEnd::Failed(err),
                 }

@@ -55,6 +55,9 @@ pub struct BackendHealth {
     /// skipped; cleared by the next answer it gives.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quota_until_ms: Option<u64>,
+    /// The budget its last response's rate-limit headers reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<crate::provider::ratelimit::RateLimit>,
     /// Its first-chunk time, for the `latency` policy.
     #[serde(skip_serializing_if = "super::latency::PeakEwma::is_unmeasured")]
     pub latency: super::latency::PeakEwma,
@@ -185,18 +188,44 @@ impl LbHealth {
         out.push_str("\nCircuit Breaker States:\n");
         for (name, health) in &self.backends {
             let state = health.breaker.state(now_ms, s);
-            match health.out_of_quota(now_ms) {
-                Some(until) => {
-                    let at = super::decide::utc_time(until);
-                    let _ = writeln!(out, "  {name}: {state} (out of quota until {at} UTC)");
-                }
-                None => {
-                    let _ = writeln!(out, "  {name}: {state}");
-                }
+            let mut notes = Vec::new();
+            if let Some(until) = health.out_of_quota(now_ms) {
+                let at = super::decide::utc_time(until);
+                notes.push(format!("out of quota until {at} UTC"));
+            }
+            if let Some(budget) = health.rate_limit.and_then(|l| budget_note(&l, now_ms)) {
+                notes.push(budget);
+            }
+            if notes.is_empty() {
+                let _ = writeln!(out, "  {name}: {state}");
+            } else {
+                let _ = writeln!(out, "  {name}: {state} ({})", notes.join("; "));
             }
         }
         out
     }
+}
+
+/// `rate limit: 12 requests, 4000 tokens left until 12:00:05 UTC`, while a reported
+/// budget has not reset yet.
+fn budget_note(limit: &crate::provider::ratelimit::RateLimit, now_ms: u64) -> Option<String> {
+    let pending = |reset: Option<u64>| reset.filter(|&r| r > now_ms);
+    let mut parts = Vec::new();
+    let mut until = None;
+    if let (Some(n), Some(reset)) = (limit.requests_remaining, pending(limit.requests_reset_ms)) {
+        parts.push(format!("{n} requests"));
+        until = Some(reset);
+    }
+    if let (Some(n), Some(reset)) = (limit.tokens_remaining, pending(limit.tokens_reset_ms)) {
+        parts.push(format!("{n} tokens"));
+        until = Some(until.map_or(reset, |u: u64| u.max(reset)));
+    }
+    let until = until?;
+    Some(format!(
+        "rate limit: {} left until {} UTC",
+        parts.join(", "),
+        super::decide::utc_time(until)
+    ))
 }
 
 #[cfg(test)]

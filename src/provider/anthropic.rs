@@ -205,14 +205,15 @@ fn api_error(value: &Value) -> ProviderError {
         status,
         message: http::truncate_message(message),
         retry_after: None,
-        info: HttpInfo {
+        info: Box::new(HttpInfo {
             code: (!kind.is_empty()).then(|| kind.to_owned()),
             request_id: value
                 .get("request_id")
                 .and_then(Value::as_str)
                 .map(http::truncate_message),
             should_retry: None,
-        },
+            rate_limit: None,
+        }),
     }
 }
 

@@ -60,6 +60,8 @@ pub struct HttpInfo {
     pub request_id: Option<String>,
     /// `x-should-retry`: the provider's own word on whether a retry can help.
     pub should_retry: Option<bool>,
+    /// The budget the answer's rate-limit headers reported.
+    pub rate_limit: Option<super::ratelimit::RateLimit>,
 }
 
 /// Everything that can go wrong when asking a provider.
@@ -87,8 +89,9 @@ pub enum ProviderError {
         message: String,
         /// How long the provider asked us to wait (`Retry-After`, `retry-after-ms`).
         retry_after: Option<Duration>,
-        /// The provider's error code, request id and retry hint, where it sent them.
-        info: HttpInfo,
+        /// The provider's error code, request id and retry hint, where it sent them
+        /// (boxed: most errors carry none, and every result holding one stays small).
+        info: Box<HttpInfo>,
     },
     /// The answer's stream broke or held malformed data.
     #[error(transparent)]
@@ -158,7 +161,7 @@ impl ProviderError {
             status,
             message: message.into(),
             retry_after: None,
-            info: HttpInfo::default(),
+            info: Box::default(),
         }
     }
 }
@@ -317,8 +320,8 @@ mod tests {
     fn with(code: Option<&str>, should_retry: Option<bool>) -> HttpInfo {
         HttpInfo {
             code: code.map(str::to_owned),
-            request_id: None,
             should_retry,
+            ..HttpInfo::default()
         }
     }
 
@@ -416,7 +419,7 @@ mod tests {
             status: 503,
             message: String::new(),
             retry_after: None,
-            info: with(None, Some(false)),
+            info: Box::new(with(None, Some(false))),
         };
         assert!(refused.retry_refused());
         assert!(!ProviderError::http(503, "").retry_refused());
@@ -428,10 +431,10 @@ mod tests {
             status: 529,
             message: "Overloaded".into(),
             retry_after: None,
-            info: HttpInfo {
+            info: Box::new(HttpInfo {
                 request_id: Some("req_011CZ".into()),
                 ..HttpInfo::default()
-            },
+            }),
         };
         assert_eq!(err.to_string(), "529 Overloaded (request req_011CZ)");
         assert_eq!(err.headline(), "529 Overloaded");

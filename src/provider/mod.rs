@@ -147,6 +147,8 @@ pub enum StreamEvent {
     /// The provider said the answer is over (`[DONE]`, `message_stop`, a finish
     /// reason, `done: true`) and how. A stream that ends without it was cut.
     Finished(Finish),
+    /// The budget the response's rate-limit headers report (first, before any text).
+    RateLimit(ratelimit::RateLimit),
 }
 
 /// The wire formats baton speaks.

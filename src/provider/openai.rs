@@ -809,6 +809,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn rate_limit_headers_come_first() {
+        let body = r#"{"choices":[{"message":{"content":"ok"},"finish_reason":"stop"}]}"#;
+        let raw = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-ratelimit-remaining-requests: 0\r\n\
+             x-ratelimit-reset-requests: 6m0s\r\nx-ratelimit-remaining-tokens: 150\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let (base, server) = serve_once(raw.into_bytes()).await;
+        let provider = backend(&spec(&base, Some("k")), "openai");
+        let before = crate::engine::clock::now_ms();
+        let (events, err) = collect(provider.stream(request(false))).await;
+        assert_eq!(err, None);
+        let StreamEvent::RateLimit(limit) = &events[0] else {
+            panic!("{events:?}");
+        };
+        assert_eq!(limit.requests_remaining, Some(0));
+        assert_eq!(limit.tokens_remaining, Some(150));
+        let reset = limit.requests_reset_ms.unwrap_or_default();
+        assert!(
+            (before + 360_000..before + 361_000).contains(&reset),
+            "{reset}"
+        );
+        assert_eq!(text(&events), "ok");
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
     async fn end_to_end_non_stream_with_key() {
         let body = r#"{"choices":[{"message":{"content":"ok"},"finish_reason":"stop"}]}"#;
         let (base, server) = serve_once(ok_response("application/json", body)).await;

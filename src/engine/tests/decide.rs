@@ -62,7 +62,7 @@ fn planned(was: &[Was], tweak: impl FnOnce(&mut LbSettings)) -> Vec<Verdict> {
             pool: None,
         })
         .collect();
-    let plan = plan(&order, &backends, &health, &s, NOW);
+    let plan = plan(&order, &backends, &health, &s, NOW, 100);
     assert_eq!(
         plan.iter().map(|(slot, _)| *slot).collect::<Vec<_>>(),
         order,
@@ -169,6 +169,7 @@ fn plan_of_an_unknown_backend_is_go() {
         &LbHealth::new(["a"]),
         &LbSettings::default(),
         NOW,
+        100,
     );
     assert_eq!(plan, vec![(order[0], Verdict::Go)]);
 }
@@ -194,6 +195,7 @@ fn answer() -> Answer {
         attempt_ms: 20,
         usage: Usage::estimate(4, 4),
         finish: Default::default(),
+        rate_limit: None,
     }
 }
 

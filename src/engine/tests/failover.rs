@@ -252,10 +252,10 @@ fn out_of_quota() -> ProviderError {
         status: 429,
         message: "You exceeded your current quota".into(),
         retry_after: None,
-        info: crate::provider::HttpInfo {
+        info: Box::new(crate::provider::HttpInfo {
             code: Some("insufficient_quota".into()),
             ..Default::default()
-        },
+        }),
     }
 }
 
@@ -342,10 +342,10 @@ async fn should_retry_false_fails_over_without_a_retry() {
         status: 503,
         message: String::new(),
         retry_after: None,
-        info: crate::provider::HttpInfo {
+        info: Box::new(crate::provider::HttpInfo {
             should_retry: Some(false),
             ..Default::default()
-        },
+        }),
     };
     let a = Scripted::new(vec![Reply::Fail { after_ms: 0, err }]);
     let b = Scripted::new(vec![]);
@@ -443,10 +443,10 @@ fn content_policy() -> ProviderError {
         status: 400,
         message: "Your request was rejected as a result of our safety system.".into(),
         retry_after: None,
-        info: crate::provider::HttpInfo {
+        info: Box::new(crate::provider::HttpInfo {
             code: Some("content_policy_violation".into()),
             ..Default::default()
-        },
+        }),
     }
 }
 
@@ -581,4 +581,50 @@ async fn the_latency_policy_sends_little_to_a_slow_backend_and_still_probes_it()
         "the slow backend was measured again later: {by:?}"
     );
     assert_eq!(by.values().sum::<usize>(), 1000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_backend_whose_headers_say_no_budget_is_demoted_until_its_reset() {
+    let now = crate::engine::clock::now_ms();
+    let spent = crate::provider::ratelimit::RateLimit {
+        requests_remaining: Some(0),
+        requests_reset_ms: Some(now + 60_000),
+        ..Default::default()
+    };
+    let a = Scripted::new(vec![Reply::Limited { limit: spent }]);
+    let b = Scripted::new(vec![]);
+    let e = engine(vec![backend("a", &a), backend("b", &b)]);
+    assert_eq!(answered_by(&run(&e).await).as_deref(), Some("a"));
+    let stats = e.stats_lb();
+    assert!(
+        stats.contains("  a: closed (rate limit: 0 requests left until "),
+        "{stats}"
+    );
+    // Its budget is spent until the reset: b answers, and a was passed over.
+    let events = run(&e).await;
+    assert_eq!(answered_by(&events).as_deref(), Some("b"));
+    let why = events.iter().find_map(|ev| match ev {
+        EngineEvent::Skipped { backend, why } if backend == "a" => Some(why.clone()),
+        _ => None,
+    });
+    assert!(why.is_some_and(|w| w.starts_with("its rate limit has 0 tokens left until ")));
+    assert_eq!(a.calls(), 1);
+    // After the reset it is first again.
+    tokio::time::advance(Duration::from_secs(61)).await;
+    assert_eq!(answered_by(&run(&e).await).as_deref(), Some("a"));
+
+    // With nothing else to try, a demoted backend is still asked.
+    let spent = crate::provider::ratelimit::RateLimit {
+        requests_reset_ms: Some(crate::engine::clock::now_ms() + 60_000),
+        ..spent
+    };
+    let a = Scripted::new(vec![Reply::Limited { limit: spent }]);
+    let e = engine(vec![backend("a", &a)]);
+    run(&e).await;
+    let events = run(&e).await;
+    assert_eq!(answered_by(&events).as_deref(), Some("a"));
+    assert!(
+        skipped(&events).is_empty(),
+        "alone, it is not even passed over"
+    );
 }

@@ -32,6 +32,10 @@ enum Reply {
     Cut {
         tokens: Vec<&'static str>,
     },
+    /// Reports `limit` (as rate-limit headers would), then answers "ok".
+    Limited {
+        limit: crate::provider::ratelimit::RateLimit,
+    },
 }
 
 #[derive(Debug)]
@@ -100,6 +104,13 @@ fn play(reply: Reply) -> EventStream {
             Err(err)
         })),
         Reply::Stall { tokens } => Box::pin(stream::iter(deltas(tokens)).chain(stream::pending())),
+        Reply::Limited { limit } => {
+            let head = stream::iter([Ok(StreamEvent::RateLimit(limit))]);
+            Box::pin(head.chain(play(Reply::Answer {
+                first_ms: 10,
+                tokens: vec!["ok"],
+            })))
+        }
         Reply::Cut { tokens } => {
             let reset = ProviderError::Stream(StreamError::Io("connection reset".into()));
             Box::pin(stream::iter(deltas(tokens).chain([Err(reset)])))

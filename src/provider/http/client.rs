@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::decode::{FrameDecoder, WireParser, decode_body};
 use super::errors::{body_error, connect_error, describe, http_error, human_duration};
-use crate::provider::{ApiKey, BackendSpec, EventStream, ProviderError};
+use crate::provider::{ApiKey, BackendSpec, EventStream, ProviderError, StreamEvent};
 
 /// How long connecting (TCP plus TLS) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -209,6 +209,10 @@ where
 {
     Box::pin(async_stream::try_stream! {
         let response = send(request?, &url, socket_timeout).await?;
+        let now = crate::engine::clock::now_ms();
+        if let Some(limit) = crate::provider::ratelimit::RateLimit::from_headers(response.headers(), now) {
+            yield StreamEvent::RateLimit(limit);
+        }
         let body = response.bytes_stream().map(|chunk| chunk.map_err(|err| body_error(&err)));
         let mut events = decode_body(body, socket_timeout, decoder, parser);
         while let Some(event) = events.next().await {
@@ -415,11 +419,12 @@ mod tests {
                 status: 429,
                 message: "Rate limit reached for gpt-4o".into(),
                 retry_after: Some(Duration::from_secs(3)),
-                info: crate::provider::HttpInfo {
+                info: Box::new(crate::provider::HttpInfo {
                     code: Some("requests".into()),
                     request_id: Some("req_42".into()),
                     should_retry: None,
-                },
+                    rate_limit: None,
+                }),
             }
         );
         assert_eq!(

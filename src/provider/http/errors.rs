@@ -139,7 +139,7 @@ pub(crate) async fn http_error(
         status,
         message,
         retry_after,
-        info,
+        info: Box::new(info),
     }
 }
 
@@ -157,6 +157,10 @@ fn header_info(headers: &HeaderMap) -> HttpInfo {
             Some("false") => Some(false),
             _ => None,
         },
+        rate_limit: crate::provider::ratelimit::RateLimit::from_headers(
+            headers,
+            crate::engine::clock::now_ms(),
+        ),
     }
 }
 
@@ -286,10 +290,10 @@ pub(crate) fn error_in_body(body: &Value, fallback_status: u16) -> ProviderError
         status: code.unwrap_or(fallback_status),
         message: truncate_message(message),
         retry_after: None,
-        info: HttpInfo {
+        info: Box::new(HttpInfo {
             code: error_code(body),
             ..HttpInfo::default()
-        },
+        }),
     }
 }
 
