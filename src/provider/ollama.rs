@@ -61,12 +61,7 @@ impl WireFormat for Ollama {
             }
         }
         body.insert("model".into(), json!(model));
-        let messages: Vec<Value> = request
-            .messages
-            .iter()
-            .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
-            .collect();
-        body.insert("messages".into(), Value::Array(messages));
+        body.insert("messages".into(), http::role_content_messages(request));
         body.insert("stream".into(), json!(request.stream));
         if !options.is_empty() {
             body.insert("options".into(), Value::Object(options));

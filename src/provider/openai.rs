@@ -101,12 +101,7 @@ pub(crate) fn chat_body(model: &str, params: &Map<String, Value>, request: &Chat
         }
     }
     body.insert("model".into(), json!(model));
-    let messages: Vec<Value> = request
-        .messages
-        .iter()
-        .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
-        .collect();
-    body.insert("messages".into(), Value::Array(messages));
+    body.insert("messages".into(), http::role_content_messages(request));
     if request.stream {
         let mut options = match options {
             Some(Value::Object(map)) => map,

@@ -61,6 +61,11 @@ fn leaks(haystack: &str) -> Vec<&'static str> {
 }
 
 fn run_against_echo(home: &Home) -> std::process::Output {
+    run_against_echo_with(home, &[])
+}
+
+/// [`run_against_echo`] with extra environment variables.
+fn run_against_echo_with(home: &Home, env: &[(&str, &str)]) -> std::process::Output {
     let port = echo_server();
     let url = format!("http://user:{PASSWORD}@127.0.0.1:{port}/v1?api_key={QUERY_KEY}");
     home.write_profile(
@@ -74,6 +79,7 @@ fn run_against_echo(home: &Home) -> std::process::Output {
     home.baton()
         .args(["--profile-load", "echo", "--prompt", "hello"])
         .env("OPENAI_API_KEY", KEY)
+        .envs(env.iter().copied())
         .output()
         .unwrap()
 }
@@ -120,23 +126,7 @@ fn item2_an_echoing_server_gets_no_secret_onto_stdout_or_stderr() {
 #[test]
 fn item2_debug_logs_carry_no_secret() {
     let home = Home::new();
-    let port = echo_server();
-    let url = format!("http://user:{PASSWORD}@127.0.0.1:{port}/v1?api_key={QUERY_KEY}");
-    home.write_profile(
-        "echo",
-        &serde_json::json!({
-            "version": 1, "provider": "openai", "model": "m",
-            "ephemeralSettings": {"base-url": url, "failover_retry_count": 1}
-        })
-        .to_string(),
-    );
-    let out = home
-        .baton()
-        .args(["--profile-load", "echo", "--prompt", "hello"])
-        .env("OPENAI_API_KEY", KEY)
-        .env("BATON_DEBUG", "baton:*")
-        .output()
-        .unwrap();
+    let out = run_against_echo_with(&home, &[("BATON_DEBUG", "baton:*")]);
     let output = text(&out.stdout) + &text(&out.stderr);
     assert!(output.contains("[LB:failover]"), "{output}");
     assert_eq!(leaks(&output), Vec::<&str>::new(), "{output}");

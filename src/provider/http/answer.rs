@@ -22,6 +22,16 @@ impl Usage {
 }
 
 /// Total characters of the prompt, for usage estimates.
+/// The conversation as `[{"role", "content"}]`, the shape OpenAI-compatible APIs
+/// and Ollama share.
+pub(crate) fn role_content_messages(request: &ChatRequest) -> serde_json::Value {
+    request
+        .messages
+        .iter()
+        .map(|m| serde_json::json!({"role": m.role.as_str(), "content": m.content}))
+        .collect()
+}
+
 pub(crate) fn prompt_chars(request: &ChatRequest) -> usize {
     request
         .messages

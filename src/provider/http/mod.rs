@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 
 use super::{ApiKey, BackendSpec, ChatRequest, EventStream, Provider, ProviderError};
 
-pub(crate) use answer::{Answer, count, prompt_chars};
+pub(crate) use answer::{Answer, count, prompt_chars, role_content_messages};
 pub use client::{CONNECT_TIMEOUT, USER_AGENT, http_client, with_query};
 pub(crate) use client::{Endpoint, key_header};
 pub(crate) use decode::{Flow, FrameDecoder, LinesBody, SseBody, WireParser};
