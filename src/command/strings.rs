@@ -188,14 +188,48 @@ pub fn not_a_command(line: &str) -> String {
 
 /// No such command.
 pub fn unknown_command(name: &str) -> String {
-    let names: Vec<String> = SlashCommand::ALL
+    let as_text = format!("//{name} sends it as a message");
+    match nearest_command(name) {
+        Some(near) => format!("unknown command /{name}; did you mean /{near}? ({as_text})"),
+        None => {
+            let names: Vec<String> = SlashCommand::ALL
+                .iter()
+                .map(|c| format!("/{}", c.name()))
+                .collect();
+            format!(
+                "unknown command /{name}; commands: {} (see /help; {as_text})",
+                names.join(", ")
+            )
+        }
+    }
+}
+
+/// The command a typo most likely meant: within two edits, or one the typed name
+/// starts.
+fn nearest_command(name: &str) -> Option<&'static str> {
+    let name = name.to_ascii_lowercase();
+    SlashCommand::ALL
         .iter()
-        .map(|c| format!("/{}", c.name()))
-        .collect();
-    format!(
-        "unknown command /{name}; commands: {} (see /help)",
-        names.join(", ")
-    )
+        .map(|c| (edit_distance(&name, c.name()), c.name()))
+        .filter(|(d, n)| *d <= 2 || (name.len() >= 3 && n.starts_with(&name)))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+/// Levenshtein distance, for short command names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 // ---- /set ----
@@ -541,4 +575,27 @@ pub const ARCHIVE_ON_NEXT_START: &str = "archive: this chat started with archive
 /// comes last, so a narrow bar cuts the path, not the news.
 pub fn archive_failing(error: &str) -> String {
     format!("archive: cannot write (chat continues): {error}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typo_suggests_the_nearest_command_and_how_to_send_text() {
+        assert_eq!(
+            unknown_command("sytem"),
+            "unknown command /sytem; did you mean /system? (//sytem sends it as a message)"
+        );
+        assert!(unknown_command("stast").contains("did you mean /stats?"));
+        let far = unknown_command("frobnicate");
+        assert!(
+            far.starts_with("unknown command /frobnicate; commands: /set, "),
+            "{far}"
+        );
+        assert!(
+            far.ends_with("(see /help; //frobnicate sends it as a message)"),
+            "{far}"
+        );
+    }
 }
