@@ -198,6 +198,9 @@ impl HistoryCell {
     }
 }
 
+/// Lines of a long message shown in the transcript before the rest is folded.
+const USER_LINES_SHOWN: usize = 8;
+
 impl CellKind {
     /// The entry as screen lines `width` columns wide, ending with a blank line.
     pub fn display_lines(&self, width: u16, theme: &Theme) -> Vec<Line<'static>> {
@@ -205,13 +208,28 @@ impl CellKind {
         let mut out = Vec::new();
         match self {
             CellKind::User(text) => {
-                for (i, line) in text.lines().enumerate() {
+                // A long paste shows its head and how much more there is: the
+                // whole text was sent, and the archive has it.
+                let total = text.lines().count();
+                let shown = if total > USER_LINES_SHOWN + 2 {
+                    USER_LINES_SHOWN
+                } else {
+                    total
+                };
+                for (i, line) in text.lines().take(shown).enumerate() {
                     let lead = if i == 0 { "› " } else { "  " };
                     let l = Line::from(vec![
                         Span::styled(lead, theme.user()),
                         Span::styled(line.to_string(), theme.user()),
                     ]);
                     out.extend(wrap_line(&l, width, 2));
+                }
+                if shown < total {
+                    let more = Line::from(Span::styled(
+                        format!("  … {} more lines (sent whole)", total - shown),
+                        theme.dim(),
+                    ));
+                    out.extend(wrap_line(&more, width, 2));
                 }
             }
             CellKind::Assistant {

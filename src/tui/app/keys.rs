@@ -77,6 +77,10 @@ impl App {
                 }
             },
             // Up/Down move between the input's lines, then through prompt history.
+            // A recalled entry, however many lines, is one step of history: Up
+            // and Down keep walking it until the entry is edited.
+            KeyCode::Up if self.input.is_browsing() => self.input.history_prev(),
+            KeyCode::Down if self.input.is_browsing() => self.input.history_next(),
             KeyCode::Up if !self.input.up() => self.input.history_prev(),
             KeyCode::Down if !self.input.down() => self.input.history_next(),
             KeyCode::Up | KeyCode::Down => {}

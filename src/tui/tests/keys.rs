@@ -456,3 +456,30 @@ fn cancelled_answers_count_in_stats_and_ctrl_d_mid_answer_cancels_then_leaves() 
     );
     assert!(app.should_quit());
 }
+
+#[test]
+fn a_long_paste_is_folded_in_the_transcript_but_sent_whole() {
+    let (_tmp, mut app) = app_on("demo");
+    let paste: String = (1..=200).map(|i| format!("line {i}\n")).collect();
+    app.update(AppEvent::Paste(paste.clone()));
+    key(&mut app, KeyCode::Enter);
+    let screen = screen(&mut app, 60, 40);
+    assert!(screen.contains("line 8"), "{screen}");
+    assert!(!screen.contains("line 9 "), "{screen}");
+    assert!(screen.contains("… 192 more lines (sent whole)"), "{screen}");
+    let sent = &app.session().messages().last().unwrap().content;
+    assert_eq!(sent.lines().count(), 200);
+}
+
+#[test]
+fn a_recalled_long_entry_does_not_trap_up() {
+    let (_tmp, mut app) = app_on("demo");
+    let long: String = (1..=200).map(|i| format!("row {i}\n")).collect();
+    app.load_prompt_history(vec!["short one".into(), long]);
+    key(&mut app, KeyCode::Up);
+    assert!(app.input().text().starts_with("row 1\n"));
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.input().text(), "short one");
+    key(&mut app, KeyCode::Down);
+    assert!(app.input().text().starts_with("row 1\n"));
+}
