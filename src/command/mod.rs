@@ -129,8 +129,8 @@ pub enum Action {
     Retry,
     /// Clear the transcript (the session's conversation is already cleared).
     Clear,
-    /// Copy the last answer (or, with `code`, its last code block) to the clipboard.
-    Copy { code: bool },
+    /// Copy part of the last answer to the clipboard.
+    Copy(CopyWhat),
     /// Show the load balancer's `/stats lb` block: breakers, TPM and metrics live
     /// in the engine, which the UI holds and the commands do not.
     ShowLbStats,
@@ -139,6 +139,17 @@ pub enum Action {
     Resume(Box<ResumedSession>),
     /// Leave the chat.
     Quit,
+}
+
+/// What `/copy` copies from the last answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyWhat {
+    /// All of it (`/copy`).
+    Answer,
+    /// Its last code block (`/copy code`).
+    LastCode,
+    /// Its code block N, from 1, as numbered on screen (`/copy N`).
+    Code(usize),
 }
 
 /// What a command returns.
@@ -219,9 +230,12 @@ pub fn execute(session: &mut Session, line: &str) -> CommandOutput {
         SlashCommand::Role => role(session, args),
         SlashCommand::Attach => attach(session, args),
         SlashCommand::Copy => match args.trim() {
-            "" => CommandOutput::action(Action::Copy { code: false }),
-            "code" => CommandOutput::action(Action::Copy { code: true }),
-            other => CommandOutput::error(strings::copy_usage(other)),
+            "" => CommandOutput::action(Action::Copy(CopyWhat::Answer)),
+            "code" => CommandOutput::action(Action::Copy(CopyWhat::LastCode)),
+            other => match other.parse::<usize>() {
+                Ok(n) if n >= 1 => CommandOutput::action(Action::Copy(CopyWhat::Code(n))),
+                _ => CommandOutput::error(strings::copy_usage(other)),
+            },
         },
         SlashCommand::Clear => {
             session.clear_messages();

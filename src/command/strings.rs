@@ -19,7 +19,7 @@ pub fn description(c: SlashCommand) -> &'static str {
         SlashCommand::System => "show, set or clear (off) the system prompt",
         SlashCommand::Role => "use a role: a system prompt (and settings) from ~/.baton/roles",
         SlashCommand::Attach => "add a text file to the next prompt (or write @path in it)",
-        SlashCommand::Copy => "copy the last answer, or its last code block, to the clipboard",
+        SlashCommand::Copy => "copy the last answer, its last code block, or code block N",
         SlashCommand::Clear => "forget the conversation and clear the screen",
         SlashCommand::Help => "this list",
         SlashCommand::Quit => "leave baton (also Ctrl-D, or Ctrl-C twice)",
@@ -40,7 +40,7 @@ pub fn usage(c: SlashCommand) -> &'static str {
         SlashCommand::System => "/system [TEXT | off]",
         SlashCommand::Role => "/role [NAME|list|off]",
         SlashCommand::Attach => "/attach [PATH|off]",
-        SlashCommand::Copy => "/copy [code]",
+        SlashCommand::Copy => "/copy [code|N]",
         SlashCommand::Clear => "/clear",
         SlashCommand::Help => "/help",
         SlashCommand::Quit => "/quit",
@@ -148,15 +148,15 @@ pub fn system_current(text: &str) -> String {
 
 /// `/copy` with an argument it does not know.
 pub fn copy_usage(arg: &str) -> String {
-    format!("/copy takes nothing or 'code' (got '{arg}')")
+    format!("/copy takes nothing, 'code' or a code block's number (got '{arg}')")
 }
 
 /// `/copy` with nothing to copy.
-pub fn nothing_to_copy(code: bool) -> &'static str {
-    if code {
-        "the last answer has no code block to copy"
-    } else {
-        "there is no answer to copy yet"
+pub fn nothing_to_copy(what: super::CopyWhat) -> String {
+    match what {
+        super::CopyWhat::Answer => "there is no answer to copy yet".into(),
+        super::CopyWhat::LastCode => "the last answer has no code block to copy".into(),
+        super::CopyWhat::Code(n) => format!("the last answer has no code block {n}"),
     }
 }
 

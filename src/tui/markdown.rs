@@ -39,6 +39,8 @@ struct Renderer<'t> {
     prefix_width: usize,
     quote_depth: usize,
     in_code: bool,
+    /// Fenced code blocks so far: each is labelled with its number, for `/copy N`.
+    code_blocks: usize,
     /// The open code block's highlighter, when it has a known language and
     /// colours are on.
     highlighter: Option<Highlighter>,
@@ -62,6 +64,27 @@ struct Bullet {
 
 /// Renders `text` as markdown for a screen `width` columns wide (tables fit it; other
 /// lines are wrapped by the caller).
+/// The fenced code blocks of `text`, in order, as their text: what `/copy N` copies
+/// (numbered as the screen numbers them).
+pub fn code_blocks(text: &str) -> Vec<String> {
+    use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
+    let mut blocks = Vec::new();
+    let mut open: Option<String> = None;
+    for event in Parser::new(text) {
+        match event {
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(_))) => open = Some(String::new()),
+            Event::Text(t) if open.is_some() => {
+                if let Some(block) = &mut open {
+                    block.push_str(&t);
+                }
+            }
+            Event::End(TagEnd::CodeBlock) => blocks.extend(open.take()),
+            _ => {}
+        }
+    }
+    blocks
+}
+
 pub fn render(text: &str, theme: &Theme, width: usize) -> Vec<MdLine> {
     let mut r = Renderer {
         theme,
@@ -73,6 +96,7 @@ pub fn render(text: &str, theme: &Theme, width: usize) -> Vec<MdLine> {
         prefix_width: 0,
         quote_depth: 0,
         in_code: false,
+        code_blocks: 0,
         highlighter: None,
         need_blank: false,
         pending_item: None,
@@ -258,11 +282,14 @@ impl Renderer<'_> {
                     if self.theme.color {
                         self.highlighter = Highlighter::for_fence(&lang);
                     }
-                    // A label line sets the block apart even without colour.
+                    // A label line sets the block apart even without colour, and
+                    // numbers it for `/copy N`.
+                    self.code_blocks += 1;
+                    let n = self.code_blocks;
                     let label = if lang.is_empty() { "code" } else { &lang };
                     self.start_line();
                     self.spans
-                        .push(Span::styled(format!("‹{label}›"), self.theme.dim()));
+                        .push(Span::styled(format!("‹{n} {label}›"), self.theme.dim()));
                     self.flush();
                 }
             }
@@ -432,7 +459,7 @@ mod tests {
                 "",
                 "Some text and bold.",
                 "",
-                "‹rust›",
+                "‹1 rust›",
                 "fn main() {}",
                 "",
                 "after"
@@ -463,7 +490,7 @@ mod tests {
     fn unclosed_fence_while_streaming_is_code() {
         assert_eq!(
             plain("text\n\n```\nlet x"),
-            vec!["text", "", "‹code›", "let x"]
+            vec!["text", "", "‹1 code›", "let x"]
         );
     }
 
@@ -487,7 +514,7 @@ mod tests {
         // The text is what it was unhighlighted.
         assert_eq!(
             plain(RUST),
-            vec!["‹rust›", "fn main() {", "    let s = \"hi\";", "}"],
+            vec!["‹1 rust›", "fn main() {", "    let s = \"hi\";", "}"],
             "code carries no display indent, so a copy is the code itself"
         );
     }

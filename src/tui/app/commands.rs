@@ -52,7 +52,7 @@ impl App {
                 }
             }
             Some(Action::Retry) => return self.retry(),
-            Some(Action::Copy { code }) => return self.copy(code),
+            Some(Action::Copy(what)) => return self.copy(what),
             Some(Action::ShowLbStats) => self.show_lb_stats(),
             // Handled above, before the text.
             Some(Action::Resume(_)) | None => {}
@@ -150,7 +150,8 @@ impl App {
     }
 
     /// `/copy [code]`: the last answer's text, or its last fenced code block.
-    fn copy(&mut self, code: bool) -> Vec<Effect> {
+    fn copy(&mut self, what: command::CopyWhat) -> Vec<Effect> {
+        use command::CopyWhat;
         let last = self
             .view
             .cells
@@ -160,16 +161,21 @@ impl App {
                 CellKind::Assistant { text, .. } if !text.trim().is_empty() => Some(text.clone()),
                 _ => None,
             });
-        let picked = match (last, code) {
-            (Some(text), false) => Some((text, "the last answer")),
-            (Some(text), true) => last_code_block(&text).map(|c| (c, "the last code block")),
-            (None, _) => None,
-        };
-        let Some((text, what)) = picked else {
-            self.output(strings::nothing_to_copy(code), true);
+        let picked = last.and_then(|text| match what {
+            CopyWhat::Answer => Some((text, "the last answer".to_string())),
+            CopyWhat::LastCode => crate::tui::markdown::code_blocks(&text)
+                .pop()
+                .map(|c| (c, "the last code block".to_string())),
+            CopyWhat::Code(n) => crate::tui::markdown::code_blocks(&text)
+                .into_iter()
+                .nth(n - 1)
+                .map(|c| (c, format!("code block {n}"))),
+        });
+        let Some((text, described)) = picked else {
+            self.output(strings::nothing_to_copy(what), true);
             return Vec::new();
         };
-        self.output(strings::copied(text.chars().count(), what), false);
+        self.output(strings::copied(text.chars().count(), &described), false);
         vec![Effect::Copy(text)]
     }
 
@@ -193,63 +199,18 @@ impl App {
     }
 }
 
-/// The body of the last fenced code block (```` ``` ```` or `~~~`) in `text`.
-fn last_code_block(text: &str) -> Option<String> {
-    let mut last = None;
-    let mut open: Option<(&str, Vec<&str>)> = None;
-    for line in text.lines() {
-        let trimmed = line.trim_start();
-        match &mut open {
-            None => {
-                for fence in ["```", "~~~"] {
-                    if trimmed.starts_with(fence) {
-                        open = Some((fence, Vec::new()));
-                        break;
-                    }
-                }
-            }
-            Some((fence, body)) => {
-                let t = trimmed.trim_end();
-                let mark = fence.chars().next();
-                if t.starts_with(*fence) && t.chars().all(|c| Some(c) == mark) {
-                    let mut block = body.join("\n");
-                    block.push('\n');
-                    last = Some(block);
-                    open = None;
-                } else {
-                    body.push(line);
-                }
-            }
-        }
-    }
-    // A block still open at the end (the answer was cut) counts too.
-    if let Some((_, body)) = open
-        && !body.is_empty()
-    {
-        let mut block = body.join("\n");
-        block.push('\n');
-        last = Some(block);
-    }
-    last
-}
-
 #[cfg(test)]
 mod tests {
-    use super::last_code_block;
+    use crate::tui::markdown::code_blocks;
 
     #[test]
-    fn the_last_code_block_is_found_with_either_fence() {
+    fn code_blocks_are_found_with_either_fence_in_screen_order() {
         let text = "one\n```rust\nfn a() {}\n```\ntext\n~~~\nls -l\n  echo hi\n~~~\nend";
-        assert_eq!(last_code_block(text).as_deref(), Some("ls -l\n  echo hi\n"));
-        assert_eq!(
-            last_code_block("```\ncut off").as_deref(),
-            Some("cut off\n")
-        );
-        assert_eq!(last_code_block("no code"), None);
+        assert_eq!(code_blocks(text), ["fn a() {}\n", "ls -l\n  echo hi\n"]);
+        // A block still streaming (no closing fence yet) is copied as far as it goes.
+        assert_eq!(code_blocks("```\ncut off"), ["cut off"]);
+        assert!(code_blocks("no code").is_empty());
         // A fence line with text after it is code, not the end.
-        assert_eq!(
-            last_code_block("```\n```not end\n```").as_deref(),
-            Some("```not end\n")
-        );
+        assert_eq!(code_blocks("```\n```not end\n```"), ["```not end\n"]);
     }
 }

@@ -355,7 +355,7 @@ fn copy_takes_the_last_answer_or_its_code_block() {
         &mut app,
         id,
         EngineEvent::Delta {
-            text: "Run:\n```sh\nls -l\n```\n".into(),
+            text: "Run:\n```sh\nls -l\n```\nthen:\n```sh\npwd\n```\n".into(),
         },
     );
     engine(
@@ -367,10 +367,17 @@ fn copy_takes_the_last_answer_or_its_code_block() {
         },
     );
     assert!(matches!(send(&mut app, "/copy").as_slice(),
-        [Effect::Copy(t)] if t == "Run:\n```sh\nls -l\n```\n"));
+        [Effect::Copy(t)] if t == "Run:\n```sh\nls -l\n```\nthen:\n```sh\npwd\n```\n"));
     assert!(matches!(send(&mut app, "/copy code").as_slice(),
+        [Effect::Copy(t)] if t == "pwd\n"));
+    assert!(screen(&mut app, 120, 20).contains("copied the last code block (4 characters)"));
+    // Blocks are numbered on screen; /copy N takes that one.
+    assert!(screen(&mut app, 120, 30).contains("‹1 sh›"));
+    assert!(matches!(send(&mut app, "/copy 1").as_slice(),
         [Effect::Copy(t)] if t == "ls -l\n"));
-    assert!(screen(&mut app, 120, 20).contains("copied the last code block (6 characters)"));
+    assert!(screen(&mut app, 120, 30).contains("copied code block 1 (6 characters)"));
+    assert!(send(&mut app, "/copy 3").is_empty());
+    assert!(screen(&mut app, 120, 30).contains("the last answer has no code block 3"));
 }
 
 #[test]
