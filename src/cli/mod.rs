@@ -43,6 +43,10 @@ Examples:
 
   # A system prompt from a file; the model's reasoning on stderr
   baton --system-file rules.txt --show-reasoning --prompt \"hi\"
+  # A role from ~/.baton/roles/reviewer.md; a file attached with @path
+  baton --role reviewer --prompt \"review @src/main.rs\"
+  # Shell completion, with your profile names
+  baton completions bash > ~/.local/share/bash-completion/completions/baton
 
 Exit codes: 0 answer complete, 1 error or interrupted answer, 2 usage error,
             3 answer truncated, filtered, refused or asking for tools,
