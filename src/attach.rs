@@ -9,20 +9,20 @@
 use std::path::{Path, PathBuf};
 
 /// The most one attached file may hold.
-pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// A file read for attaching.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attachment {
+pub(crate) struct Attachment {
     /// The path as the user wrote it.
-    pub shown: String,
+    pub(crate) shown: String,
     /// Its text.
-    pub text: String,
+    pub(crate) text: String,
 }
 
 impl Attachment {
     /// `src/main.rs (120 lines, 3.2 KiB)`, for the chat's notice.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let lines = self.text.lines().count();
         let size = crate::fsutil::human_size(self.text.len() as u64);
         let unit = if lines == 1 { "line" } else { "lines" };
@@ -32,7 +32,7 @@ impl Attachment {
 
 /// Why a file cannot be attached.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AttachError {
+pub(crate) enum AttachError {
     #[error("cannot attach {0}: no such file")]
     Missing(String),
     #[error("cannot attach {0}: it is a folder; attach the files in it one by one")]
@@ -50,7 +50,7 @@ pub enum AttachError {
 }
 
 /// Reads `shown` (relative to `cwd`, `~/` expanded) as an attachment.
-pub fn read(shown: &str, cwd: &Path) -> Result<Attachment, AttachError> {
+pub(crate) fn read(shown: &str, cwd: &Path) -> Result<Attachment, AttachError> {
     let path = resolve(shown, cwd);
     let meta = std::fs::metadata(&path).map_err(|_| AttachError::Missing(shown.to_string()))?;
     if meta.is_dir() {
@@ -88,7 +88,7 @@ fn resolve(shown: &str, cwd: &Path) -> PathBuf {
 }
 
 /// The files `@path` words in `prompt` name (in order, each once), read.
-pub fn mentioned(prompt: &str, cwd: &Path) -> Result<Vec<Attachment>, AttachError> {
+pub(crate) fn mentioned(prompt: &str, cwd: &Path) -> Result<Vec<Attachment>, AttachError> {
     let mut out: Vec<Attachment> = Vec::new();
     for word in prompt.split_whitespace() {
         let Some(shown) = word.strip_prefix('@') else {
@@ -112,7 +112,7 @@ pub fn mentioned(prompt: &str, cwd: &Path) -> Result<Vec<Attachment>, AttachErro
 /// `prompt` with `files` after it, each a fenced block headed by its path. The
 /// fence is longer than any backtick run in the file, so a file with code fences
 /// of its own stays whole.
-pub fn with_files(prompt: &str, files: &[Attachment]) -> String {
+pub(crate) fn with_files(prompt: &str, files: &[Attachment]) -> String {
     let mut out = prompt.trim_end().to_string();
     for file in files {
         let longest = longest_backtick_run(&file.text);
@@ -145,7 +145,7 @@ fn longest_backtick_run(text: &str) -> usize {
 
 /// Paths under `cwd` that complete `partial` (the text after `@`), folders with a
 /// trailing `/`, sorted; hidden entries only when `partial` asks for them.
-pub fn complete_path(partial: &str, cwd: &Path) -> Vec<String> {
+pub(crate) fn complete_path(partial: &str, cwd: &Path) -> Vec<String> {
     let (dir_part, name_part) = match partial.rfind('/') {
         Some(i) => (&partial[..=i], &partial[i + 1..]),
         None => ("", partial),

@@ -16,12 +16,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Permission bits of every file baton creates under its home.
-pub const FILE_MODE: u32 = 0o600;
+pub(crate) const FILE_MODE: u32 = 0o600;
 /// Permission bits of every folder baton creates under its home.
-pub const DIR_MODE: u32 = 0o700;
+pub(crate) const DIR_MODE: u32 = 0o700;
 
 /// Open options for a new private file (`0600` on Unix).
-pub fn private_options() -> OpenOptions {
+pub(crate) fn private_options() -> OpenOptions {
     let mut options = OpenOptions::new();
     #[cfg(unix)]
     {
@@ -33,7 +33,7 @@ pub fn private_options() -> OpenOptions {
 
 /// Creates `dir` and any missing parents as private folders (`0700` on Unix).
 /// Folders that exist already are left as they are.
-pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -48,7 +48,7 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
 /// rename cannot cross file systems), flushed to disk, then renamed over `path`.
 /// A crash or a full disk leaves the old file whole, never a half-written one.
 /// The file is private (`0600`) from its first byte.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let file_name = path
         .file_name()
@@ -79,9 +79,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
     Ok(())
 }
-
-/// Largest state file (`state/NAME.json`) baton reads, for [`read_capped`].
-pub const MAX_STATE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Why [`read_capped`] refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -124,13 +121,13 @@ pub enum ReadError {
 
 impl ReadError {
     /// True when the file simply is not there (callers often treat that as "empty").
-    pub fn is_not_found(&self) -> bool {
+    pub(crate) fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. })
     }
 }
 
 /// `1 MiB`, `16 MiB`, `512 KiB`, `100 bytes`.
-pub fn human_size(bytes: u64) -> String {
+pub(crate) fn human_size(bytes: u64) -> String {
     const KIB: u64 = 1024;
     const MIB: u64 = 1024 * 1024;
     if bytes >= MIB && bytes.is_multiple_of(MIB) {
@@ -144,7 +141,7 @@ pub fn human_size(bytes: u64) -> String {
 
 /// Opens `path` for reading, refusing anything but a regular file (a symlink is
 /// followed, and what it points at must be a regular file).
-pub fn open_regular(path: &Path) -> Result<File, ReadError> {
+pub(crate) fn open_regular(path: &Path) -> Result<File, ReadError> {
     let file = File::open(path).map_err(|source| match source.kind() {
         io::ErrorKind::NotFound => ReadError::NotFound {
             path: path.to_path_buf(),
@@ -170,7 +167,7 @@ pub fn open_regular(path: &Path) -> Result<File, ReadError> {
 
 /// Reads a whole regular file of at most `limit` bytes. The limit is checked before
 /// reading and again while reading, so a file that grows meanwhile is still refused.
-pub fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+pub(crate) fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     let file = open_regular(path)?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     if len > limit {
@@ -197,7 +194,7 @@ pub fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
 
 /// [`read_capped`] for text; bytes that are not UTF-8 are an I/O error of kind
 /// `InvalidData`, as with `fs::read_to_string`.
-pub fn read_capped_string(path: &Path, limit: u64) -> Result<String, ReadError> {
+pub(crate) fn read_capped_string(path: &Path, limit: u64) -> Result<String, ReadError> {
     let bytes = read_capped(path, limit)?;
     String::from_utf8(bytes).map_err(|e| ReadError::Io {
         path: path.to_path_buf(),
@@ -228,7 +225,7 @@ fn kind_of(meta: &fs::Metadata) -> &'static str {
 
 /// The permission bits of `path` when group or others may use it (`0755` and the
 /// like), `None` when it is private or missing. Always `None` off Unix.
-pub fn loose_mode(path: &Path) -> Option<u32> {
+pub(crate) fn loose_mode(path: &Path) -> Option<u32> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -245,7 +242,7 @@ pub fn loose_mode(path: &Path) -> Option<u32> {
 
 /// Takes group and other permissions away from `path` (`0700` for folders, `0600`
 /// for files). Symlinks are left alone: their target may not be baton's.
-pub fn make_private(path: &Path) -> io::Result<()> {
+pub(crate) fn make_private(path: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -7,7 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// The environment variable that moves baton's home.
-pub const HOME_ENV: &str = "BATON_HOME";
+pub(crate) const HOME_ENV: &str = "BATON_HOME";
 
 /// baton's home folder and the folders inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +37,7 @@ impl Home {
     }
 
     /// The home folder itself.
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
@@ -47,17 +47,17 @@ impl Home {
     }
 
     /// `roles/`: one Markdown file per role (a system prompt, maybe settings).
-    pub fn roles_dir(&self) -> PathBuf {
+    pub(crate) fn roles_dir(&self) -> PathBuf {
         self.root.join("roles")
     }
 
     /// `state/`: breaker, TPM and metrics state per load-balancer profile.
-    pub fn state_dir(&self) -> PathBuf {
+    pub(crate) fn state_dir(&self) -> PathBuf {
         self.root.join("state")
     }
 
     /// `logs/`: the rolling debug log of the interactive UI.
-    pub fn logs_dir(&self) -> PathBuf {
+    pub(crate) fn logs_dir(&self) -> PathBuf {
         self.root.join("logs")
     }
 
@@ -67,12 +67,12 @@ impl Home {
     }
 
     /// `history`: the chat's prompt history, one JSON string per line.
-    pub fn history_file(&self) -> PathBuf {
+    pub(crate) fn history_file(&self) -> PathBuf {
         self.root.join("history")
     }
 
     /// `spill/`: archive records that overflowed the queue, waiting to be written.
-    pub fn spill_dir(&self) -> PathBuf {
+    pub(crate) fn spill_dir(&self) -> PathBuf {
         self.root.join("spill")
     }
 
@@ -93,7 +93,7 @@ impl Home {
     /// it `0600`. Returns one [`Tightened`] per folder changed, or that could not be
     /// changed. Private folders are not walked, so once tightened this costs one
     /// `stat` per folder.
-    pub fn tighten(&self) -> Vec<Tightened> {
+    pub(crate) fn tighten(&self) -> Vec<Tightened> {
         let mut notes = Vec::new();
         for dir in self.folders() {
             let Some(mode) = crate::fsutil::loose_mode(&dir) else {
@@ -121,13 +121,13 @@ impl Home {
 
 /// A folder of the home that was readable by others.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tightened {
+pub(crate) struct Tightened {
     /// The folder.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// Its permission bits before.
-    pub mode: u32,
+    pub(crate) mode: u32,
     /// Why it (or a file in it) could not be made private; `None` when it was.
-    pub failed: Option<String>,
+    pub(crate) failed: Option<String>,
 }
 
 impl std::fmt::Display for Tightened {
@@ -148,7 +148,7 @@ impl std::fmt::Display for Tightened {
 
 /// Creates `dir` (and its parents) if it does not exist yet, private to the user
 /// (`0700`): sessions hold whole conversations.
-pub fn ensure_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn ensure_dir(dir: &Path) -> io::Result<()> {
     crate::fsutil::create_private_dir(dir)
 }
 

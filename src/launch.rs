@@ -17,7 +17,7 @@ use crate::session::Session;
 
 /// Why a face could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum LaunchError {
+pub(crate) enum LaunchError {
     #[error("--set expects KEY=VALUE (got '{0}')")]
     SetSyntax(String),
     #[error(transparent)]
@@ -44,7 +44,7 @@ pub enum LaunchError {
 impl LaunchError {
     /// The exit code this failure deserves: the command line's own mistakes are usage
     /// errors, what it points at (a broken profile, a missing session) is an error.
-    pub fn exit(&self) -> Exit {
+    pub(crate) fn exit(&self) -> Exit {
         match self {
             Self::SetSyntax(_)
             | Self::Setting(_)
@@ -60,17 +60,17 @@ impl LaunchError {
 /// A session ready to run, and the stored conversation it continues (for the
 /// transcript and the one-shot's warning about unreadable lines).
 #[derive(Debug)]
-pub struct Launched {
-    pub session: Session,
-    pub resumed: Option<ResumedSession>,
+pub(crate) struct Launched {
+    pub(crate) session: Session,
+    pub(crate) resumed: Option<ResumedSession>,
     /// `~/.baton/config.json` (defaults when there is none).
-    pub config: UserConfig,
+    pub(crate) config: UserConfig,
 }
 
 /// The session the command line asks for: the profile (or `--provider`) with `--set`
 /// values on top, continuing the stored session `--resume [ID]` names (its messages,
 /// its id, and its profile unless `--profile-load` or `--provider` says otherwise).
-pub fn session(args: &RunArgs, home: &Home) -> Result<Launched, LaunchError> {
+pub(crate) fn session(args: &RunArgs, home: &Home) -> Result<Launched, LaunchError> {
     // Tightening is quiet (a debug note): it fixes the home once and needs no
     // action. Only a folder that stays readable by others is worth a warning.
     for note in home.tighten() {
@@ -213,7 +213,7 @@ fn remember_settings_keys(provider: &str, settings: &Settings) {
 }
 
 /// Parses `--set KEY=VALUE` flags through the settings registry.
-pub fn parse_overrides(pairs: &[String]) -> Result<Settings, LaunchError> {
+pub(crate) fn parse_overrides(pairs: &[String]) -> Result<Settings, LaunchError> {
     let mut settings = Settings::new();
     for pair in pairs {
         let (key, value) = pair
@@ -316,7 +316,7 @@ fn load_resumed(resume: Option<&str>, home: &Home) -> Result<Option<ResumedSessi
 /// A session on profile `name` with no command line around it, for a face that
 /// answers many requests (the gateway): the built-in profiles written on first use,
 /// health kept in the state folder as for the other faces.
-pub fn profile_session(name: &str, home: &Home) -> Result<Session, LaunchError> {
+pub(crate) fn profile_session(name: &str, home: &Home) -> Result<Session, LaunchError> {
     let store = ProfileStore::new(home.profiles_dir());
     if profile::is_builtin(name) && !store.exists(name) {
         profile::ensure_builtin(&store)?;

@@ -18,20 +18,20 @@
 #![forbid(unsafe_code)]
 
 pub mod archive;
-pub mod attach;
+pub(crate) mod attach;
 pub mod cli;
 pub mod command;
 pub mod config;
 pub mod engine;
-pub mod fsutil;
+pub(crate) mod fsutil;
 pub mod home;
-pub mod launch;
+pub(crate) mod launch;
 pub mod logging;
 pub mod oneshot;
 pub mod profile;
 pub mod provider;
-pub mod redact;
-pub mod roles;
+pub(crate) mod redact;
+pub(crate) mod roles;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod session;

@@ -16,10 +16,10 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 /// The environment variable read by [`filter_from_debug_spec`].
-pub const DEBUG_ENV: &str = "BATON_DEBUG";
+pub(crate) const DEBUG_ENV: &str = "BATON_DEBUG";
 
 /// Namespaces a user can name in `BATON_DEBUG`, and the tracing targets they map to.
-pub const NAMESPACES: &[(&str, &str)] = &[
+pub(crate) const NAMESPACES: &[(&str, &str)] = &[
     ("lb", "baton::lb"),
     ("breaker", "baton::breaker"),
     ("tpm", "baton::tpm"),
@@ -28,7 +28,7 @@ pub const NAMESPACES: &[(&str, &str)] = &[
 
 /// Turns a `BATON_DEBUG` value into tracing filter directives. Unknown parts are
 /// ignored, as with the `debug` convention this follows.
-pub fn filter_from_debug_spec(spec: Option<&str>) -> String {
+pub(crate) fn filter_from_debug_spec(spec: Option<&str>) -> String {
     let mut directives = vec!["warn".to_string()];
     for part in spec
         .unwrap_or_default()
@@ -87,7 +87,9 @@ pub fn init_stderr() {
 
 /// Sends diagnostics to `~/.baton/logs/baton.log`, rolled daily (the chat: the
 /// screen belongs to it). The returned guard flushes the log when dropped.
-pub fn init_file(home: &crate::home::Home) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+pub(crate) fn init_file(
+    home: &crate::home::Home,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let dir = home.logs_dir();
     crate::home::ensure_dir(&dir).ok()?;
     let appender = tracing_appender::rolling::daily(dir, "baton.log");

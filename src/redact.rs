@@ -24,7 +24,7 @@ use std::sync::{PoisonError, RwLock};
 use serde_json::Value;
 
 /// What a secret is replaced with.
-pub const MARKER: &str = "[redacted]";
+pub(crate) const MARKER: &str = "[redacted]";
 
 /// Shorter values are not remembered: replacing every `abc` in a transcript would
 /// mangle it and protect nothing.
@@ -47,7 +47,7 @@ static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 /// Remembers a key in use, so [`text`] replaces it wherever it appears. Blank and
 /// very short values are ignored. Call it wherever a key is read (a key file, an
 /// environment variable, `auth-key`).
-pub fn remember_secret(secret: &str) {
+pub(crate) fn remember_secret(secret: &str) {
     let secret = secret.trim();
     if secret.len() < MIN_SECRET_LEN || secret == MARKER {
         return;
@@ -61,7 +61,7 @@ pub fn remember_secret(secret: &str) {
 }
 
 /// `text` with every secret replaced by [`MARKER`] (see the module docs).
-pub fn text(text: &str) -> Cow<'_, str> {
+pub(crate) fn text(text: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(text);
     {
         let secrets = SECRETS.read().unwrap_or_else(PoisonError::into_inner);
@@ -83,7 +83,7 @@ pub fn text(text: &str) -> Cow<'_, str> {
 /// Redacts every string in `value` with [`text`]; the string value of an object key
 /// that names a credential (a secret header or a key-like name other than plain
 /// `key`) becomes [`MARKER`] whatever it holds.
-pub fn json(value: &mut Value) {
+pub(crate) fn json(value: &mut Value) {
     match value {
         Value::String(s) => {
             if let Cow::Owned(redacted) = text(s) {
@@ -109,7 +109,7 @@ pub fn json(value: &mut Value) {
 /// `apikey`, `access_token`, `token`, `sig`, `signature`, `password`, `secret`,
 /// and names ending in `_key`, `_token`, `_secret` or `password` (compared without
 /// regard to case, `-` read as `_`). `max_tokens` and `total_tokens` are not.
-pub fn is_key_like(name: &str) -> bool {
+pub(crate) fn is_key_like(name: &str) -> bool {
     let name = name.to_ascii_lowercase().replace('-', "_");
     const EXACT: &[&str] = &[
         "key",
@@ -136,7 +136,7 @@ pub fn is_key_like(name: &str) -> bool {
 }
 
 /// True for a header name whose value is a credential.
-pub fn is_secret_header(name: &str) -> bool {
+pub(crate) fn is_secret_header(name: &str) -> bool {
     SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
 }
 
@@ -148,7 +148,7 @@ fn is_secret_field(name: &str) -> bool {
 
 /// What in `url` is a credential, for refusing to save it: `"user:password"` for
 /// userinfo, or the first key-like query parameter's name.
-pub fn url_credentials(url: &str) -> Option<String> {
+pub(crate) fn url_credentials(url: &str) -> Option<String> {
     let after_scheme = url.find("://").map(|i| i + 3)?;
     let rest = &url[after_scheme..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());

@@ -24,18 +24,18 @@ const ROLE_LIMIT: u64 = 1024 * 1024;
 
 /// A role: its system prompt and the settings it brings.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Role {
+pub(crate) struct Role {
     /// The file's name without `.md`.
-    pub name: String,
+    pub(crate) name: String,
     /// The system prompt.
-    pub prompt: String,
+    pub(crate) prompt: String,
     /// Settings from the front matter, in file order.
-    pub settings: Vec<(String, Value)>,
+    pub(crate) settings: Vec<(String, Value)>,
 }
 
 /// Why a role could not be used.
 #[derive(Debug, thiserror::Error)]
-pub enum RoleError {
+pub(crate) enum RoleError {
     /// No such file.
     #[error("no role '{name}' in {}; {}", .dir.display(), known_roles(.known))]
     NotFound {
@@ -78,7 +78,7 @@ fn known_roles(known: &[String]) -> String {
 }
 
 /// Role names in `home`, sorted. A missing folder has none.
-pub fn list(home: &Home) -> Vec<String> {
+pub(crate) fn list(home: &Home) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(home.roles_dir())
         .into_iter()
         .flatten()
@@ -103,7 +103,7 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// Loads role `name` from `home`.
-pub fn load(home: &Home, name: &str) -> Result<Role, RoleError> {
+pub(crate) fn load(home: &Home, name: &str) -> Result<Role, RoleError> {
     let name = name.trim();
     if !valid_name(name) {
         return Err(RoleError::InvalidName(name.to_string()));

@@ -19,7 +19,7 @@ use crate::archive::{self, ResumedSession};
 use crate::config::{self, Scope, Settings};
 use crate::engine::{self, BuildError, Engine, EngineEvent};
 use crate::home::Home;
-use crate::profile::{LbProfile, ModelProfile, Policy, ProfileStore, Resolved};
+use crate::profile::{ModelProfile, Policy, ProfileStore, Resolved};
 use crate::provider::{Message, Role};
 
 /// One interactive chat's state.
@@ -58,9 +58,9 @@ struct CachedEngine {
 /// An engine ready for a prompt, and a warning to show once when its saved health
 /// could not be read (a corrupt state file).
 #[derive(Debug)]
-pub struct BuiltEngine {
-    pub engine: Engine,
-    pub warning: Option<String>,
+pub(crate) struct BuiltEngine {
+    pub(crate) engine: Engine,
+    pub(crate) warning: Option<String>,
 }
 
 impl Session {
@@ -92,19 +92,19 @@ impl Session {
     }
 
     /// baton's home, where stored sessions are, if the session has one.
-    pub fn home(&self) -> Option<&Home> {
+    pub(crate) fn home(&self) -> Option<&Home> {
         self.home.as_ref()
     }
 
     /// The archive id of this conversation.
-    pub fn session_id(&self) -> &str {
+    pub(crate) fn session_id(&self) -> &str {
         &self.session_id
     }
 
     /// Continues the stored conversation `resumed`: its messages become the history
     /// and its id the archive id (new records go to the same file). The profile is
     /// the caller's to switch.
-    pub fn resume_from(&mut self, resumed: &ResumedSession) {
+    pub(crate) fn resume_from(&mut self, resumed: &ResumedSession) {
         self.messages = resumed.messages.clone();
         self.session_id = resumed.id.clone();
     }
@@ -112,34 +112,34 @@ impl Session {
     /// Keeps load balancers' health (breakers, TPM, metrics) in `dir`
     /// (`~/.baton/state`), as one-shot runs do, so `/stats lb`, `baton state show`
     /// and the next run agree.
-    pub fn with_state_dir(mut self, dir: PathBuf) -> Self {
+    pub(crate) fn with_state_dir(mut self, dir: PathBuf) -> Self {
         self.state_dir = Some(dir);
         self
     }
 
     /// True when engines built now restore and save their health: a load balancer
     /// (or pool) with a state folder. Model profiles keep none, as in one-shot mode.
-    pub fn persists_health(&self) -> bool {
+    pub(crate) fn persists_health(&self) -> bool {
         self.state_dir.is_some() && self.is_load_balancer()
     }
 
     /// The profiles folder the profile commands work on.
-    pub fn store(&self) -> &ProfileStore {
+    pub(crate) fn store(&self) -> &ProfileStore {
         &self.store
     }
 
     /// The active profile (members resolved), as loaded.
-    pub fn target(&self) -> &Resolved {
+    pub(crate) fn target(&self) -> &Resolved {
         &self.target
     }
 
     /// The active profile's name.
-    pub fn profile_name(&self) -> &str {
+    pub(crate) fn profile_name(&self) -> &str {
         self.target.name()
     }
 
     /// True when the active profile is a load balancer.
-    pub fn is_load_balancer(&self) -> bool {
+    pub(crate) fn is_load_balancer(&self) -> bool {
         matches!(
             self.target,
             Resolved::LoadBalancer { .. } | Resolved::Pool { .. }
@@ -147,29 +147,33 @@ impl Session {
     }
 
     /// The current ephemeral settings (`/set` changes them; `/profile load` replaces them).
-    pub fn settings(&self) -> &Settings {
+    pub(crate) fn settings(&self) -> &Settings {
         &self.settings
     }
 
     /// Model parameters set with `/set modelparam`, laid over every backend's own.
-    pub fn model_params(&self) -> &Map<String, Value> {
+    pub(crate) fn model_params(&self) -> &Map<String, Value> {
         &self.model_params
     }
 
     /// Changes with every change that needs a new engine.
-    pub fn generation(&self) -> u64 {
+    pub(crate) fn generation(&self) -> u64 {
         self.generation
     }
 
     /// Sets `key` from text typed by the user.
-    pub fn set(&mut self, key: &str, raw: &str) -> Result<(), config::SettingError> {
+    pub(crate) fn set(&mut self, key: &str, raw: &str) -> Result<(), config::SettingError> {
         self.settings.set(key, raw)?;
         self.generation += 1;
         Ok(())
     }
 
     /// Sets `key` to a value already parsed (a role's front matter).
-    pub fn set_value(&mut self, key: &str, value: Value) -> Result<(), config::SettingError> {
+    pub(crate) fn set_value(
+        &mut self,
+        key: &str,
+        value: Value,
+    ) -> Result<(), config::SettingError> {
         self.settings.set_value(key, value)?;
         self.generation += 1;
         Ok(())
@@ -177,7 +181,10 @@ impl Session {
 
     /// Switches to `role`: its system prompt and settings (a role in use is undone
     /// first).
-    pub fn use_role(&mut self, role: crate::roles::Role) -> Result<(), config::SettingError> {
+    pub(crate) fn use_role(
+        &mut self,
+        role: crate::roles::Role,
+    ) -> Result<(), config::SettingError> {
         self.drop_role();
         let mut keys = Vec::new();
         for (key, value) in role.settings {
@@ -191,7 +198,7 @@ impl Session {
     }
 
     /// Undoes the role in use; returns its name.
-    pub fn drop_role(&mut self) -> Option<String> {
+    pub(crate) fn drop_role(&mut self) -> Option<String> {
         let (name, keys) = self.role.take()?;
         for key in keys {
             self.unset(&key);
@@ -200,48 +207,48 @@ impl Session {
     }
 
     /// Adds a file to the next prompt (`/attach`); one already added is replaced.
-    pub fn attach(&mut self, file: crate::attach::Attachment) {
+    pub(crate) fn attach(&mut self, file: crate::attach::Attachment) {
         self.attachments.retain(|a| a.shown != file.shown);
         self.attachments.push(file);
     }
 
     /// The files waiting for the next prompt.
-    pub fn attachments(&self) -> &[crate::attach::Attachment] {
+    pub(crate) fn attachments(&self) -> &[crate::attach::Attachment] {
         &self.attachments
     }
 
     /// Takes the files waiting for the next prompt.
-    pub fn take_attachments(&mut self) -> Vec<crate::attach::Attachment> {
+    pub(crate) fn take_attachments(&mut self) -> Vec<crate::attach::Attachment> {
         std::mem::take(&mut self.attachments)
     }
 
     /// The role in use.
-    pub fn role(&self) -> Option<&str> {
+    pub(crate) fn role(&self) -> Option<&str> {
         self.role.as_ref().map(|(name, _)| name.as_str())
     }
 
     /// Clears `key`; true when it was set.
-    pub fn unset(&mut self, key: &str) -> bool {
+    pub(crate) fn unset(&mut self, key: &str) -> bool {
         let was_set = self.settings.unset(key);
         self.generation += 1;
         was_set
     }
 
     /// Sets a model parameter for every backend.
-    pub fn set_model_param(&mut self, key: &str, value: Value) {
+    pub(crate) fn set_model_param(&mut self, key: &str, value: Value) {
         self.model_params.insert(key.to_string(), value);
         self.generation += 1;
     }
 
     /// Replaces the settings wholesale (`--set` flags at start-up are laid on top).
-    pub fn merge_settings(&mut self, overrides: &Settings) {
+    pub(crate) fn merge_settings(&mut self, overrides: &Settings) {
         self.settings = self.settings.merged_with(overrides);
         self.generation += 1;
     }
 
     /// Switches to another profile; the ephemeral settings become that profile's own
     /// and `/set modelparam` values are dropped. The conversation is kept.
-    pub fn switch_to(&mut self, target: Resolved) {
+    pub(crate) fn switch_to(&mut self, target: Resolved) {
         self.settings = Resolved::top_settings(&target).clone();
         self.model_params = Map::new();
         self.target = target;
@@ -250,7 +257,7 @@ impl Session {
 
     /// The active profile with the session's settings and model parameters applied:
     /// what the engine is built from and what `/profile save model` writes.
-    pub fn effective_target(&self) -> Resolved {
+    pub(crate) fn effective_target(&self) -> Resolved {
         let mut target = self.target.clone();
         *target.top_settings_mut() = self.settings.clone();
         apply_model_params(&mut target, &self.model_params);
@@ -260,7 +267,7 @@ impl Session {
     /// Settings laid over every backend. For a model profile the settings are the
     /// backend's own (already in [`Session::effective_target`]); for a load balancer
     /// the backend-scope keys a user sets (`/set base-url ...`) reach every member.
-    pub fn backend_overrides(&self) -> Settings {
+    pub(crate) fn backend_overrides(&self) -> Settings {
         match self.target {
             Resolved::Model { .. } => Settings::new(),
             Resolved::LoadBalancer { .. } | Resolved::Pool { .. } => {
@@ -277,7 +284,7 @@ impl Session {
     }
 
     /// The engine for the current state, built only after a change.
-    pub fn engine(&mut self) -> Result<BuiltEngine, BuildError> {
+    pub(crate) fn engine(&mut self) -> Result<BuiltEngine, BuildError> {
         if let Some(cached) = &self.engine
             && cached.generation == self.generation
         {
@@ -309,7 +316,7 @@ impl Session {
     /// `backend`'s comes last. A model profile is simply tried again. Health is
     /// restored and saved as for [`Session::engine`] (the state is per backend, so
     /// the order does not matter); call [`Session::run_ended`] when the retry ends.
-    pub fn retry_engine(&mut self, backend: &str) -> Result<BuiltEngine, BuildError> {
+    pub(crate) fn retry_engine(&mut self, backend: &str) -> Result<BuiltEngine, BuildError> {
         let mut target = self.effective_target();
         if let Resolved::LoadBalancer {
             members, profile, ..
@@ -334,14 +341,15 @@ impl Session {
     }
 
     /// The request in flight has ended, however it ended.
-    pub fn run_ended(&mut self) {
+    pub(crate) fn run_ended(&mut self) {
         if std::mem::take(&mut self.reload_after_run) {
             self.engine = None;
         }
     }
 
+    #[cfg(test)]
     /// Backend names of the active profile, in listed order.
-    pub fn backend_names(&self) -> Vec<String> {
+    pub(crate) fn backend_names(&self) -> Vec<String> {
         self.target
             .backends()
             .into_iter()
@@ -350,27 +358,19 @@ impl Session {
     }
 
     /// The model profile of the active target, when it is one.
-    pub fn model_profile(&self) -> Option<&ModelProfile> {
+    pub(crate) fn model_profile(&self) -> Option<&ModelProfile> {
         self.target.model_profile()
     }
 
-    /// The load-balancer profile of the active target, when it is one.
-    pub fn lb_profile(&self) -> Option<&LbProfile> {
-        match &self.target {
-            Resolved::LoadBalancer { profile, .. } => Some(profile),
-            Resolved::Model { .. } | Resolved::Pool { .. } => None,
-        }
-    }
-
     /// The system prompt (`system-prompt` setting), when one is set.
-    pub fn system_prompt(&self) -> Option<&str> {
+    pub(crate) fn system_prompt(&self) -> Option<&str> {
         self.settings()
             .get_str("system-prompt")
             .filter(|s| !s.trim().is_empty())
     }
 
     /// What is sent for the next answer: the system prompt, then the conversation.
-    pub fn request_messages(&self) -> Vec<Message> {
+    pub(crate) fn request_messages(&self) -> Vec<Message> {
         let system = self.system_prompt().map(|text| Message {
             role: Role::System,
             content: text.to_owned(),
@@ -382,18 +382,18 @@ impl Session {
     }
 
     /// The conversation so far (complete answers only).
-    pub fn messages(&self) -> &[Message] {
+    pub(crate) fn messages(&self) -> &[Message] {
         &self.messages
     }
 
     /// Adds the user's prompt to the conversation.
-    pub fn push_user(&mut self, text: &str) {
+    pub(crate) fn push_user(&mut self, text: &str) {
         self.messages.push(Message::user(text));
         self.stats.prompts += 1;
     }
 
     /// Adds a complete answer to the conversation.
-    pub fn push_assistant(&mut self, text: &str) {
+    pub(crate) fn push_assistant(&mut self, text: &str) {
         self.messages.push(Message {
             role: Role::Assistant,
             content: text.to_string(),
@@ -402,7 +402,7 @@ impl Session {
 
     /// Removes the last user prompt when its answer never completed, so a retry or
     /// the next prompt does not send it twice. Returns it.
-    pub fn pop_unanswered(&mut self) -> Option<String> {
+    pub(crate) fn pop_unanswered(&mut self) -> Option<String> {
         match self.messages.last() {
             Some(m) if m.role == Role::User => self.messages.pop().map(|m| m.content),
             _ => None,
@@ -410,22 +410,22 @@ impl Session {
     }
 
     /// Forgets the conversation (`/clear`).
-    pub fn clear_messages(&mut self) {
+    pub(crate) fn clear_messages(&mut self) {
         self.messages.clear();
     }
 
     /// What the session has seen.
-    pub fn stats(&self) -> &SessionStats {
+    pub(crate) fn stats(&self) -> &SessionStats {
         &self.stats
     }
 
     /// Counts one engine event.
-    pub fn record(&mut self, event: &EngineEvent) {
+    pub(crate) fn record(&mut self, event: &EngineEvent) {
         self.stats.record(event);
     }
 
     /// Counts an answer the user cancelled.
-    pub fn record_cancelled(&mut self) {
+    pub(crate) fn record_cancelled(&mut self) {
         self.stats.cancelled += 1;
     }
 }
@@ -457,28 +457,28 @@ fn apply_model_params(target: &mut Resolved, params: &Map<String, Value>) {
 
 /// Session totals.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct SessionStats {
+pub(crate) struct SessionStats {
     /// Prompts sent.
-    pub prompts: u64,
+    pub(crate) prompts: u64,
     /// Complete answers.
-    pub answers: u64,
+    pub(crate) answers: u64,
     /// Answers broken after text was shown.
-    pub interrupted: u64,
+    pub(crate) interrupted: u64,
     /// Prompts no backend answered.
-    pub exhausted: u64,
+    pub(crate) exhausted: u64,
     /// Answers the user cancelled (Esc, Ctrl-C, leaving mid-answer).
-    pub cancelled: u64,
+    pub(crate) cancelled: u64,
     /// Prompt tokens of complete and interrupted answers.
-    pub input_tokens: u64,
+    pub(crate) input_tokens: u64,
     /// Answer tokens of complete and interrupted answers.
-    pub output_tokens: u64,
+    pub(crate) output_tokens: u64,
     /// Summed latency of complete answers.
-    pub latency_total_ms: u64,
+    pub(crate) latency_total_ms: u64,
 }
 
 impl SessionStats {
     /// Prompt plus answer tokens so far.
-    pub fn total_tokens(&self) -> u64 {
+    pub(crate) fn total_tokens(&self) -> u64 {
         self.input_tokens + self.output_tokens
     }
 
@@ -512,6 +512,7 @@ impl SessionStats {
 mod tests {
     use super::*;
     use crate::engine::Provenance;
+    use crate::profile::LbProfile;
     use crate::provider::Usage;
 
     fn lb() -> Resolved {

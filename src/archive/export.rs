@@ -13,7 +13,7 @@ pub enum ExportFormat {
 }
 
 /// Renders a transcript for export (and, as Markdown, for `sessions show`).
-pub fn export(t: &Transcript, format: ExportFormat) -> String {
+pub(crate) fn export(t: &Transcript, format: ExportFormat) -> String {
     match format {
         ExportFormat::Json => {
             /// Field order as documented (a `json!` map would sort the keys).

@@ -15,7 +15,7 @@
 
 mod export;
 mod record;
-pub mod sessions;
+pub(crate) mod sessions;
 mod sink;
 mod spill;
 mod worker;
@@ -31,20 +31,23 @@ use crate::config::Settings;
 use crate::engine::EngineEvent;
 use crate::home::Home;
 
-pub use record::{
-    AnswerEnd, ArchivedFailure, ArchivedProvenance, Event, RECORD_VERSION, Record, parse_line,
-};
-pub use sessions::{
-    ExportFormat, Header, Listing, ResumedSession, SessionSummary, SkippedEntry, Transcript,
-    delete, export, latest, list, list_all, read, resume,
-};
+pub(crate) use record::AnswerEnd;
+pub use record::ArchivedProvenance;
+pub use record::Event;
+pub use record::Record;
+pub use record::parse_line;
+pub use sessions::list;
+pub use sessions::read;
+pub use sessions::resume;
+pub(crate) use sessions::{ExportFormat, ResumedSession, delete, export, latest};
 pub use sink::FileSink;
-pub use writer::{Archive, ArchiveHandle, EXIT_FLUSH_TIMEOUT, ShutdownReport, WriterStatus};
+pub use writer::{Archive, WriterStatus};
+pub(crate) use writer::{ArchiveHandle, EXIT_FLUSH_TIMEOUT};
 
 /// Default of `archive_queue_capacity`.
-pub const DEFAULT_CAPACITY: usize = 1024;
+pub(crate) const DEFAULT_CAPACITY: usize = 1024;
 /// Default of `archive_coalesce_ms`.
-pub const DEFAULT_COALESCE_MS: u64 = 50;
+pub(crate) const DEFAULT_COALESCE_MS: u64 = 50;
 
 /// Errors of the archive's file operations; each names the file or session.
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +114,7 @@ fn hint(available: &[String]) -> String {
 }
 
 /// The archive's `Result`.
-pub type Result<T> = std::result::Result<T, ArchiveError>;
+pub(crate) type Result<T> = std::result::Result<T, ArchiveError>;
 
 /// Where the writer writes and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,7 +160,7 @@ impl ArchiveConfig {
 
 /// False when `settings` say `archive = off`; the chat checks it before each record,
 /// so `/set archive off` stops the writing at once.
-pub fn enabled_in(settings: &Settings) -> bool {
+pub(crate) fn enabled_in(settings: &Settings) -> bool {
     settings.get("archive").is_none_or(|v| {
         !matches!(v, Value::Bool(false))
             && !v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("off"))
@@ -226,7 +229,7 @@ impl SessionLog {
     }
 
     /// The session id.
-    pub fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         &self.id
     }
 
@@ -257,7 +260,7 @@ impl SessionLog {
 
     /// One engine event: deltas are collected; the end of an answer, failed
     /// attempts, skips and exhaustion become records.
-    pub fn engine_event(&mut self, event: &EngineEvent) {
+    pub(crate) fn engine_event(&mut self, event: &EngineEvent) {
         match event {
             EngineEvent::Delta { text } => self.answer.push_str(text),
             EngineEvent::Reasoning { text } => self.reasoning.push_str(text),
@@ -317,7 +320,7 @@ impl SessionLog {
 
     /// The answer was cut short by the user, a signal or a closed stdout: the text
     /// already shown is archived as interrupted (nothing when none was shown).
-    pub fn cancelled(&mut self, reason: &str) {
+    pub(crate) fn cancelled(&mut self, reason: &str) {
         let content = std::mem::take(&mut self.answer);
         self.reasoning.clear();
         self.tool_calls.clear();
@@ -347,7 +350,7 @@ impl SessionLog {
     }
 
     /// `/clear`: the conversation starts over in the same session.
-    pub fn cleared(&self) {
+    pub(crate) fn cleared(&self) {
         self.record(Event::Cleared);
     }
 

@@ -11,18 +11,18 @@ use crate::engine::{BackendFailure, Provenance};
 use crate::provider::{AnswerStatus, ErrorClass, Finish, ToolCall, Usage};
 
 /// The version written in every line's `v` field. Readers skip lines with a newer one.
-pub const RECORD_VERSION: u32 = 1;
+pub(crate) const RECORD_VERSION: u32 = 1;
 
 /// One line of a session file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Format version ([`RECORD_VERSION`]).
-    pub v: u32,
+    pub(crate) v: u32,
     /// When the event happened, as UTC RFC 3339 with milliseconds.
-    pub ts: String,
+    pub(crate) ts: String,
     /// The session it belongs to (also the file name); lets spill files hold
     /// lines of several sessions.
-    pub session: String,
+    pub(crate) session: String,
     /// What happened.
     #[serde(flatten)]
     pub event: Event,
@@ -134,7 +134,7 @@ pub enum Event {
 impl Event {
     /// A setting change, with secrets masked: a protected key's value becomes
     /// `***`, and so do credential-looking `custom-headers` entries.
-    pub fn setting(key: &str, value: Option<&Value>) -> Self {
+    pub(crate) fn setting(key: &str, value: Option<&Value>) -> Self {
         let value = value.map(|v| mask_setting(key, v));
         Self::Setting {
             key: key.to_string(),
@@ -170,19 +170,19 @@ fn mask_setting(key: &str, value: &Value) -> Value {
 pub struct AnswerEnd {
     /// Complete, truncated, filtered, refused or tool_call.
     #[serde(default, skip_serializing_if = "is_complete")]
-    pub status: AnswerStatus,
+    pub(crate) status: AnswerStatus,
     /// The provider's own stop reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_reason: Option<String>,
+    pub(crate) stop_reason: Option<String>,
     /// The provider's explanation of the finish.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub finish_message: Option<String>,
+    pub(crate) finish_message: Option<String>,
     /// Tools the answer asked to have run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tool_calls: Vec<ToolCall>,
+    pub(crate) tool_calls: Vec<ToolCall>,
     /// The model's reasoning, kept apart from the answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reasoning: Option<String>,
+    pub(crate) reasoning: Option<String>,
 }
 
 fn is_complete(status: &AnswerStatus) -> bool {
@@ -192,7 +192,7 @@ fn is_complete(status: &AnswerStatus) -> bool {
 impl AnswerEnd {
     /// The end an engine finish describes, with the calls and reasoning collected
     /// while the answer streamed.
-    pub fn new(finish: &Finish, tool_calls: Vec<ToolCall>, reasoning: String) -> Self {
+    pub(crate) fn new(finish: &Finish, tool_calls: Vec<ToolCall>, reasoning: String) -> Self {
         Self {
             status: finish.status,
             stop_reason: finish.stop_reason.clone(),
@@ -204,7 +204,7 @@ impl AnswerEnd {
 
     /// One line for people about a non-complete end (`truncated (stop reason:
     /// length)`), `None` when complete.
-    pub fn note(&self) -> Option<String> {
+    pub(crate) fn note(&self) -> Option<String> {
         if self.status.is_complete() {
             return None;
         }
@@ -291,11 +291,11 @@ impl From<&ArchivedProvenance> for Provenance {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArchivedFailure {
     /// The backend.
-    pub backend: String,
+    pub(crate) backend: String,
     /// The error's class.
-    pub class: ErrorClass,
+    pub(crate) class: ErrorClass,
     /// What happened.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 impl From<&BackendFailure> for ArchivedFailure {

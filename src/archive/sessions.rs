@@ -8,14 +8,14 @@ use std::io;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-pub use super::export::{ExportFormat, export};
+pub(crate) use super::export::{ExportFormat, export};
 use super::record::{Event, Record, parse_line};
 use super::{ArchiveError, Result};
 use crate::home::Home;
 use crate::provider::{Message, Role};
 
 /// Checks that `id` can name a session file (letters, digits, `-`, `_`; no paths).
-pub fn validate_id(id: &str) -> Result<()> {
+pub(crate) fn validate_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
         && id.len() <= 128
         && id
@@ -57,7 +57,7 @@ pub enum Header {
 
 impl Header {
     /// What was lost, for a warning or an error; `None` when nothing was.
-    pub fn lost(self) -> Option<&'static str> {
+    pub(crate) fn lost(self) -> Option<&'static str> {
         match self {
             Self::Whole => None,
             Self::Damaged => Some("its first line (the session header) is damaged"),
@@ -68,7 +68,7 @@ impl Header {
 
 impl Transcript {
     /// The profile in use at the end: the last `session_started` or `profile_changed`.
-    pub fn profile(&self) -> Option<&str> {
+    pub(crate) fn profile(&self) -> Option<&str> {
         self.records.iter().rev().find_map(|r| match &r.event {
             Event::SessionStarted { profile, .. } | Event::ProfileChanged { profile } => {
                 Some(profile.as_str())
@@ -82,17 +82,17 @@ impl Transcript {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionSummary {
     /// The session id.
-    pub id: String,
+    pub(crate) id: String,
     /// The profile in use at the end.
     pub profile: Option<String>,
     /// Time of the last record.
-    pub last: Option<String>,
+    pub(crate) last: Option<String>,
     /// User messages plus answers.
     pub messages: usize,
     /// The start of the first user message.
-    pub title: Option<String>,
+    pub(crate) title: Option<String>,
     /// Lines that could not be read.
-    pub skipped_lines: usize,
+    pub(crate) skipped_lines: usize,
 }
 
 fn session_path(home: &Home, id: &str) -> Result<PathBuf> {
@@ -103,11 +103,11 @@ fn session_path(home: &Home, id: &str) -> Result<PathBuf> {
 /// A folder entry named like a session that is not one (a folder, a device, a
 /// broken symlink, an unreadable file): listing and resuming pass over it by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SkippedEntry {
+pub(crate) struct SkippedEntry {
     /// The entry.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Why it was passed over.
-    pub why: String,
+    pub(crate) why: String,
 }
 
 impl std::fmt::Display for SkippedEntry {
@@ -181,16 +181,16 @@ fn ids(home: &Home) -> Result<Vec<(String, SystemTime)>> {
 
 /// Every stored session and the entries passed over, for callers that show both.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Listing {
+pub(crate) struct Listing {
     /// The sessions, ordered by id.
-    pub sessions: Vec<SessionSummary>,
+    pub(crate) sessions: Vec<SessionSummary>,
     /// Entries named like sessions that could not be read as one.
-    pub skipped: Vec<SkippedEntry>,
+    pub(crate) skipped: Vec<SkippedEntry>,
 }
 
 /// Every stored session, and what was passed over: one entry that is not a session
 /// file (a folder named `x.jsonl`, a symlink to a device) never hides the others.
-pub fn list_all(home: &Home) -> Result<Listing> {
+pub(crate) fn list_all(home: &Home) -> Result<Listing> {
     let (ids, mut skipped) = scan(home)?;
     let mut sessions = Vec::new();
     for (id, _) in ids {
@@ -241,7 +241,7 @@ pub fn list(home: &Home) -> Result<Vec<SessionSummary>> {
 
 /// The lines of `baton sessions list` and `/sessions`: id, last activity, profile,
 /// message count, first prompt (and unreadable lines, when any), one per session.
-pub fn format_list(sessions: &[SessionSummary]) -> String {
+pub(crate) fn format_list(sessions: &[SessionSummary]) -> String {
     let width = sessions.iter().map(|s| s.id.len()).max().unwrap_or(0);
     let mut out = String::new();
     for s in sessions {
@@ -274,7 +274,7 @@ fn title_of(text: &str) -> String {
 }
 
 /// The most recently written session, if any.
-pub fn latest(home: &Home) -> Result<Option<String>> {
+pub(crate) fn latest(home: &Home) -> Result<Option<String>> {
     Ok(ids(home)?
         .into_iter()
         .max_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)))
@@ -283,7 +283,7 @@ pub fn latest(home: &Home) -> Result<Option<String>> {
 
 /// The most recently written session other than `except` (the chat's own, which
 /// `/resume` without an id should not pick), if any.
-pub fn latest_except(home: &Home, except: &str) -> Result<Option<String>> {
+pub(crate) fn latest_except(home: &Home, except: &str) -> Result<Option<String>> {
     Ok(ids(home)?
         .into_iter()
         .filter(|(id, _)| id != except)
@@ -292,13 +292,13 @@ pub fn latest_except(home: &Home, except: &str) -> Result<Option<String>> {
 }
 
 /// Every stored session id, oldest first (for completing `/resume `).
-pub fn session_ids(home: &Home) -> Result<Vec<String>> {
+pub(crate) fn session_ids(home: &Home) -> Result<Vec<String>> {
     Ok(ids(home)?.into_iter().map(|(id, _)| id).collect())
 }
 
 /// Longest line read from a session file; a longer one is skipped and counted as
 /// unreadable, so a damaged or hostile file cannot take all memory.
-pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Reads session `id`, skipping (and counting) lines that do not parse. Only a
 /// regular file is read, line by line, each line at most [`MAX_LINE_BYTES`].
@@ -420,7 +420,7 @@ fn each_line(
 }
 
 /// Deletes session `id` and returns the path it had.
-pub fn delete(home: &Home, id: &str) -> Result<PathBuf> {
+pub(crate) fn delete(home: &Home, id: &str) -> Result<PathBuf> {
     let path = session_path(home, id)?;
     match fs::remove_file(&path) {
         Ok(()) => Ok(path),

@@ -41,7 +41,7 @@ use super::worker::{Writer, run_spiller};
 use super::{ArchiveConfig, FileSink, Sink};
 
 /// The longest exit, `/quit`, Ctrl-C or a panic waits for the archive to flush.
-pub const EXIT_FLUSH_TIMEOUT: Duration = Duration::from_millis(500);
+pub(crate) const EXIT_FLUSH_TIMEOUT: Duration = Duration::from_millis(500);
 
 const WRITER_THREAD: &str = "baton-archive";
 
@@ -156,7 +156,7 @@ impl std::fmt::Debug for ArchiveHandle {
 impl ArchiveHandle {
     /// Hands `record` to the writer and returns at once; never waits for the disk.
     /// A no-op when the archive is off or already shut down.
-    pub fn enqueue(&self, record: Record) {
+    pub(crate) fn enqueue(&self, record: Record) {
         let Some(shared) = &self.shared else { return };
         let mut st = shared.lock();
         if st.writer_done {
@@ -190,7 +190,7 @@ impl ArchiveHandle {
 
     /// Waits up to `timeout` until everything enqueued so far is in its session file.
     /// Returns false when time ran out first (the writer keeps going).
-    pub fn flush(&self, timeout: Duration) -> bool {
+    pub(crate) fn flush(&self, timeout: Duration) -> bool {
         let Some(shared) = &self.shared else {
             return true;
         };
@@ -218,7 +218,7 @@ impl ArchiveHandle {
     }
 
     /// The current status.
-    pub fn status(&self) -> WriterStatus {
+    pub(crate) fn status(&self) -> WriterStatus {
         self.status.borrow().clone()
     }
 
@@ -228,7 +228,7 @@ impl ArchiveHandle {
     }
 
     /// True unless `archive = off`.
-    pub fn is_enabled(&self) -> bool {
+    pub(crate) fn is_enabled(&self) -> bool {
         self.shared.is_some()
     }
 }
@@ -329,7 +329,7 @@ impl Archive {
     }
 
     /// An archive that writes nothing (`archive = off`).
-    pub fn off() -> Self {
+    pub(crate) fn off() -> Self {
         Self::with_status(WriterStatus::Off)
     }
 
@@ -374,7 +374,7 @@ impl Archive {
     /// Installs a panic hook (chained to the current one) that flushes for at most
     /// [`EXIT_FLUSH_TIMEOUT`] before the panic message prints. Covers panics on
     /// threads whose unwinding does not drop this `Archive`.
-    pub fn flush_on_panic(&self) {
+    pub(crate) fn flush_on_panic(&self) {
         let handle = self.handle();
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {

@@ -26,7 +26,7 @@ impl Exit {
     /// The code an answer that ended with `status` deserves: 0 only when complete;
     /// an interrupted answer is an error, the other statuses are answers that stop
     /// short.
-    pub fn for_answer(status: AnswerStatus) -> Self {
+    pub(crate) fn for_answer(status: AnswerStatus) -> Self {
         match status {
             AnswerStatus::Complete => Self::Complete,
             AnswerStatus::Interrupted => Self::Error,

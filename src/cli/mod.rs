@@ -2,12 +2,12 @@
 
 pub mod completions;
 pub mod config;
-pub mod exit;
+pub(crate) mod exit;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod profiles;
 #[cfg(feature = "serve")]
-pub mod serve;
+pub(crate) mod serve;
 pub mod sessions;
 pub mod state;
 
@@ -82,62 +82,62 @@ pub struct RunArgs {
         value_name = "NAME",
         conflicts_with = "provider"
     )]
-    pub profile: Option<String>,
+    pub(crate) profile: Option<String>,
 
     /// Use a provider directly, without a profile (openai, anthropic, gemini, ollama, groq, openrouter, azure, sim).
     #[arg(long, value_name = "PROVIDER")]
-    pub provider: Option<String>,
+    pub(crate) provider: Option<String>,
 
     /// The model, with --provider.
     #[arg(long, value_name = "MODEL", requires = "provider")]
-    pub model: Option<String>,
+    pub(crate) model: Option<String>,
 
     /// The server's base URL, with --provider (any OpenAI-compatible server).
     #[arg(long = "base-url", value_name = "URL", requires = "provider")]
-    pub base_url: Option<String>,
+    pub(crate) base_url: Option<String>,
 
     /// Set a setting for this run, e.g. --set timeout_ms=5000 (repeatable; `baton settings` lists them).
     #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
+    pub(crate) set: Vec<String>,
 
     /// A role from `~/.baton/roles/NAME.md`: its system prompt and the settings in its
     /// front matter (`--system` and `--set` win over them).
     #[arg(long, value_name = "NAME")]
-    pub role: Option<String>,
+    pub(crate) role: Option<String>,
 
     /// The system prompt for this run (sets the `system-prompt` setting).
     #[arg(long, value_name = "TEXT", conflicts_with = "system_file")]
-    pub system: Option<String>,
+    pub(crate) system: Option<String>,
 
     /// Read the system prompt for this run from a file (sets the `system-prompt` setting).
     #[arg(long = "system-file", value_name = "PATH")]
-    pub system_file: Option<std::path::PathBuf>,
+    pub(crate) system_file: Option<std::path::PathBuf>,
 
     /// Print the model's reasoning to stderr, between `--- reasoning ---` and `--- answer ---` lines (one-shot text output; JSON carries it as `reasoning`).
     #[arg(long = "show-reasoning")]
-    pub show_reasoning: bool,
+    pub(crate) show_reasoning: bool,
 
     /// Ask for the whole answer at once instead of streaming it.
     #[arg(long = "no-stream")]
-    pub no_stream: bool,
+    pub(crate) no_stream: bool,
 
     /// Print the `/stats lb` block (per-backend metrics and breaker states) to stderr after the answer.
     #[arg(long)]
-    pub stats: bool,
+    pub(crate) stats: bool,
 
     /// Continue a stored session (the latest when no ID is given): its messages become
     /// the history and its profile is used unless --profile-load or --provider says otherwise.
     #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "")]
-    pub resume: Option<String>,
+    pub(crate) resume: Option<String>,
 
     /// `text` streams the answer; `json` prints one object with the answer and its provenance.
     #[arg(long = "output-format", value_enum, default_value_t = OutputFormat::Text)]
-    pub output_format: OutputFormat,
+    pub(crate) output_format: OutputFormat,
 }
 
 /// How the one-shot answer is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     /// The answer's text, streamed as it arrives.
     #[default]
     Text,
@@ -237,11 +237,11 @@ pub enum SessionsCommand {
 pub struct MockArgs {
     /// The port to listen on (127.0.0.1).
     #[arg(long, default_value_t = 8089)]
-    pub port: u16,
+    pub(crate) port: u16,
     /// A JSON file describing the backends; without it a demo set is served
     /// (ok, slow, ratelimited, down, auth, stall, cut).
     #[arg(long, value_name = "FILE")]
-    pub config: Option<std::path::PathBuf>,
+    pub(crate) config: Option<std::path::PathBuf>,
 }
 
 /// `baton profiles ...`

@@ -86,22 +86,18 @@ fn show(store: &ProfileStore, name: &str) -> Exit {
 }
 
 fn validate(store: &ProfileStore, name: Option<&str>) -> Exit {
-    let names = match name {
-        Some(n) => vec![n.to_string()],
-        None => match store.list() {
-            Ok(names) => names,
-            Err(e) => {
-                eprintln!("baton: {e}");
-                return Exit::Error;
-            }
-        },
+    let results = match name {
+        // Loading checks the file; resolving checks its members, recursively.
+        Some(n) => vec![(
+            n.to_string(),
+            store
+                .load(n)
+                .and_then(|loaded| store.resolve(n).map(|_| loaded)),
+        )],
+        None => store.validate_all(),
     };
     let mut failed = 0;
-    for name in &names {
-        // Loading checks the file; resolving checks its members, recursively.
-        let result = store
-            .load(name)
-            .and_then(|loaded| store.resolve(name).map(|_| loaded));
+    for (name, result) in &results {
         match result {
             Ok(loaded) => {
                 println!("ok       {name}");
@@ -116,7 +112,7 @@ fn validate(store: &ProfileStore, name: Option<&str>) -> Exit {
         }
     }
     if failed > 0 {
-        eprintln!("baton: {failed} of {} profiles are invalid", names.len());
+        eprintln!("baton: {failed} of {} profiles are invalid", results.len());
         Exit::Error
     } else {
         Exit::Complete

@@ -13,7 +13,7 @@ mod profile;
 mod sessions;
 mod set;
 mod stats;
-pub mod strings;
+pub(crate) mod strings;
 mod target;
 
 use crate::archive::ResumedSession;
@@ -21,7 +21,7 @@ use crate::session::Session;
 
 /// Every slash command, in the order they are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SlashCommand {
+pub(crate) enum SlashCommand {
     /// `/set`: view and change settings.
     Set,
     /// `/profile`: save, load, list, show and delete profiles.
@@ -56,7 +56,7 @@ pub enum SlashCommand {
 
 impl SlashCommand {
     /// Every command, in display order.
-    pub const ALL: [SlashCommand; 15] = [
+    pub(crate) const ALL: [SlashCommand; 15] = [
         Self::Set,
         Self::Profile,
         Self::Provider,
@@ -75,7 +75,7 @@ impl SlashCommand {
     ];
 
     /// The name typed after `/`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Set => "set",
             Self::Profile => "profile",
@@ -96,17 +96,17 @@ impl SlashCommand {
     }
 
     /// One line for the popup and `/help`.
-    pub fn description(self) -> &'static str {
+    pub(crate) fn description(self) -> &'static str {
         strings::description(self)
     }
 
     /// The usage line for `/help`.
-    pub fn usage(self) -> &'static str {
+    pub(crate) fn usage(self) -> &'static str {
         strings::usage(self)
     }
 
     /// The command named `name` (without `/`); `exit` is accepted for `/quit`.
-    pub fn from_name(name: &str) -> Option<SlashCommand> {
+    pub(crate) fn from_name(name: &str) -> Option<SlashCommand> {
         if name == "exit" {
             return Some(Self::Quit);
         }
@@ -114,7 +114,7 @@ impl SlashCommand {
     }
 
     /// Commands whose name starts with `prefix` (without `/`).
-    pub fn matching(prefix: &str) -> Vec<SlashCommand> {
+    pub(crate) fn matching(prefix: &str) -> Vec<SlashCommand> {
         Self::ALL
             .into_iter()
             .filter(|c| c.name().starts_with(prefix))
@@ -165,7 +165,7 @@ pub struct CommandOutput {
 
 impl CommandOutput {
     /// Plain output.
-    pub fn info(text: impl Into<String>) -> Self {
+    pub(crate) fn info(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
             is_error: false,
@@ -174,7 +174,7 @@ impl CommandOutput {
     }
 
     /// An error, shown inline.
-    pub fn error(text: impl Into<String>) -> Self {
+    pub(crate) fn error(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
             is_error: true,
@@ -183,7 +183,7 @@ impl CommandOutput {
     }
 
     /// An action for the UI, with no text.
-    pub fn action(action: Action) -> Self {
+    pub(crate) fn action(action: Action) -> Self {
         Self {
             text: String::new(),
             is_error: false,
@@ -193,7 +193,7 @@ impl CommandOutput {
 }
 
 /// True when `line` is a slash command rather than a prompt.
-pub fn is_command(line: &str) -> bool {
+pub(crate) fn is_command(line: &str) -> bool {
     line.trim_start().starts_with('/')
 }
 
@@ -327,7 +327,7 @@ fn attach(session: &mut Session, args: &str) -> CommandOutput {
 }
 
 /// `/help`: every command with its usage and description, then the keys.
-pub fn help_text() -> String {
+pub(crate) fn help_text() -> String {
     let mut out = String::from(strings::HELP_HEADER);
     for c in SlashCommand::ALL {
         out.push_str(&format!("\n  {:<46} {}", c.usage(), c.description()));
@@ -396,13 +396,13 @@ fn completions<'a>(session: &Session, input: &'a str) -> Option<(Vec<&'a str>, V
 }
 
 /// Every candidate Tab chooses between for `input` (for listing when several fit).
-pub fn candidates(session: &Session, input: &str) -> Vec<String> {
+pub(crate) fn candidates(session: &Session, input: &str) -> Vec<String> {
     completions(session, input).map_or_else(Vec::new, |(_, matching)| matching)
 }
 
 /// Tab completion of `input`: the completed input, or `None` when nothing fits or
 /// nothing more can be added (several candidates share no longer prefix).
-pub fn complete(session: &Session, input: &str) -> Option<String> {
+pub(crate) fn complete(session: &Session, input: &str) -> Option<String> {
     let (before, matching) = completions(session, input)?;
     let first = matching.first()?;
     let mut common = first.to_string();
@@ -435,7 +435,7 @@ pub(crate) mod test_support {
     use crate::session::Session;
 
     /// A session on the built-in `demo` profile in a fresh temp home.
-    pub fn demo_session() -> (tempfile::TempDir, Session) {
+    pub(crate) fn demo_session() -> (tempfile::TempDir, Session) {
         let tmp = tempfile::tempdir().unwrap();
         let store = ProfileStore::new(tmp.path().join("profiles"));
         profile::ensure_builtin(&store).unwrap();

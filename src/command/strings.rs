@@ -6,7 +6,7 @@
 use super::SlashCommand;
 
 /// One line per command for the popup and `/help`.
-pub fn description(c: SlashCommand) -> &'static str {
+pub(crate) fn description(c: SlashCommand) -> &'static str {
     match c {
         SlashCommand::Set => "show or change settings (help with /set KEY)",
         SlashCommand::Profile => "save, load, list, show or delete profiles",
@@ -27,7 +27,7 @@ pub fn description(c: SlashCommand) -> &'static str {
 }
 
 /// The usage line of each command.
-pub fn usage(c: SlashCommand) -> &'static str {
+pub(crate) fn usage(c: SlashCommand) -> &'static str {
     match c {
         SlashCommand::Set => "/set [KEY [VALUE]] | unset K | modelparam K V",
         SlashCommand::Profile => "/profile save|load|list|show|delete ...",
@@ -48,10 +48,10 @@ pub fn usage(c: SlashCommand) -> &'static str {
 }
 
 /// First line of `/help`.
-pub const HELP_HEADER: &str = "Commands:";
+pub(crate) const HELP_HEADER: &str = "Commands:";
 
 /// The keys part of `/help`.
-pub const HELP_KEYS: &str = "\
+pub(crate) const HELP_KEYS: &str = "\
 Keys:
   Enter send · Alt-Enter or Ctrl-J newline (Shift-Enter where the terminal reports it)
   Up/Down or Ctrl-R prompt history · Ctrl-K/Ctrl-U cut, Ctrl-Y puts it back
@@ -62,23 +62,23 @@ Keys:
   Ctrl-C twice on an empty prompt, Ctrl-D or /quit leave";
 
 /// A resumed session was cleared at some point.
-pub const RESUMED_AFTER_CLEAR: &str =
+pub(crate) const RESUMED_AFTER_CLEAR: &str =
     "the conversation was cleared (/clear) in this session; only what came after is shown and sent";
 
 /// `/system` with no prompt set.
-pub const SYSTEM_NONE: &str = "no system prompt; /system TEXT sets one for this chat";
+pub(crate) const SYSTEM_NONE: &str = "no system prompt; /system TEXT sets one for this chat";
 /// `/system TEXT` done.
-pub const SYSTEM_SET: &str = "system prompt set; it is sent with every prompt from now on";
+pub(crate) const SYSTEM_SET: &str = "system prompt set; it is sent with every prompt from now on";
 /// `/system off` done.
-pub const SYSTEM_CLEARED: &str = "system prompt cleared";
+pub(crate) const SYSTEM_CLEARED: &str = "system prompt cleared";
 
 /// `/attach PATH` worked.
-pub fn attached(summary: &str) -> String {
+pub(crate) fn attached(summary: &str) -> String {
     format!("attached {summary}; it goes with your next prompt (/attach off drops it)")
 }
 
 /// `/attach`: what waits for the next prompt.
-pub fn attachments(waiting: &[String]) -> String {
+pub(crate) fn attachments(waiting: &[String]) -> String {
     if waiting.is_empty() {
         return "nothing attached; /attach PATH (or @path in a prompt) adds a text file".into();
     }
@@ -86,7 +86,7 @@ pub fn attachments(waiting: &[String]) -> String {
 }
 
 /// `/attach off`.
-pub fn attachments_dropped(n: usize) -> String {
+pub(crate) fn attachments_dropped(n: usize) -> String {
     match n {
         0 => "nothing was attached".into(),
         1 => "dropped 1 attachment".into(),
@@ -95,18 +95,18 @@ pub fn attachments_dropped(n: usize) -> String {
 }
 
 /// What went with a prompt.
-pub fn sent_with(summaries: &[String]) -> String {
+pub(crate) fn sent_with(summaries: &[String]) -> String {
     format!("with {}", summaries.join(", "))
 }
 
 /// `/role` without a home to keep roles in.
-pub const ROLE_NO_HOME: &str = "roles live in the baton home, and this chat has none";
+pub(crate) const ROLE_NO_HOME: &str = "roles live in the baton home, and this chat has none";
 
 /// `/role off` with no role in use.
-pub const ROLE_NONE: &str = "no role in use";
+pub(crate) const ROLE_NONE: &str = "no role in use";
 
 /// `/role NAME` worked.
-pub fn role_on(name: &str, settings: usize) -> String {
+pub(crate) fn role_on(name: &str, settings: usize) -> String {
     match settings {
         0 => format!("role {name}: its system prompt is sent from now on"),
         1 => format!("role {name}: its system prompt and 1 setting apply from now on"),
@@ -115,12 +115,12 @@ pub fn role_on(name: &str, settings: usize) -> String {
 }
 
 /// `/role off` worked.
-pub fn role_off(name: &str) -> String {
+pub(crate) fn role_off(name: &str) -> String {
     format!("role {name} off: its system prompt and settings are cleared")
 }
 
 /// `/role list`.
-pub fn role_list(names: &[String], active: Option<&str>, dir: &std::path::Path) -> String {
+pub(crate) fn role_list(names: &[String], active: Option<&str>, dir: &std::path::Path) -> String {
     if names.is_empty() {
         return format!(
             "no roles yet: write one as NAME.md in {} (a system prompt, optionally after a \
@@ -142,17 +142,17 @@ pub fn role_list(names: &[String], active: Option<&str>, dir: &std::path::Path) 
 }
 
 /// `/system` shows the current one.
-pub fn system_current(text: &str) -> String {
+pub(crate) fn system_current(text: &str) -> String {
     format!("system prompt:\n{text}")
 }
 
 /// `/copy` with an argument it does not know.
-pub fn copy_usage(arg: &str) -> String {
+pub(crate) fn copy_usage(arg: &str) -> String {
     format!("/copy takes nothing, 'code' or a code block's number (got '{arg}')")
 }
 
 /// `/copy` with nothing to copy.
-pub fn nothing_to_copy(what: super::CopyWhat) -> String {
+pub(crate) fn nothing_to_copy(what: super::CopyWhat) -> String {
     match what {
         super::CopyWhat::Answer => "there is no answer to copy yet".into(),
         super::CopyWhat::LastCode => "the last answer has no code block to copy".into(),
@@ -161,7 +161,7 @@ pub fn nothing_to_copy(what: super::CopyWhat) -> String {
 }
 
 /// `/copy` done: how much, and the caveat of the escape sequence it uses.
-pub fn copied(chars: usize, what: &str) -> String {
+pub(crate) fn copied(chars: usize, what: &str) -> String {
     format!(
         "copied {what} ({chars} characters) to the clipboard through the terminal (OSC 52); \
          if nothing arrives, your terminal does not allow it: baton sessions export has the text"
@@ -169,7 +169,7 @@ pub fn copied(chars: usize, what: &str) -> String {
 }
 
 /// Printed after the chat closes, when the conversation was archived.
-pub fn left_session(id: &str, flushed: bool) -> String {
+pub(crate) fn left_session(id: &str, flushed: bool) -> String {
     // Short enough for one line of a usual terminal, next to the long id.
     let mut line = format!("session {id} saved · baton --resume {id} continues it");
     if !flushed {
@@ -179,15 +179,15 @@ pub fn left_session(id: &str, flushed: bool) -> String {
 }
 
 /// `/clear` done.
-pub const CLEARED: &str = "Conversation cleared.";
+pub(crate) const CLEARED: &str = "Conversation cleared.";
 
 /// The line does not start with `/`.
-pub fn not_a_command(line: &str) -> String {
+pub(crate) fn not_a_command(line: &str) -> String {
     format!("'{line}' is not a command; commands start with /")
 }
 
 /// No such command.
-pub fn unknown_command(name: &str) -> String {
+pub(crate) fn unknown_command(name: &str) -> String {
     let as_text = format!("//{name} sends it as a message");
     match nearest_command(name) {
         Some(near) => format!("unknown command /{name}; did you mean /{near}? ({as_text})"),
@@ -235,7 +235,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 // ---- /set ----
 
 /// `/set` with nothing set.
-pub fn set_nothing(profile: &str) -> String {
+pub(crate) fn set_nothing(profile: &str) -> String {
     format!(
         "No settings set for profile {profile}; every setting has its default.\n\
          /set KEY shows a setting's help; `baton settings` lists them all."
@@ -243,20 +243,20 @@ pub fn set_nothing(profile: &str) -> String {
 }
 
 /// Heading of the `/set` listing.
-pub fn set_listing_header(profile: &str) -> String {
+pub(crate) fn set_listing_header(profile: &str) -> String {
     format!("Settings (profile {profile}):")
 }
 
 /// Heading of the model parameters in the `/set` listing.
-pub const SET_MODEL_PARAMS_HEADER: &str = "Model parameters:";
+pub(crate) const SET_MODEL_PARAMS_HEADER: &str = "Model parameters:";
 
 /// A value was set.
-pub fn set_done(key: &str, shown: &str) -> String {
+pub(crate) fn set_done(key: &str, shown: &str) -> String {
     format!("{key} = {shown}")
 }
 
 /// `/set KEY`'s current-value line.
-pub fn set_current(shown: Option<&str>) -> String {
+pub(crate) fn set_current(shown: Option<&str>) -> String {
     match shown {
         Some(v) => format!("  current: {v}"),
         None => "  current: unset".to_string(),
@@ -264,7 +264,7 @@ pub fn set_current(shown: Option<&str>) -> String {
 }
 
 /// `/set unset KEY` cleared a value.
-pub fn unset_done(key: &str, default: Option<&str>) -> String {
+pub(crate) fn unset_done(key: &str, default: Option<&str>) -> String {
     match default {
         Some(d) => format!("{key} unset (default {d} applies)"),
         None => format!("{key} unset"),
@@ -272,42 +272,42 @@ pub fn unset_done(key: &str, default: Option<&str>) -> String {
 }
 
 /// `/set unset KEY` for a key that was not set.
-pub fn unset_not_set(key: &str) -> String {
+pub(crate) fn unset_not_set(key: &str) -> String {
     format!("{key} was not set")
 }
 
 /// `/set unset` without a key.
-pub const UNSET_USAGE: &str = "usage: /set unset KEY";
+pub(crate) const UNSET_USAGE: &str = "usage: /set unset KEY";
 
 /// `/set modelparam` without both parts.
-pub const MODELPARAM_USAGE: &str =
+pub(crate) const MODELPARAM_USAGE: &str =
     "usage: /set modelparam KEY VALUE (VALUE as JSON, e.g. 0.7, 512, true, or text)";
 
 /// A model parameter was set.
-pub fn modelparam_done(key: &str, value: &str) -> String {
+pub(crate) fn modelparam_done(key: &str, value: &str) -> String {
     format!("modelparam {key} = {value} (sent to every backend)")
 }
 
 // ---- /profile ----
 
 /// `/profile` usage.
-pub const PROFILE_USAGE: &str = "\
+pub(crate) const PROFILE_USAGE: &str = "\
 usage: /profile save model NAME
        /profile save loadbalancer NAME POLICY PROFILE1 PROFILE2 [...]
        /profile load NAME | list | show NAME | delete NAME";
 
 /// `/profile save` usage.
-pub const PROFILE_SAVE_USAGE: &str = "\
+pub(crate) const PROFILE_SAVE_USAGE: &str = "\
 usage: /profile save model NAME
        /profile save loadbalancer NAME POLICY PROFILE1 PROFILE2 [...]";
 
 /// A subcommand needs a name.
-pub fn profile_needs_name(sub: &str) -> String {
+pub(crate) fn profile_needs_name(sub: &str) -> String {
     format!("usage: /profile {sub} NAME")
 }
 
 /// `/profile save model` while a load balancer is active.
-pub fn save_model_from_lb(active: &str) -> String {
+pub(crate) fn save_model_from_lb(active: &str) -> String {
     format!(
         "the active profile '{active}' is a load balancer, so there is no single model to save; \
          use /profile save loadbalancer ..., or /profile load a model profile (or /provider) first"
@@ -315,17 +315,17 @@ pub fn save_model_from_lb(active: &str) -> String {
 }
 
 /// A model profile was saved.
-pub fn saved_model(name: &str, provider: &str, model: &str, path: &str) -> String {
+pub(crate) fn saved_model(name: &str, provider: &str, model: &str, path: &str) -> String {
     format!("Saved model profile {name} ({provider} / {model}) to {path}")
 }
 
 /// Protected keys left out of a save.
-pub fn not_saved_protected(keys: &[String]) -> String {
+pub(crate) fn not_saved_protected(keys: &[String]) -> String {
     format!("Not saved (protected): {}", keys.join(", "))
 }
 
 /// Backend-scope keys left out of a load-balancer save.
-pub fn not_saved_backend(keys: &[String]) -> String {
+pub(crate) fn not_saved_backend(keys: &[String]) -> String {
     format!(
         "Not saved (backend settings belong in the member profiles): {}",
         keys.join(", ")
@@ -333,7 +333,7 @@ pub fn not_saved_backend(keys: &[String]) -> String {
 }
 
 /// Too few members for a load balancer.
-pub fn lb_too_few(count: usize) -> String {
+pub(crate) fn lb_too_few(count: usize) -> String {
     format!(
         "a load balancer needs at least two member profiles (got {count}); \
          usage: /profile save loadbalancer NAME POLICY PROFILE1 PROFILE2 [...]"
@@ -341,7 +341,7 @@ pub fn lb_too_few(count: usize) -> String {
 }
 
 /// Members that do not exist.
-pub fn lb_unknown_members(unknown: &[&str], available: &[String]) -> String {
+pub(crate) fn lb_unknown_members(unknown: &[&str], available: &[String]) -> String {
     let list = if available.is_empty() {
         "none".to_string()
     } else {
@@ -355,12 +355,12 @@ pub fn lb_unknown_members(unknown: &[&str], available: &[String]) -> String {
 }
 
 /// A load balancer listing itself.
-pub fn lb_lists_itself(name: &str) -> String {
+pub(crate) fn lb_lists_itself(name: &str) -> String {
     format!("load balancer '{name}' cannot list itself as a member")
 }
 
 /// A load balancer was saved.
-pub fn saved_lb(
+pub(crate) fn saved_lb(
     name: &str,
     policy: &str,
     members: &[String],
@@ -379,34 +379,34 @@ pub fn saved_lb(
 }
 
 /// A profile was loaded.
-pub fn loaded(name: &str, what: &str) -> String {
+pub(crate) fn loaded(name: &str, what: &str) -> String {
     format!("Loaded profile {name}: {what}")
 }
 
 /// `/profile list` with nothing in it.
-pub fn no_profiles(dir: &str) -> String {
+pub(crate) fn no_profiles(dir: &str) -> String {
     format!("No profiles in {dir}")
 }
 
 /// Heading of `/profile list`.
-pub fn profiles_header(dir: &str) -> String {
+pub(crate) fn profiles_header(dir: &str) -> String {
     format!("Profiles in {dir} (* active):")
 }
 
 /// A profile was deleted.
-pub fn deleted(name: &str) -> String {
+pub(crate) fn deleted(name: &str) -> String {
     format!("Deleted profile {name}")
 }
 
 /// Deleting the active profile.
-pub fn delete_active(name: &str) -> String {
+pub(crate) fn delete_active(name: &str) -> String {
     format!("'{name}' is the active profile; /profile load another one first")
 }
 
 // ---- /provider, /model ----
 
 /// `/provider` alone.
-pub fn provider_current(provider: &str, known: &[&str]) -> String {
+pub(crate) fn provider_current(provider: &str, known: &[&str]) -> String {
     format!(
         "Provider: {provider}\nKnown providers: {}\n/provider NAME [MODEL] switches (sim needs no key)",
         known.join(", ")
@@ -414,7 +414,7 @@ pub fn provider_current(provider: &str, known: &[&str]) -> String {
 }
 
 /// `/provider` on a load balancer.
-pub fn provider_lb(profile: &str, providers: &[String]) -> String {
+pub(crate) fn provider_lb(profile: &str, providers: &[String]) -> String {
     format!(
         "Profile {profile} is a load balancer over: {}",
         providers.join(", ")
@@ -422,7 +422,7 @@ pub fn provider_lb(profile: &str, providers: &[String]) -> String {
 }
 
 /// An unknown provider.
-pub fn provider_unknown(name: &str, known: &[&str]) -> String {
+pub(crate) fn provider_unknown(name: &str, known: &[&str]) -> String {
     format!(
         "unknown provider '{name}'; known providers: {}",
         known.join(", ")
@@ -430,19 +430,19 @@ pub fn provider_unknown(name: &str, known: &[&str]) -> String {
 }
 
 /// A provider switch without a model.
-pub fn provider_needs_model(name: &str) -> String {
+pub(crate) fn provider_needs_model(name: &str) -> String {
     format!("/provider {name} needs a model: /provider {name} MODEL")
 }
 
 /// A switch happened.
-pub fn switched(provider: &str, model: &str) -> String {
+pub(crate) fn switched(provider: &str, model: &str) -> String {
     format!(
         "Now using {provider} / {model} (profile settings kept; /profile save model NAME keeps it)"
     )
 }
 
 /// `/model` alone.
-pub fn model_current(model: &str, options: &[&str]) -> String {
+pub(crate) fn model_current(model: &str, options: &[&str]) -> String {
     if options.is_empty() {
         format!("Model: {model}\n/model NAME switches")
     } else {
@@ -454,7 +454,7 @@ pub fn model_current(model: &str, options: &[&str]) -> String {
 }
 
 /// `/model NAME` on a load balancer.
-pub fn model_on_lb(profile: &str) -> String {
+pub(crate) fn model_on_lb(profile: &str) -> String {
     format!(
         "profile '{profile}' is a load balancer; each member has its own model. \
          /profile load a model profile (or /provider NAME MODEL) to pick one"
@@ -464,10 +464,10 @@ pub fn model_on_lb(profile: &str) -> String {
 // ---- /stats ----
 
 /// `/stats` usage.
-pub const STATS_USAGE: &str = "usage: /stats [lb]";
+pub(crate) const STATS_USAGE: &str = "usage: /stats [lb]";
 
 /// `/stats lb` on a model profile, which has no load balancer to report on.
-pub fn stats_lb_needs_lb(profile: &str, what: &str) -> String {
+pub(crate) fn stats_lb_needs_lb(profile: &str, what: &str) -> String {
     format!(
         "/stats lb needs a load-balancer profile; the active profile '{profile}' is a \
          model profile ({what}). /profile load a load balancer (demo is one) to see it"
@@ -475,17 +475,17 @@ pub fn stats_lb_needs_lb(profile: &str, what: &str) -> String {
 }
 
 /// `/stats lb` when no engine can be built for the active profile.
-pub fn stats_lb_unavailable(reason: &str) -> String {
+pub(crate) fn stats_lb_unavailable(reason: &str) -> String {
     format!("cannot show /stats lb: {reason}")
 }
 
 // ---- /retry ----
 
 /// `/retry` with nothing to retry.
-pub const NOTHING_TO_RETRY: &str = "nothing to retry: send a prompt first";
+pub(crate) const NOTHING_TO_RETRY: &str = "nothing to retry: send a prompt first";
 
 /// A prompt sent while an answer streams waits for it.
-pub fn queued(prompt: &str) -> String {
+pub(crate) fn queued(prompt: &str) -> String {
     let first = prompt.lines().next().unwrap_or_default();
     let shown: String = first.chars().take(60).collect();
     let more = if shown.len() < prompt.trim_end().len() {
@@ -499,56 +499,57 @@ pub fn queued(prompt: &str) -> String {
 }
 
 /// The queued prompts after a turn without an answer.
-pub const QUEUE_RETURNED: &str = "the last prompt got no answer, so the queued prompts were not sent; they are back in the input";
+pub(crate) const QUEUE_RETURNED: &str = "the last prompt got no answer, so the queued prompts were not sent; they are back in the input";
 
 /// `/retry` while an answer is streaming.
-pub const BUSY: &str = "an answer is in progress; press Esc to cancel it first";
+pub(crate) const BUSY: &str = "an answer is in progress; press Esc to cancel it first";
 
 // ---- /sessions, /resume ----
 
 /// `/sessions` or `/resume` without a home (only in tests).
-pub const NO_SESSIONS_HOME: &str = "no sessions folder: stored sessions are not available here";
+pub(crate) const NO_SESSIONS_HOME: &str =
+    "no sessions folder: stored sessions are not available here";
 
 /// `/sessions` with arguments.
-pub const SESSIONS_USAGE: &str = "usage: /sessions";
+pub(crate) const SESSIONS_USAGE: &str = "usage: /sessions";
 
 /// `/resume` with more than an id.
-pub const RESUME_USAGE: &str = "usage: /resume [ID] (ids: /sessions)";
+pub(crate) const RESUME_USAGE: &str = "usage: /resume [ID] (ids: /sessions)";
 
 /// `/sessions` with nothing stored.
-pub fn no_sessions(dir: &str) -> String {
+pub(crate) fn no_sessions(dir: &str) -> String {
     format!("No sessions in {dir}")
 }
 
 /// Heading of `/sessions`.
-pub fn sessions_header(dir: &str) -> String {
+pub(crate) fn sessions_header(dir: &str) -> String {
     format!("Sessions in {dir} (oldest first; /resume ID continues one):")
 }
 
 /// `/resume` without an id and no other session.
-pub fn nothing_to_resume(dir: &str) -> String {
+pub(crate) fn nothing_to_resume(dir: &str) -> String {
     format!("no other session in {dir} to resume")
 }
 
 /// A session was resumed (the chat's `--resume` and `/resume`).
-pub fn resumed(id: &str, profile: &str, messages: usize) -> String {
+pub(crate) fn resumed(id: &str, profile: &str, messages: usize) -> String {
     format!("Resumed session {id} on profile {profile}: {messages} messages of history")
 }
 
 /// `/resume` could not restore the session's profile.
-pub fn resume_profile_failed(profile: &str, error: &str, current: &str) -> String {
+pub(crate) fn resume_profile_failed(profile: &str, error: &str, current: &str) -> String {
     format!(
         "  warning: cannot load the session's profile {profile} ({error}); staying on {current}"
     )
 }
 
 /// A resumed answer that never completed.
-pub fn resumed_incomplete(backend: &str, reason: &str) -> String {
+pub(crate) fn resumed_incomplete(backend: &str, reason: &str) -> String {
     format!("incomplete answer from {backend} ({reason}); not part of the history")
 }
 
 /// A resumed session whose last prompt got no complete answer.
-pub fn resumed_pending(prompt: &str) -> String {
+pub(crate) fn resumed_pending(prompt: &str) -> String {
     let first = prompt.lines().next().unwrap_or_default();
     let mut title: String = first.chars().take(60).collect();
     if first.chars().count() > 60 || prompt.lines().nth(1).is_some() {
@@ -558,7 +559,7 @@ pub fn resumed_pending(prompt: &str) -> String {
 }
 
 /// Lines of a resumed session file that could not be read.
-pub fn resumed_skipped(lines: usize) -> String {
+pub(crate) fn resumed_skipped(lines: usize) -> String {
     if lines == 1 {
         "1 unreadable line skipped".to_string()
     } else {
@@ -569,11 +570,11 @@ pub fn resumed_skipped(lines: usize) -> String {
 // ---- the archive ----
 
 /// `/set archive on` in a chat that started with the archive off.
-pub const ARCHIVE_ON_NEXT_START: &str = "archive: this chat started with archive off, so it stays unarchived; it is on from the next start";
+pub(crate) const ARCHIVE_ON_NEXT_START: &str = "archive: this chat started with archive off, so it stays unarchived; it is on from the next start";
 
 /// The status bar while the archive cannot write; the error (naming the file)
 /// comes last, so a narrow bar cuts the path, not the news.
-pub fn archive_failing(error: &str) -> String {
+pub(crate) fn archive_failing(error: &str) -> String {
     format!("archive: cannot write (chat continues): {error}")
 }
 

@@ -21,7 +21,7 @@ const MAX_HISTORY_SIZE: usize = 100_000;
 /// The chat's colours.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum ThemeName {
+pub(crate) enum ThemeName {
     /// Colours for a dark background.
     #[default]
     Dark,
@@ -34,26 +34,26 @@ pub enum ThemeName {
 /// What `~/.baton/config.json` may say.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
-pub struct UserConfig {
+pub(crate) struct UserConfig {
     /// The profile used when no `--profile-load` (or `--provider`) is given; `demo`
     /// when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub default_profile: Option<String>,
+    pub(crate) default_profile: Option<String>,
     /// The editor Ctrl-G opens the prompt in (a shell command line, e.g.
     /// `code --wait`); `$VISUAL`, then `$EDITOR`, then `vi` when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub editor: Option<String>,
+    pub(crate) editor: Option<String>,
     /// The chat's colours: `dark`, `light` or `mono`.
-    pub theme: ThemeName,
+    pub(crate) theme: ThemeName,
     /// Capture the mouse, so the wheel scrolls the transcript (on by default).
     /// With it on, most terminals still select text with Shift held while
     /// dragging (Option on macOS); off leaves the mouse to the terminal.
-    pub mouse: bool,
+    pub(crate) mouse: bool,
     /// How many prompts `~/.baton/history` keeps (0 keeps none).
     #[schemars(range(max = 100_000))]
-    pub history_size: usize,
+    pub(crate) history_size: usize,
     /// Archive one-shot runs too, not only the chat.
-    pub archive_oneshot: bool,
+    pub(crate) archive_oneshot: bool,
 }
 
 impl Default for UserConfig {
@@ -71,7 +71,7 @@ impl Default for UserConfig {
 
 /// Why the config file cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     /// The file could not be read (a folder, too large, unreadable).
     #[error(transparent)]
     Read(#[from] ReadError),
@@ -102,17 +102,17 @@ pub enum ConfigError {
 }
 
 /// Where the config file lives in `home`.
-pub fn path(home: &Home) -> PathBuf {
+pub(crate) fn path(home: &Home) -> PathBuf {
     home.root().join("config.json")
 }
 
 /// The config in `home`: the defaults when there is no file.
-pub fn load(home: &Home) -> Result<UserConfig, ConfigError> {
+pub(crate) fn load(home: &Home) -> Result<UserConfig, ConfigError> {
     load_from(&path(home))
 }
 
 /// The config in the file at `path`.
-pub fn load_from(path: &Path) -> Result<UserConfig, ConfigError> {
+pub(crate) fn load_from(path: &Path) -> Result<UserConfig, ConfigError> {
     let text = match fsutil::read_capped_string(path, MAX_CONFIG_BYTES) {
         Ok(text) => text,
         Err(ReadError::NotFound { .. }) => return Ok(UserConfig::default()),
@@ -122,7 +122,7 @@ pub fn load_from(path: &Path) -> Result<UserConfig, ConfigError> {
 }
 
 /// Parses config text read from `path` (named in errors).
-pub fn parse(path: &Path, text: &str) -> Result<UserConfig, ConfigError> {
+pub(crate) fn parse(path: &Path, text: &str) -> Result<UserConfig, ConfigError> {
     if text.trim().is_empty() {
         return Ok(UserConfig::default());
     }
@@ -168,7 +168,7 @@ fn validate(path: &Path, config: &UserConfig) -> Result<(), ConfigError> {
 }
 
 /// A starting file for `baton config init`: every field at its default.
-pub fn template() -> String {
+pub(crate) fn template() -> String {
     let example = serde_json::json!({
         "default_profile": "demo",
         "theme": "dark",
@@ -182,7 +182,7 @@ pub fn template() -> String {
 }
 
 /// The JSON Schema of the config file, pretty-printed.
-pub fn schema_json() -> String {
+pub(crate) fn schema_json() -> String {
     let schema = schemars::schema_for!(UserConfig);
     // Serialising a schema (a JSON value) cannot fail.
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();

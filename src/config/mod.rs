@@ -12,17 +12,19 @@
 //! - [`Settings::without_protected`] is the filter applied before anything is saved.
 //! - [`settings_markdown`] renders `docs/settings.md`.
 
-pub mod file;
+pub(crate) mod file;
 mod registry;
 mod settings;
 mod value;
 
-pub use registry::{Scope, SettingKind, SettingSpec, keys, registry, spec, suggest};
-pub use settings::{BreakerSettings, LbSettings, Settings};
-pub use value::{SettingError, check_value, display_value, is_secret_header, parse_value};
+pub(crate) use registry::{Scope, SettingKind, keys, registry, spec};
+pub(crate) use settings::BreakerSettings;
+pub use settings::{LbSettings, Settings};
+pub(crate) use value::{SettingError, display_value, is_secret_header, parse_value};
 
+#[cfg(test)]
 /// The settings table as Markdown (committed as `docs/settings.md`).
-pub fn settings_markdown() -> String {
+pub(crate) fn settings_markdown() -> String {
     let mut out = String::from(
         "# Settings\n\n\
          <!-- Generated from src/config/registry.rs by `settings_markdown()`; \
@@ -62,11 +64,12 @@ pub fn settings_markdown() -> String {
     out
 }
 
+#[cfg(test)]
 /// Test helper shared by the generated-docs drift tests: compares `content` with the
 /// committed file at `rel` (from the crate root), or rewrites it when
 /// `BATON_UPDATE_DOCS=1`.
 /// The docs' "value" cell: the kind, and the range of a number.
-fn value_cell(s: &SettingSpec) -> String {
+fn value_cell(s: &registry::SettingSpec) -> String {
     let kind = s.kind.to_string().replace('|', "\\|");
     match s.range() {
         Some(range) => format!("{kind}, {range}"),

@@ -8,7 +8,7 @@ use std::fmt;
 
 /// What values a setting accepts. `Display` reads as the end of "KEY must be ...".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SettingKind {
+pub(crate) enum SettingKind {
     /// A whole number of 1 or more.
     PositiveInt,
     /// A whole number of 0 or more.
@@ -62,7 +62,7 @@ impl fmt::Display for SettingKind {
 
 /// Where a setting takes effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// The load balancer: timeouts, retries, TPM, circuit breaker.
     LoadBalancer,
     /// One backend: where it is, how to authenticate, how to talk to it.
@@ -83,28 +83,28 @@ impl fmt::Display for Scope {
 
 /// One row of the settings table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SettingSpec {
+pub(crate) struct SettingSpec {
     /// The key, exactly as written in `/set`, `--set` and profile files (llxprt's names).
-    pub key: &'static str,
+    pub(crate) key: &'static str,
     /// The values it accepts.
-    pub kind: SettingKind,
+    pub(crate) kind: SettingKind,
     /// The value used when unset, as text (`None`: unset means "off" or "not used").
-    pub default: Option<&'static str>,
+    pub(crate) default: Option<&'static str>,
     /// One line for `/set KEY` and the docs.
-    pub help: &'static str,
+    pub(crate) help: &'static str,
     /// A secret: never written to a profile file or shown in full.
-    pub protected: bool,
+    pub(crate) protected: bool,
     /// Where it takes effect.
-    pub scope: Scope,
+    pub(crate) scope: Scope,
     /// The largest value a numeric setting accepts (`None` for the others). Every
     /// number has one: an unbounded retry count or delay is a request storm or a
     /// sleep that never ends.
-    pub max: Option<u64>,
+    pub(crate) max: Option<u64>,
 }
 
 impl SettingSpec {
     /// The `/set KEY` help: key, meaning, accepted values, default and scope.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let default = self.default.unwrap_or("unset");
         let mut text = format!(
             "{}: {}\n  value: {}\n  default: {}\n  applies to: {}",
@@ -120,7 +120,7 @@ impl SettingSpec {
     }
 
     /// The smallest value a numeric setting accepts.
-    pub fn min(&self) -> Option<u64> {
+    pub(crate) fn min(&self) -> Option<u64> {
         match self.kind {
             SettingKind::PositiveInt => Some(1),
             SettingKind::NonNegativeInt => Some(0),
@@ -129,7 +129,7 @@ impl SettingSpec {
     }
 
     /// `1 to 3600000` for a numeric setting.
-    pub fn range(&self) -> Option<String> {
+    pub(crate) fn range(&self) -> Option<String> {
         Some(format!("{} to {}", self.min()?, self.max?))
     }
 
@@ -441,17 +441,17 @@ static REGISTRY: &[SettingSpec] = &[
 ];
 
 /// Every setting, in table order.
-pub fn registry() -> &'static [SettingSpec] {
+pub(crate) fn registry() -> &'static [SettingSpec] {
     REGISTRY
 }
 
 /// The row for `key`, if there is one (exact match; keys are case-sensitive).
-pub fn spec(key: &str) -> Option<&'static SettingSpec> {
+pub(crate) fn spec(key: &str) -> Option<&'static SettingSpec> {
     REGISTRY.iter().find(|s| s.key == key)
 }
 
 /// Every key, in table order (for completion and error messages).
-pub fn keys() -> impl Iterator<Item = &'static str> {
+pub(crate) fn keys() -> impl Iterator<Item = &'static str> {
     REGISTRY.iter().map(|s| s.key)
 }
 
@@ -461,7 +461,7 @@ pub(crate) fn position(key: &str) -> Option<usize> {
 }
 
 /// The known key closest to `key`, when it is close enough to be a likely typo.
-pub fn suggest(key: &str) -> Option<&'static str> {
+pub(crate) fn suggest(key: &str) -> Option<&'static str> {
     let wanted = key.to_ascii_lowercase().replace('-', "_");
     REGISTRY
         .iter()
@@ -559,7 +559,8 @@ mod tests {
 
     #[test]
     fn values_above_the_bound_name_the_key_value_and_range() {
-        use crate::config::{check_value, parse_value};
+        use crate::config::parse_value;
+        use crate::config::value::check_value;
         let err = parse_value("failover_retry_count", "4294967295").unwrap_err();
         assert_eq!(
             err.to_string(),

@@ -37,7 +37,7 @@ impl Settings {
     }
 
     /// The value of `key`, if set.
-    pub fn get(&self, key: &str) -> Option<&Value> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
         self.find(key).ok().map(|i| &self.entries[i].1)
     }
 
@@ -47,7 +47,7 @@ impl Settings {
     }
 
     /// The value of `key` as a boolean, if set to one.
-    pub fn get_bool(&self, key: &str) -> Option<bool> {
+    pub(crate) fn get_bool(&self, key: &str) -> Option<bool> {
         self.get(key).and_then(Value::as_bool)
     }
 
@@ -71,7 +71,7 @@ impl Settings {
     }
 
     /// Removes `key`; true when it was set.
-    pub fn unset(&mut self, key: &str) -> bool {
+    pub(crate) fn unset(&mut self, key: &str) -> bool {
         match self.find(key) {
             Ok(i) => {
                 self.entries.remove(i);
@@ -82,22 +82,22 @@ impl Settings {
     }
 
     /// Key and value pairs in stable order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.entries.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// How many keys are set.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// True when nothing is set.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
     /// These settings with `other` laid on top (`other` wins on shared keys).
-    pub fn merged_with(&self, other: &Settings) -> Settings {
+    pub(crate) fn merged_with(&self, other: &Settings) -> Settings {
         let mut out = self.clone();
         for (k, v) in other.iter() {
             out.insert(k.to_string(), v.clone());
@@ -107,7 +107,7 @@ impl Settings {
 
     /// A copy without protected keys and without secret-looking `custom-headers`
     /// entries (a header map left empty is dropped): what may be written to disk.
-    pub fn without_protected(&self) -> Settings {
+    pub(crate) fn without_protected(&self) -> Settings {
         let mut out = Settings::new();
         for (k, v) in self.iter() {
             if registry::spec(k).is_some_and(|s| s.protected) {
@@ -133,7 +133,7 @@ impl Settings {
 
     /// What [`Settings::without_protected`] would drop, for warnings:
     /// `auth-key`, `custom-headers.Authorization`, ...
-    pub fn protected_entries(&self) -> Vec<String> {
+    pub(crate) fn protected_entries(&self) -> Vec<String> {
         let mut out = Vec::new();
         for (k, v) in self.iter() {
             if registry::spec(k).is_some_and(|s| s.protected) {
@@ -151,9 +151,10 @@ impl Settings {
         out
     }
 
+    #[cfg(test)]
     /// All values as a JSON map, protected keys included (for in-memory use; write
     /// [`Settings::without_protected`] to disk).
-    pub fn to_json_map(&self) -> Map<String, Value> {
+    pub(crate) fn to_json_map(&self) -> Map<String, Value> {
         self.iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect()
@@ -161,7 +162,7 @@ impl Settings {
 
     /// Reads a JSON map leniently (session state, merged settings): unknown keys are
     /// kept and invalid values are dropped, each with a warning.
-    pub fn from_json_map(map: &Map<String, Value>) -> (Settings, Vec<String>) {
+    pub(crate) fn from_json_map(map: &Map<String, Value>) -> (Settings, Vec<String>) {
         let mut out = Settings::new();
         let mut warnings = Vec::new();
         for (k, v) in map {
@@ -181,7 +182,7 @@ impl Settings {
 
     /// Reads a JSON map strictly (profile files): the first invalid value of a known
     /// key is an error; unknown keys are kept with a warning.
-    pub fn try_from_json_map(
+    pub(crate) fn try_from_json_map(
         map: &Map<String, Value>,
     ) -> Result<(Settings, Vec<String>), SettingError> {
         let mut out = Settings::new();
@@ -255,13 +256,13 @@ impl<'de> Deserialize<'de> for Settings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BreakerSettings {
     /// Breaker on or off (`circuit_breaker_enabled`).
-    pub enabled: bool,
+    pub(crate) enabled: bool,
     /// Failures within the window that open it (`circuit_breaker_failure_threshold`).
     pub failure_threshold: u32,
     /// The window (`circuit_breaker_failure_window_ms`).
-    pub failure_window: Duration,
+    pub(crate) failure_window: Duration,
     /// Open → half-open after (`circuit_breaker_recovery_timeout_ms`).
-    pub recovery_timeout: Duration,
+    pub(crate) recovery_timeout: Duration,
 }
 
 /// The load balancer's settings, typed, with defaults filled in.
@@ -292,7 +293,7 @@ pub struct LbSettings {
 impl LbSettings {
     /// Reads the load-balancer keys of `s`; missing (or, defensively, mistyped) keys
     /// take the table's defaults.
-    pub fn from_settings(s: &Settings) -> LbSettings {
+    pub(crate) fn from_settings(s: &Settings) -> LbSettings {
         let int = |key: &str| -> u64 {
             s.get_u64(key)
                 .or_else(|| {

@@ -55,7 +55,7 @@ fn unknown_message(key: &str, suggestion: Option<&str>) -> String {
 
 impl SettingError {
     /// The key the error is about.
-    pub fn key(&self) -> &str {
+    pub(crate) fn key(&self) -> &str {
         match self {
             Self::UnknownKey { key, .. }
             | Self::Invalid { key, .. }
@@ -72,7 +72,7 @@ impl SettingError {
 }
 
 /// Parses text typed by the user (`/set KEY VALUE`, `--set KEY=VALUE`) for `key`.
-pub fn parse_value(key: &str, raw: &str) -> Result<Value, SettingError> {
+pub(crate) fn parse_value(key: &str, raw: &str) -> Result<Value, SettingError> {
     let spec = registry::spec(key).ok_or_else(|| SettingError::unknown(key))?;
     let bad = || invalid(spec, raw.to_string());
     let text = raw.trim();
@@ -117,7 +117,7 @@ pub fn parse_value(key: &str, raw: &str) -> Result<Value, SettingError> {
 ///
 /// Files are strict about types: `"30000"` (a string) is refused where a number is
 /// expected, because llxprt and baton both write numbers.
-pub fn check_value(key: &str, value: &Value) -> Result<Value, SettingError> {
+pub(crate) fn check_value(key: &str, value: &Value) -> Result<Value, SettingError> {
     let spec = registry::spec(key).ok_or_else(|| SettingError::unknown(key))?;
     let bad = || invalid(spec, got_json(spec, value));
     match spec.kind {
@@ -155,7 +155,7 @@ pub fn check_value(key: &str, value: &Value) -> Result<Value, SettingError> {
 
 /// How a stored value is shown to the user: secrets as `***`, the rest as JSON
 /// (strings without quotes).
-pub fn display_value(key: &str, value: &Value) -> String {
+pub(crate) fn display_value(key: &str, value: &Value) -> String {
     if registry::spec(key).is_some_and(|s| s.protected) {
         return "***".to_string();
     }
@@ -181,7 +181,7 @@ pub fn display_value(key: &str, value: &Value) -> String {
 
 /// True for header names whose values are credentials (`Authorization`, `X-Api-Key`,
 /// `X-Auth-Token`, `Cookie`, ...). Their values are treated like `auth-key`.
-pub fn is_secret_header(name: &str) -> bool {
+pub(crate) fn is_secret_header(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     ["auth", "key", "token", "secret", "password", "cookie"]
         .iter()

@@ -60,7 +60,7 @@ impl fmt::Display for BreakerState {
 
 /// The answer of [`CircuitBreaker::admit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
+pub(crate) enum Admission {
     /// Send the request as usual.
     Allowed,
     /// Send the request as the recovery probe: report its outcome with
@@ -90,14 +90,14 @@ pub struct CircuitBreaker {
 
 impl CircuitBreaker {
     /// A closed breaker with no failures.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Whether [`admit`](Self::admit) would let a request through now, without
     /// changing anything: closed → yes; open → only once the recovery timeout has
     /// passed; half-open → only while no probe is in flight.
-    pub fn would_admit(&self, now_ms: u64, s: &BreakerSettings) -> bool {
+    pub(crate) fn would_admit(&self, now_ms: u64, s: &BreakerSettings) -> bool {
         if !s.enabled {
             return true;
         }
@@ -112,7 +112,7 @@ impl CircuitBreaker {
     /// half-open and returns [`Admission::Probe`]; until that probe is reported, every
     /// other caller gets [`Admission::Rejected`], so there is exactly one probe per
     /// recovery window.
-    pub fn admit(&mut self, name: &str, now_ms: u64, s: &BreakerSettings) -> Admission {
+    pub(crate) fn admit(&mut self, name: &str, now_ms: u64, s: &BreakerSettings) -> Admission {
         if !s.enabled {
             return Admission::Allowed;
         }
@@ -133,7 +133,7 @@ impl CircuitBreaker {
     /// the closed state a success clears the failures counted so far. An open breaker
     /// stays open (a late success of a request admitted before it opened does not
     /// outweigh the failures that opened it; the probe decides).
-    pub fn record_success(&mut self, name: &str, now_ms: u64, s: &BreakerSettings) {
+    pub(crate) fn record_success(&mut self, name: &str, now_ms: u64, s: &BreakerSettings) {
         // The time is unused today; every report takes it so callers need not care.
         let _ = now_ms;
         if !s.enabled {
@@ -175,7 +175,7 @@ impl CircuitBreaker {
 
     /// Reports that the probe ended with neither success nor failure (cancelled): the
     /// breaker stays half-open and the next [`admit`](Self::admit) becomes the probe.
-    pub fn release_probe(&mut self) {
+    pub(crate) fn release_probe(&mut self) {
         self.probe_in_flight = false;
         self.probe_since_ms = None;
     }
@@ -184,7 +184,7 @@ impl CircuitBreaker {
     /// breaker whose recovery timeout has passed still shows `open` until a request
     /// actually probes it, as in llxprt, because `half-open` means a probe is allowed
     /// or under way. A disabled breaker shows `closed`, since it admits everything.
-    pub fn state(&self, now_ms: u64, s: &BreakerSettings) -> BreakerState {
+    pub(crate) fn state(&self, now_ms: u64, s: &BreakerSettings) -> BreakerState {
         // Taken so the display rule can change without touching callers.
         let _ = now_ms;
         if s.enabled {
@@ -194,20 +194,21 @@ impl CircuitBreaker {
         }
     }
 
+    #[cfg(test)]
     /// Failure times kept (within the window as of the last prune), oldest first.
-    pub fn failures(&self) -> impl ExactSizeIterator<Item = u64> + '_ {
+    pub(crate) fn failures(&self) -> impl ExactSizeIterator<Item = u64> + '_ {
         self.failures.iter().copied()
     }
 
     /// When the breaker last opened, if it is open or half-open.
-    pub fn opened_at_ms(&self) -> Option<u64> {
+    pub(crate) fn opened_at_ms(&self) -> Option<u64> {
         self.opened_at_ms
     }
 
     /// Gives back a probe sent at least `limit_ms` ago (or at an unknown time): its
     /// process must have ended without reporting, and holding it would shut the
     /// backend out for good. A probe another live process holds is kept.
-    pub fn release_stale_probe(&mut self, now_ms: u64, limit_ms: u64) {
+    pub(crate) fn release_stale_probe(&mut self, now_ms: u64, limit_ms: u64) {
         let stale = self
             .probe_since_ms
             .is_none_or(|since| now_ms < since || now_ms - since >= limit_ms);
@@ -216,14 +217,15 @@ impl CircuitBreaker {
         }
     }
 
+    #[cfg(test)]
     /// Whether the recovery probe is under way.
-    pub fn probe_in_flight(&self) -> bool {
+    pub(crate) fn probe_in_flight(&self) -> bool {
         self.probe_in_flight
     }
 
     /// Drops failures outside the window (and any "in the future", left by a wall
     /// clock that went back between runs) and keeps at most `failure_threshold`.
-    pub fn prune(&mut self, now_ms: u64, s: &BreakerSettings) {
+    pub(crate) fn prune(&mut self, now_ms: u64, s: &BreakerSettings) {
         let window = millis(s.failure_window);
         self.failures
             .retain(|&t| t <= now_ms && now_ms - t < window);

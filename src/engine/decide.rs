@@ -220,15 +220,15 @@ pub(super) fn max_attempts(settings: &LbSettings) -> u32 {
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Answer {
     /// From the start of the attempt to its first text.
-    pub first_chunk_ms: u64,
+    pub(crate) first_chunk_ms: u64,
     /// From the start of the attempt to its end.
-    pub attempt_ms: u64,
+    pub(crate) attempt_ms: u64,
     /// Sent by the provider, or estimated from the text.
-    pub usage: Usage,
+    pub(crate) usage: Usage,
     /// How the answer ended (`Interrupted` for a broken one).
-    pub finish: Finish,
+    pub(crate) finish: Finish,
     /// The budget the response's rate-limit headers reported.
-    pub rate_limit: Option<RateLimit>,
+    pub(crate) rate_limit: Option<RateLimit>,
 }
 
 /// How one attempt on a backend ended.

@@ -5,7 +5,7 @@ use super::BackendFailure;
 use crate::provider::ErrorClass;
 
 /// Each backend and its last reason, as one message.
-pub fn exhausted_message(reasons: &[BackendFailure]) -> String {
+pub(crate) fn exhausted_message(reasons: &[BackendFailure]) -> String {
     match reasons {
         [] => "the profile has no backends".into(),
         [only] => format!("{} failed: {}", only.backend, only.reason),
@@ -20,7 +20,7 @@ pub fn exhausted_message(reasons: &[BackendFailure]) -> String {
 }
 
 /// `every backend is cooling down; X is expected back in 25s (at 12:00:01 UTC)`.
-pub fn recovery_message(name: &str, wait: std::time::Duration) -> String {
+pub(crate) fn recovery_message(name: &str, wait: std::time::Duration) -> String {
     let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
     let at = super::clock::now_ms().saturating_add(wait_ms);
     let secs = wait_ms.div_ceil(1000);
@@ -37,7 +37,7 @@ pub fn recovery_message(name: &str, wait: std::time::Duration) -> String {
 
 /// True when every reason was transient: the same prompt may work later (exit 75),
 /// unlike a bad key or a rejected request.
-pub fn retry_later(reasons: &[BackendFailure]) -> bool {
+pub(crate) fn retry_later(reasons: &[BackendFailure]) -> bool {
     !reasons.is_empty() && reasons.iter().all(|r| r.class == ErrorClass::Transient)
 }
 

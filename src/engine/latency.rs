@@ -13,14 +13,14 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 /// How fast old samples lose weight: after this long a new sample counts about 63%.
-pub const DECAY_MS: f64 = 10_000.0;
+pub(crate) const DECAY_MS: f64 = 10_000.0;
 
 /// How fast an estimate without new samples fades: after this long it is at 37%.
-pub const IDLE_DECAY_MS: f64 = 30_000.0;
+pub(crate) const IDLE_DECAY_MS: f64 = 30_000.0;
 
 /// One backend's first-chunk latency estimate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct PeakEwma {
+pub(crate) struct PeakEwma {
     /// The estimate in ms; 0 with no sample yet.
     estimate_ms: f64,
     /// When the last sample arrived (Unix ms).
@@ -31,7 +31,7 @@ pub struct PeakEwma {
 
 impl PeakEwma {
     /// Takes a first-chunk time of `sample_ms` seen at `now_ms`.
-    pub fn observe(&mut self, sample_ms: f64, now_ms: u64) {
+    pub(crate) fn observe(&mut self, sample_ms: f64, now_ms: u64) {
         let sample_ms = sample_ms.max(0.0);
         if self.samples == 0 || sample_ms > self.estimate_ms {
             self.estimate_ms = sample_ms;
@@ -45,18 +45,13 @@ impl PeakEwma {
     }
 
     /// The estimate at `now_ms`, `None` before the first sample.
-    pub fn estimate_ms(&self, now_ms: u64) -> Option<f64> {
+    pub(crate) fn estimate_ms(&self, now_ms: u64) -> Option<f64> {
         let idle = now_ms.saturating_sub(self.at_ms) as f64;
         (self.samples > 0).then(|| self.estimate_ms * (-idle / IDLE_DECAY_MS).exp())
     }
 
-    /// Samples seen.
-    pub fn samples(&self) -> u64 {
-        self.samples
-    }
-
     /// No sample yet (nothing worth saving).
-    pub fn is_unmeasured(&self) -> bool {
+    pub(crate) fn is_unmeasured(&self) -> bool {
         self.samples == 0
     }
 }
@@ -64,7 +59,7 @@ impl PeakEwma {
 /// The order in which to offer a request under the `latency` policy: backends with no
 /// estimate first (in listed order), then the better of two picked at random, then the
 /// rest from fastest to slowest. `estimates[i]` is backend `i`'s estimate.
-pub fn order(estimates: &[Option<f64>], rng: &mut impl Rng) -> Vec<usize> {
+pub(crate) fn order(estimates: &[Option<f64>], rng: &mut impl Rng) -> Vec<usize> {
     let (mut unknown, mut known): (Vec<usize>, Vec<usize>) =
         (0..estimates.len()).partition(|&i| estimates[i].is_none());
     let cost = |i: usize| estimates[i].unwrap_or(0.0);

@@ -9,24 +9,24 @@ use serde::{Deserialize, Serialize};
 /// Counters of one backend. Every counter saturates instead of wrapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
-pub struct BackendMetrics {
+pub(crate) struct BackendMetrics {
     /// Attempts sent to the backend.
-    pub requests: u64,
+    pub(crate) requests: u64,
     /// Attempts that produced a complete answer.
-    pub successes: u64,
+    pub(crate) successes: u64,
     /// Attempts that failed (timeouts included).
-    pub failures: u64,
+    pub(crate) failures: u64,
     /// Failed attempts that were timeouts (a subset of `failures`).
-    pub timeouts: u64,
+    pub(crate) timeouts: u64,
     /// Tokens of the successful answers (prompt and completion).
-    pub tokens: u64,
+    pub(crate) tokens: u64,
     /// Sum of the successful attempts' latencies, for the average.
-    pub latency_total_ms: u64,
+    pub(crate) latency_total_ms: u64,
 }
 
 impl BackendMetrics {
     /// Counts an attempt that answered, taking `latency_ms` and producing `tokens`.
-    pub fn record_success(&mut self, latency_ms: u64, tokens: u64) {
+    pub(crate) fn record_success(&mut self, latency_ms: u64, tokens: u64) {
         self.requests = self.requests.saturating_add(1);
         self.successes = self.successes.saturating_add(1);
         self.tokens = self.tokens.saturating_add(tokens);
@@ -34,7 +34,7 @@ impl BackendMetrics {
     }
 
     /// Counts an attempt that failed; `timeout` when it failed by timing out.
-    pub fn record_failure(&mut self, timeout: bool) {
+    pub(crate) fn record_failure(&mut self, timeout: bool) {
         self.requests = self.requests.saturating_add(1);
         self.failures = self.failures.saturating_add(1);
         if timeout {
@@ -43,7 +43,7 @@ impl BackendMetrics {
     }
 
     /// Share of requests that succeeded, from 0.0 to 1.0; `None` before any request.
-    pub fn success_rate(&self) -> Option<f64> {
+    pub(crate) fn success_rate(&self) -> Option<f64> {
         // Counts beyond 2^53 would lose precision as f64: irrelevant for a ratio
         // shown to one decimal.
         (self.requests > 0).then(|| self.successes as f64 / self.requests as f64)
@@ -51,7 +51,7 @@ impl BackendMetrics {
 
     /// Mean latency of the successful requests, rounded to the nearest millisecond;
     /// `None` before any success.
-    pub fn avg_latency_ms(&self) -> Option<u64> {
+    pub(crate) fn avg_latency_ms(&self) -> Option<u64> {
         (self.successes > 0).then(|| {
             let half = self.successes / 2;
             self.latency_total_ms.saturating_add(half) / self.successes

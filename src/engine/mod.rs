@@ -31,12 +31,12 @@
 mod attempt;
 mod breaker;
 mod build;
-pub mod clock;
+pub(crate) mod clock;
 mod decide;
 mod events;
 mod exhausted;
 mod journal;
-pub mod latency;
+pub(crate) mod latency;
 mod markers;
 mod metrics;
 mod policy;
@@ -52,16 +52,15 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use futures_util::Stream;
 use serde::Serialize;
 
-pub use breaker::{Admission, BreakerState, CircuitBreaker};
-pub use build::{BuildError, build_engine};
+pub use breaker::BreakerState;
+pub(crate) use build::BuildError;
+pub use build::build_engine;
 pub use clock::now_ms;
-pub use decide::Verdict;
-pub use exhausted::{exhausted_message, recovery_message, retry_later};
-pub use metrics::BackendMetrics;
-pub use policy::{PoolLabel, Route, Router, Slot};
-pub use state::StateError;
-pub use stats::{BackendHealth, LastFailure, LbHealth};
-pub use tpm::TpmTracker;
+pub(crate) use decide::Verdict;
+pub(crate) use exhausted::{exhausted_message, recovery_message, retry_later};
+pub(crate) use policy::{PoolLabel, Route};
+pub(crate) use stats::LastFailure;
+pub use stats::LbHealth;
 
 use crate::config::LbSettings;
 use crate::profile::Policy;
@@ -205,16 +204,6 @@ pub enum EngineEvent {
         /// Each backend and its last reason, in the order tried.
         reasons: Vec<BackendFailure>,
     },
-}
-
-impl EngineEvent {
-    /// True for the events that end a run.
-    pub fn is_final(&self) -> bool {
-        matches!(
-            self,
-            Self::Done { .. } | Self::Interrupted { .. } | Self::Exhausted { .. }
-        )
-    }
 }
 
 /// Hands prompts to backends. Cheap to clone; clones share routing state.
@@ -442,7 +431,7 @@ impl Engine {
     }
 
     /// An engine over a routing tree (nested load balancers, pools).
-    pub fn with_route(
+    pub(crate) fn with_route(
         profile: impl Into<String>,
         settings: LbSettings,
         backends: Vec<Backend>,
@@ -512,7 +501,7 @@ impl Engine {
 
     /// Each backend's breaker state and current TPM, in listed order: the status
     /// bar's health summary.
-    pub fn health_summary(&self) -> Vec<(String, BreakerState, u64)> {
+    pub(crate) fn health_summary(&self) -> Vec<(String, BreakerState, u64)> {
         let now = now_ms();
         let breaker = &self.inner.settings.breaker;
         self.inner
@@ -530,7 +519,7 @@ impl Engine {
 
     /// Breakers, TPM and metrics as one JSON document (the state file's layout),
     /// for the session archive.
-    pub fn snapshot(&self) -> serde_json::Value {
+    pub(crate) fn snapshot(&self) -> serde_json::Value {
         state::snapshot(
             &self.inner.profile,
             &self.inner.health(),
@@ -542,7 +531,7 @@ impl Engine {
     /// When every backend is cooling down (breaker open or out of quota): the one
     /// expected back first and how long until then. `None` when a backend may be
     /// tried now.
-    pub fn earliest_recovery(&self) -> Option<(String, std::time::Duration)> {
+    pub(crate) fn earliest_recovery(&self) -> Option<(String, std::time::Duration)> {
         let now = now_ms();
         let (name, at) = decide::earliest_recovery(
             &self.inner.backends,
@@ -558,17 +547,17 @@ impl Engine {
 
     /// Saves health now (when persisting): a run cut short by Ctrl-C or a signal
     /// keeps the failures its prompt already met.
-    pub async fn save_state(&self) {
+    pub(crate) async fn save_state(&self) {
         self.inner.save_state().await;
     }
 
     /// True when this engine keeps its health in the state folder.
-    pub fn is_persistent(&self) -> bool {
+    pub(crate) fn is_persistent(&self) -> bool {
         self.inner.is_persistent()
     }
 
     /// The `/stats lb` block (its layout is in `docs/failover.md`).
-    pub fn stats_lb(&self) -> String {
+    pub(crate) fn stats_lb(&self) -> String {
         self.inner.health().render_stats(
             &self.inner.profile,
             now_ms(),
@@ -577,7 +566,7 @@ impl Engine {
     }
 
     /// The profile this engine serves.
-    pub fn profile(&self) -> &str {
+    pub(crate) fn profile(&self) -> &str {
         &self.inner.profile
     }
 
@@ -601,7 +590,7 @@ impl Engine {
     /// at the end, and a stream that breaks midway is rescued by a retry or the next
     /// backend rather than ending the prompt. The caller gets one complete answer
     /// (or the exhausted error), never text from two attempts.
-    pub fn run_held(
+    pub(crate) fn run_held(
         &self,
         request: ChatRequest,
     ) -> impl Stream<Item = EngineEvent> + Send + 'static {

@@ -16,11 +16,11 @@ use rand::seq::SliceRandom;
 use crate::profile::Policy;
 
 /// The environment variable that seeds the `random` policy, for repeatable runs.
-pub const SEED_ENV: &str = "BATON_SEED";
+pub(super) const SEED_ENV: &str = "BATON_SEED";
 
 /// Turns a policy into an order of backend indices, request by request.
 #[derive(Debug)]
-pub struct Router {
+pub(crate) struct Router {
     policy: Policy,
     len: usize,
     next_start: AtomicUsize,
@@ -29,12 +29,12 @@ pub struct Router {
 
 impl Router {
     /// A router over `len` backends.
-    pub fn new(policy: Policy, len: usize) -> Self {
+    pub(crate) fn new(policy: Policy, len: usize) -> Self {
         Self::with_rng(policy, len, seeded_rng())
     }
 
     /// A router with an explicit random source (tests).
-    pub fn with_rng(policy: Policy, len: usize, rng: StdRng) -> Self {
+    pub(crate) fn with_rng(policy: Policy, len: usize, rng: StdRng) -> Self {
         Self {
             policy,
             len,
@@ -44,12 +44,12 @@ impl Router {
     }
 
     /// The policy.
-    pub fn policy(&self) -> Policy {
+    pub(crate) fn policy(&self) -> Policy {
         self.policy
     }
 
     /// The next turn starts at `cursor` (modulo the length).
-    pub fn start_at(&self, cursor: u64) {
+    pub(crate) fn start_at(&self, cursor: u64) {
         if self.len > 0 {
             let start = usize::try_from(cursor % self.len as u64).unwrap_or(0);
             self.next_start.store(start, Ordering::Relaxed);
@@ -60,7 +60,7 @@ impl Router {
     ///
     /// Every backend appears once, so a request that fails everywhere has tried
     /// each backend exactly once.
-    pub fn order(&self) -> Vec<usize> {
+    pub(crate) fn order(&self) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.len).collect();
         match self.policy {
             // Latency orders by measured first-chunk times, which the driver has.
@@ -85,7 +85,7 @@ impl Router {
 
 /// A pool's name and the member that was asked for, for the "no active member" error.
 /// A random source seeded by `BATON_SEED` when set (reproducible runs), else by the OS.
-pub fn seeded_rng() -> StdRng {
+pub(super) fn seeded_rng() -> StdRng {
     let seed = std::env::var(SEED_ENV)
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok());
@@ -96,25 +96,25 @@ pub fn seeded_rng() -> StdRng {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PoolLabel {
+pub(crate) struct PoolLabel {
     /// The pool key (`poolName ?? name`).
-    pub key: String,
+    pub(crate) key: String,
     /// The member that was named.
-    pub pinned: String,
+    pub(crate) pinned: String,
 }
 
 /// One place in the order for a prompt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Slot {
+pub(crate) struct Slot {
     /// Index of the backend.
-    pub backend: usize,
+    pub(crate) backend: usize,
     /// Index of the pool it was reached through, if any.
-    pub pool: Option<usize>,
+    pub(crate) pool: Option<usize>,
 }
 
 /// The routing tree of a profile.
 #[derive(Debug)]
-pub enum Route {
+pub(crate) enum Route {
     /// One backend, by index.
     Backend(usize),
     /// Members ordered by a policy: a load balancer, or a pool when `pool` is set.
@@ -130,7 +130,7 @@ pub enum Route {
 
 impl Route {
     /// A flat group over backends `0..len` (a plain load balancer).
-    pub fn flat(policy: Policy, len: usize) -> Self {
+    pub(crate) fn flat(policy: Policy, len: usize) -> Self {
         Route::Group {
             router: Box::new(Router::new(policy, len)),
             children: (0..len).map(Route::Backend).collect(),
@@ -139,7 +139,7 @@ impl Route {
     }
 
     /// The order for the next prompt.
-    pub fn order(&self) -> Vec<Slot> {
+    pub(crate) fn order(&self) -> Vec<Slot> {
         let mut out = Vec::new();
         self.collect(&mut out, &mut HashSet::new(), None);
         out
@@ -170,7 +170,7 @@ impl Route {
     }
 
     /// The policy at the top of the tree.
-    pub fn policy(&self) -> Policy {
+    pub(crate) fn policy(&self) -> Policy {
         match self {
             Route::Backend(_) => Policy::Failover,
             Route::Group { router, .. } => router.policy(),
@@ -179,7 +179,7 @@ impl Route {
 
     /// Makes the next round-robin turn of the top group start at `cursor` (modulo
     /// its length): the shared cursor of consecutive processes.
-    pub fn start_at(&self, cursor: u64) {
+    pub(crate) fn start_at(&self, cursor: u64) {
         if let Route::Group { router, .. } = self {
             router.start_at(cursor);
         }

@@ -26,7 +26,7 @@ use super::stats::{BackendHealth, LbHealth};
 use crate::config::BreakerSettings;
 
 /// The file format's version.
-pub const STATE_VERSION: u64 = 1;
+pub(crate) const STATE_VERSION: u64 = 1;
 
 /// Why engine state could not be saved or reset.
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +103,7 @@ struct StateFileIn {
 }
 
 /// The state file of `profile` in `dir`, if the name can name one.
-pub fn path_of(dir: &Path, profile: &str) -> Result<PathBuf, StateError> {
+pub(crate) fn path_of(dir: &Path, profile: &str) -> Result<PathBuf, StateError> {
     let reason = if profile.trim().is_empty() {
         Some("a name cannot be empty")
     } else if profile.contains('/') || profile.contains('\\') {
@@ -123,47 +123,6 @@ pub fn path_of(dir: &Path, profile: &str) -> Result<PathBuf, StateError> {
         }),
         None => Ok(dir.join(format!("{profile}.json"))),
     }
-}
-
-/// Loads the state of `profile` for its current `backends` (listed order). Never
-/// fails: see the module docs. The warning, if any, names the file.
-///
-/// A probe marked in flight is released: the process that sent it has ended, so the
-/// next run may probe again.
-pub fn load(dir: &Path, profile: &str, backends: &[&str]) -> (LbHealth, Option<String>) {
-    let mut health = LbHealth::new(backends.iter().copied());
-    let path = match path_of(dir, profile) {
-        Ok(path) => path,
-        Err(e) => return (health, Some(format!("not loading engine state: {e}"))),
-    };
-    let text = match fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return (health, None),
-        Err(e) => {
-            let warning = format!(
-                "ignoring unreadable engine state in {}: {e}",
-                path.display()
-            );
-            return (health, Some(warning));
-        }
-    };
-    let file = match parse(&text, profile) {
-        Ok(file) => file,
-        Err(reason) => {
-            let warning = format!(
-                "ignoring corrupt engine state in {}: {reason}",
-                path.display()
-            );
-            return (health, Some(warning));
-        }
-    };
-    for (name, mut saved) in file.backends {
-        if let Some(slot) = health.get_mut(&name) {
-            saved.breaker.release_probe();
-            *slot = saved;
-        }
-    }
-    (health, None)
 }
 
 fn parse(text: &str, profile: &str) -> Result<StateFileIn, String> {
@@ -220,7 +179,7 @@ pub fn save(
 
 /// The same document [`save`] writes, as a JSON value: the snapshot the session
 /// archive records after each answer.
-pub fn snapshot(
+pub(crate) fn snapshot(
     profile: &str,
     health: &LbHealth,
     now_ms: u64,
@@ -241,7 +200,7 @@ pub fn snapshot(
 
 /// Deletes the state of `profile`, or of every profile when `None`, and returns the
 /// profiles whose state was deleted (none when there was nothing to delete).
-pub fn reset(dir: &Path, profile: Option<&str>) -> Result<Vec<String>, StateError> {
+pub(crate) fn reset(dir: &Path, profile: Option<&str>) -> Result<Vec<String>, StateError> {
     let names = match profile {
         Some(name) => {
             path_of(dir, name)?;
@@ -292,16 +251,20 @@ const STATE_LIMIT: u64 = 16 * 1024 * 1024;
 
 /// What one profile's state file holds, as read under its lock.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Shared {
+pub(crate) struct Shared {
     /// Every backend's health.
-    pub health: LbHealth,
+    pub(crate) health: LbHealth,
     /// Where the next round-robin prompt starts.
-    pub cursor: u64,
+    pub(crate) cursor: u64,
 }
 
 /// Reads `profile`'s state as it is on disk, probes in flight and all. A missing
 /// file is a fresh state; an unreadable or corrupt one is a fresh state and a warning.
-pub fn read_shared(dir: &Path, profile: &str, backends: &[&str]) -> (Shared, Option<String>) {
+pub(crate) fn read_shared(
+    dir: &Path,
+    profile: &str,
+    backends: &[&str],
+) -> (Shared, Option<String>) {
     let mut shared = Shared {
         health: LbHealth::new(backends.iter().copied()),
         cursor: 0,
@@ -346,7 +309,7 @@ pub fn read_shared(dir: &Path, profile: &str, backends: &[&str]) -> (Shared, Opt
 /// it back, and returns the result. The lock is held only for this, never across a
 /// request, so parallel one-shots each add their outcome instead of the last one
 /// overwriting the rest, and exactly one of them wins a half-open probe.
-pub fn update<T>(
+pub(crate) fn update<T>(
     dir: &Path,
     profile: &str,
     backends: &[&str],
@@ -401,11 +364,17 @@ pub fn update<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::breaker::BreakerState;
     use crate::engine::breaker::tests::settings;
-    use crate::engine::breaker::{Admission, BreakerState};
     use pretty_assertions::assert_eq;
 
     const NOW: u64 = 1_765_500_000_000;
+
+    /// What a run reads: the health on disk and any warning about the file.
+    fn load(dir: &Path, profile: &str, backends: &[&str]) -> (LbHealth, Option<String>) {
+        let (shared, warning) = read_shared(dir, profile, backends);
+        (shared.health, warning)
+    }
 
     fn sample(s: &BreakerSettings) -> LbHealth {
         let mut lb = LbHealth::new(["synthetic", "chutes"]);
@@ -562,26 +531,6 @@ mod tests {
         );
         assert_eq!(loaded.get("groqgpt"), Some(&BackendHealth::default()));
         assert_eq!(loaded.get("synthetic"), lb.get("synthetic"));
-    }
-
-    #[test]
-    fn a_probe_in_flight_is_released_on_load() {
-        let tmp = tempfile::tempdir().unwrap();
-        let s = settings(2, 60_000, 30_000);
-        let mut lb = sample(&s);
-        let syn = lb.get_mut("synthetic").unwrap();
-        assert_eq!(
-            syn.breaker.admit("synthetic", NOW + 30_000, &s),
-            Admission::Probe
-        );
-        save(tmp.path(), "p", &lb, NOW + 30_000, &s).unwrap();
-        let (mut loaded, _) = load(tmp.path(), "p", &["synthetic"]);
-        let syn = loaded.get_mut("synthetic").unwrap();
-        assert_eq!(syn.breaker.state(NOW + 30_001, &s), BreakerState::HalfOpen);
-        assert_eq!(
-            syn.breaker.admit("synthetic", NOW + 30_001, &s),
-            Admission::Probe
-        );
     }
 
     #[test]

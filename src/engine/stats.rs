@@ -47,34 +47,34 @@ pub struct BackendHealth {
     /// Its tokens per minute.
     pub tpm: TpmTracker,
     /// Its counters.
-    pub metrics: BackendMetrics,
+    pub(crate) metrics: BackendMetrics,
     /// Why it last gave up on a prompt, so a later "circuit breaker open" (in this
     /// run or the next one-shot run) can still name the real cause and class.
-    pub last_failure: Option<LastFailure>,
+    pub(crate) last_failure: Option<LastFailure>,
     /// Until when (ms since the epoch) the backend is out of money or quota and
     /// skipped; cleared by the next answer it gives.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub quota_until_ms: Option<u64>,
+    pub(crate) quota_until_ms: Option<u64>,
     /// The budget its last response's rate-limit headers reported.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rate_limit: Option<crate::provider::ratelimit::RateLimit>,
+    pub(crate) rate_limit: Option<crate::provider::ratelimit::RateLimit>,
     /// Its first-chunk time, for the `latency` policy.
     #[serde(skip_serializing_if = "super::latency::PeakEwma::is_unmeasured")]
-    pub latency: super::latency::PeakEwma,
+    pub(crate) latency: super::latency::PeakEwma,
 }
 
 /// The last reason a backend gave up, with its class.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LastFailure {
+pub(crate) struct LastFailure {
     /// The error's class.
-    pub class: ErrorClass,
+    pub(crate) class: ErrorClass,
     /// What happened.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 impl BackendHealth {
     /// Drops breaker failures and TPM buckets that have left their windows.
-    pub fn prune(&mut self, now_ms: u64, s: &BreakerSettings) {
+    pub(crate) fn prune(&mut self, now_ms: u64, s: &BreakerSettings) {
         self.breaker.prune(now_ms, s);
         self.tpm.prune(now_ms);
         if self.quota_until_ms.is_some_and(|until| until <= now_ms) {
@@ -83,7 +83,7 @@ impl BackendHealth {
     }
 
     /// Until when the backend is skipped for its quota, if it is at `now_ms`.
-    pub fn out_of_quota(&self, now_ms: u64) -> Option<u64> {
+    pub(crate) fn out_of_quota(&self, now_ms: u64) -> Option<u64> {
         self.quota_until_ms.filter(|&until| until > now_ms)
     }
 }
@@ -114,7 +114,7 @@ impl LbHealth {
     }
 
     /// The health of backend `name`.
-    pub fn get(&self, name: &str) -> Option<&BackendHealth> {
+    pub(crate) fn get(&self, name: &str) -> Option<&BackendHealth> {
         self.backends
             .iter()
             .find_map(|(n, h)| (n == name).then_some(h))
@@ -128,29 +128,30 @@ impl LbHealth {
     }
 
     /// Backends and their health, in listed order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &BackendHealth)> {
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &BackendHealth)> {
         self.backends.iter().map(|(n, h)| (n.as_str(), h))
     }
 
     /// How many backends are tracked.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.backends.len()
     }
 
+    #[cfg(test)]
     /// True when no backend is tracked.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.backends.is_empty()
     }
 
     /// Requests over all backends ("Total Requests").
-    pub fn total_requests(&self) -> u64 {
+    pub(crate) fn total_requests(&self) -> u64 {
         self.backends
             .iter()
             .fold(0, |sum, (_, h)| sum.saturating_add(h.metrics.requests))
     }
 
     /// Prunes every backend (see [`BackendHealth::prune`]).
-    pub fn prune(&mut self, now_ms: u64, s: &BreakerSettings) {
+    pub(crate) fn prune(&mut self, now_ms: u64, s: &BreakerSettings) {
         for (_, health) in &mut self.backends {
             health.prune(now_ms, s);
         }
@@ -158,7 +159,7 @@ impl LbHealth {
 
     /// The `/stats lb` report for profile `profile` at `now_ms` (see the module docs).
     /// Ends with a newline; no line has trailing spaces.
-    pub fn render_stats(&self, profile: &str, now_ms: u64, s: &BreakerSettings) -> String {
+    pub(crate) fn render_stats(&self, profile: &str, now_ms: u64, s: &BreakerSettings) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = writeln!(out, "Load Balancer Statistics\nProfile: {profile}");

@@ -27,7 +27,7 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 /// The window's length in minutes.
-pub const WINDOW_MINUTES: u64 = 5;
+pub(super) const WINDOW_MINUTES: u64 = 5;
 
 const MINUTE_MS: u64 = 60_000;
 
@@ -40,8 +40,9 @@ pub struct TpmTracker {
 }
 
 impl TpmTracker {
+    #[cfg(test)]
     /// An empty tracker.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
@@ -61,7 +62,7 @@ impl TpmTracker {
     }
 
     /// Tokens per minute at `now_ms`; 0 when nothing was recorded in the window.
-    pub fn tpm(&self, now_ms: u64) -> u64 {
+    pub(crate) fn tpm(&self, now_ms: u64) -> u64 {
         let now_minute = now_ms / MINUTE_MS;
         let mut in_window = self
             .buckets
@@ -75,8 +76,9 @@ impl TpmTracker {
         total / covered
     }
 
+    #[cfg(test)]
     /// Tokens recorded in the window at `now_ms`.
-    pub fn tokens_in_window(&self, now_ms: u64) -> u64 {
+    pub(crate) fn tokens_in_window(&self, now_ms: u64) -> u64 {
         let now_minute = now_ms / MINUTE_MS;
         self.buckets
             .iter()
@@ -84,19 +86,21 @@ impl TpmTracker {
             .fold(0, |sum, (_, tokens)| sum.saturating_add(*tokens))
     }
 
+    #[cfg(test)]
     /// True when no bucket is held (nothing recorded, or all of it pruned).
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.buckets.is_empty()
     }
 
+    #[cfg(test)]
     /// How many buckets are held (at most five, one per minute of the window).
-    pub fn bucket_count(&self) -> usize {
+    pub(crate) fn bucket_count(&self) -> usize {
         self.buckets.len()
     }
 
     /// Drops buckets outside the window at `now_ms`, including any "in the future"
     /// left by a wall clock that went back between runs.
-    pub fn prune(&mut self, now_ms: u64) {
+    pub(crate) fn prune(&mut self, now_ms: u64) {
         let now_minute = now_ms / MINUTE_MS;
         self.buckets
             .retain(|(minute, _)| in_window(*minute, now_minute));

@@ -9,10 +9,10 @@ use super::store::ProfileStore;
 use crate::config::Settings;
 
 /// The name of the default profile.
-pub const DEFAULT_PROFILE: &str = "demo";
+pub(crate) const DEFAULT_PROFILE: &str = "demo";
 
 /// The shipped profiles, members before the load balancer that lists them.
-pub fn builtin_profiles() -> Vec<(&'static str, Profile)> {
+pub(crate) fn builtin_profiles() -> Vec<(&'static str, Profile)> {
     let sim = |model: &str| Profile::Model(ModelProfile::new("sim", model));
     let demo_settings = json!({
         "failover_retry_count": 1,
@@ -53,7 +53,7 @@ pub fn ensure_builtin(store: &ProfileStore) -> Result<Vec<String>> {
 }
 
 /// True for the names of shipped profiles.
-pub fn is_builtin(name: &str) -> bool {
+pub(crate) fn is_builtin(name: &str) -> bool {
     builtin_profiles().iter().any(|(n, _)| *n == name)
 }
 

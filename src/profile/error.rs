@@ -188,7 +188,7 @@ pub enum ProfileError {
 }
 
 /// `Result` with a [`ProfileError`].
-pub type Result<T> = std::result::Result<T, ProfileError>;
+pub(crate) type Result<T> = std::result::Result<T, ProfileError>;
 
 fn not_found_message(name: &str, dir: &std::path::Path, available: &[String]) -> String {
     if available.is_empty() {

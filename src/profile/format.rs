@@ -28,7 +28,7 @@ const KNOWN_FIELDS: &[&str] = &[
 ];
 
 /// Checks that `name` can be a profile file name.
-pub fn validate_name(name: &str) -> Result<()> {
+pub(crate) fn validate_name(name: &str) -> Result<()> {
     let reason = if name.trim().is_empty() {
         Some("a name cannot be empty")
     } else if name.contains('/') || name.contains('\\') {
@@ -56,7 +56,7 @@ pub fn validate_name(name: &str) -> Result<()> {
 ///
 /// Returns the profile and warnings (unknown fields and settings, a raw `auth-key`,
 /// ignored fields) that do not stop it loading.
-pub fn parse_profile(path: &Path, text: &str) -> Result<(Profile, Vec<String>)> {
+pub(crate) fn parse_profile(path: &Path, text: &str) -> Result<(Profile, Vec<String>)> {
     let value: Value = serde_json::from_str(text).map_err(|e| json_error(path, &e))?;
     let name = path
         .file_stem()
@@ -419,7 +419,7 @@ pub(crate) fn try_to_json(profile: &Profile) -> serde_json::Result<String> {
 /// The file text of `profile` in llxprt's format: pretty, two-space indent, stable key
 /// order, protected keys left out. Load-balancer profiles carry `provider: ""`,
 /// `model: ""` and `modelParams: {}` as llxprt writes them.
-pub fn to_json(profile: &Profile) -> String {
+pub(crate) fn to_json(profile: &Profile) -> String {
     // Serialising string-keyed maps and plain structs to a String cannot fail.
     try_to_json(profile).unwrap_or_default()
 }

@@ -4,7 +4,6 @@
 //! which drops raw secrets on the way. Nothing already in baton is overwritten.
 
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 
 use super::error::{ProfileError, Result};
@@ -13,28 +12,28 @@ use super::store::ProfileStore;
 
 /// What an import did, file by file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ImportReport {
+pub(crate) struct ImportReport {
     /// Profiles copied in, sorted.
-    pub imported: Vec<String>,
+    pub(crate) imported: Vec<String>,
     /// Profiles left alone because baton already has one of that name.
-    pub skipped_existing: Vec<String>,
+    pub(crate) skipped_existing: Vec<String>,
     /// Secrets dropped per imported profile (`auth-key`, `custom-headers.Authorization`).
-    pub stripped: Vec<(String, Vec<String>)>,
+    pub(crate) stripped: Vec<(String, Vec<String>)>,
     /// Warnings per imported profile (unknown fields, unknown settings, ...).
-    pub warnings: Vec<(String, String)>,
+    pub(crate) warnings: Vec<(String, String)>,
     /// Files that could not be imported, with the reason.
-    pub failed: Vec<(String, String)>,
+    pub(crate) failed: Vec<(String, String)>,
 }
 
 /// llxprt's profiles folder: `~/.llxprt/profiles`, when a home folder is known.
-pub fn default_llxprt_dir() -> Option<PathBuf> {
+pub(crate) fn default_llxprt_dir() -> Option<PathBuf> {
     directories::BaseDirs::new().map(|b| b.home_dir().join(".llxprt").join("profiles"))
 }
 
 /// Copies every `*.json` profile in `src_dir` into `store`: each is checked, profiles
 /// whose name already exists are skipped, raw secrets are stripped, and a bad file is
 /// reported without stopping the rest.
-pub fn import_llxprt(src_dir: &Path, store: &ProfileStore) -> Result<ImportReport> {
+pub(crate) fn import_llxprt(src_dir: &Path, store: &ProfileStore) -> Result<ImportReport> {
     let entries = fs::read_dir(src_dir).map_err(|e| ProfileError::io("read", src_dir, e))?;
     let mut files: Vec<(String, PathBuf)> = Vec::new();
     for entry in entries {
@@ -97,10 +96,11 @@ pub fn import_llxprt(src_dir: &Path, store: &ProfileStore) -> Result<ImportRepor
     Ok(report)
 }
 
+#[cfg(test)]
 /// True when `err` is "the llxprt folder does not exist" (so a caller can say
 /// "nothing to import" rather than fail).
-pub fn is_missing_dir(err: &ProfileError) -> bool {
-    matches!(err, ProfileError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+pub(crate) fn is_missing_dir(err: &ProfileError) -> bool {
+    matches!(err, ProfileError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
 }
 
 impl std::fmt::Display for ImportReport {

@@ -22,12 +22,13 @@ mod model;
 mod schema;
 mod store;
 
-pub use builtin::{DEFAULT_PROFILE, builtin_profiles, ensure_builtin, is_builtin};
-pub use error::{ProfileError, Result};
-pub use format::{parse_profile, to_json, validate_name};
-pub use llxprt::{ImportReport, default_llxprt_dir, import_llxprt, is_missing_dir};
-pub use model::{LbProfile, Loaded, ModelProfile, Policy, Profile, Resolved, UnknownPolicy};
-pub use schema::schema_json;
+pub use builtin::ensure_builtin;
+pub(crate) use builtin::{DEFAULT_PROFILE, builtin_profiles, is_builtin};
+pub(crate) use error::ProfileError;
+pub(crate) use format::{to_json, validate_name};
+pub(crate) use llxprt::{default_llxprt_dir, import_llxprt};
+pub use model::{LbProfile, Loaded, ModelProfile, Policy, Profile, Resolved};
+pub(crate) use schema::schema_json;
 pub use store::ProfileStore;
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ pub enum Policy {
 
 impl Policy {
     /// Every policy, in the order shown to users.
-    pub const ALL: [Policy; 4] = [
+    pub(crate) const ALL: [Policy; 4] = [
         Policy::Failover,
         Policy::RoundRobin,
         Policy::Random,
@@ -34,7 +34,7 @@ impl Policy {
     ];
 
     /// The name written in files (`failover`, `roundrobin`, `random`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Failover => "failover",
             Self::RoundRobin => "roundrobin",
@@ -127,26 +127,10 @@ pub enum Profile {
 
 impl Profile {
     /// The profile's `ephemeralSettings`.
-    pub fn settings(&self) -> &Settings {
+    pub(crate) fn settings(&self) -> &Settings {
         match self {
             Self::Model(m) => &m.settings,
             Self::LoadBalancer(lb) => &lb.settings,
-        }
-    }
-
-    /// The profile's `ephemeralSettings`, to change.
-    pub fn settings_mut(&mut self) -> &mut Settings {
-        match self {
-            Self::Model(m) => &mut m.settings,
-            Self::LoadBalancer(lb) => &mut lb.settings,
-        }
-    }
-
-    /// `"model"` or `"loadbalancer"`, for listings.
-    pub fn kind_name(&self) -> &'static str {
-        match self {
-            Self::Model(_) => "model",
-            Self::LoadBalancer(_) => "loadbalancer",
         }
     }
 }
@@ -200,25 +184,16 @@ pub enum Resolved {
 
 impl Resolved {
     /// The profile name at this level.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match self {
             Self::Model { name, .. } | Self::LoadBalancer { name, .. } => name,
             Self::Pool { pinned, .. } => pinned,
         }
     }
 
-    /// True for targets with more than one backend to choose from (load balancers
-    /// and pools): they fail over, and keep breakers, TPM and metrics between runs.
-    pub fn is_balanced(&self) -> bool {
-        match self {
-            Self::LoadBalancer { .. } | Self::Pool { .. } => true,
-            Self::Model { .. } => false,
-        }
-    }
-
     /// The settings that govern the whole target: a load balancer's or a model
     /// profile's own, or for a pool those of the member that was named.
-    pub fn top_settings(&self) -> &Settings {
+    pub(crate) fn top_settings(&self) -> &Settings {
         match self {
             Self::Model { profile, .. } => &profile.settings,
             Self::LoadBalancer { profile, .. } => &profile.settings,
@@ -232,7 +207,7 @@ impl Resolved {
     }
 
     /// Mutable [`top_settings`](Self::top_settings).
-    pub fn top_settings_mut(&mut self) -> &mut Settings {
+    pub(crate) fn top_settings_mut(&mut self) -> &mut Settings {
         match self {
             Self::Model { profile, .. } => &mut profile.settings,
             Self::LoadBalancer { profile, .. } => &mut profile.settings,
@@ -250,7 +225,7 @@ impl Resolved {
 
     /// The one model profile behind the target: a model profile, or the member of
     /// a pool that was named. `None` for a load balancer.
-    pub fn model_profile(&self) -> Option<&ModelProfile> {
+    pub(crate) fn model_profile(&self) -> Option<&ModelProfile> {
         match self {
             Self::Model { profile, .. } => Some(profile),
             Self::LoadBalancer { .. } => None,
@@ -264,7 +239,7 @@ impl Resolved {
     }
 
     /// A one-line description: `openai / gpt-4o`, `load balancer (failover) over a, b`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Self::Model { profile, .. } => format!("{} / {}", profile.provider, profile.model),
             Self::LoadBalancer { profile, .. } => format!(
@@ -284,7 +259,7 @@ impl Resolved {
     }
 
     /// Every model profile reachable from here, depth first in listed order.
-    pub fn backends(&self) -> Vec<(&str, &ModelProfile)> {
+    pub(crate) fn backends(&self) -> Vec<(&str, &ModelProfile)> {
         let mut out = Vec::new();
         self.collect_backends(&mut out);
         out

@@ -120,7 +120,7 @@ fn kind_schema(kind: SettingKind) -> Value {
 
 /// The JSON Schema of a profile file, pretty-printed (committed as
 /// `docs/profile.schema.json`).
-pub fn schema_json() -> String {
+pub(crate) fn schema_json() -> String {
     let schema = schemars::schema_for!(ProfileFile);
     // Serialising a schema (a JSON value) to a String cannot fail.
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();

@@ -14,7 +14,7 @@ use super::format::{parse_profile, try_to_json, validate_name};
 use super::model::{Loaded, ModelProfile, Profile, Resolved};
 
 /// Largest profile file baton reads; real ones are a few hundred bytes.
-pub const MAX_PROFILE_BYTES: u64 = 1024 * 1024;
+pub(super) const MAX_PROFILE_BYTES: u64 = 1024 * 1024;
 
 /// The profiles folder (`Home::profiles_dir()`, or llxprt's for an import).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,12 +29,12 @@ impl ProfileStore {
     }
 
     /// The folder.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// The file that holds profile `name` (the name is checked first).
-    pub fn path_of(&self, name: &str) -> Result<PathBuf> {
+    pub(crate) fn path_of(&self, name: &str) -> Result<PathBuf> {
         validate_name(name)?;
         Ok(self.dir.join(format!("{name}.json")))
     }
@@ -66,7 +66,7 @@ impl ProfileStore {
     }
 
     /// True when profile `name` exists (false for invalid names).
-    pub fn exists(&self, name: &str) -> bool {
+    pub(crate) fn exists(&self, name: &str) -> bool {
         self.path_of(name).is_ok_and(|p| p.is_file())
     }
 
@@ -117,7 +117,7 @@ impl ProfileStore {
     }
 
     /// Deletes profile `name`, unless a load-balancer profile lists it.
-    pub fn delete(&self, name: &str) -> Result<()> {
+    pub(crate) fn delete(&self, name: &str) -> Result<()> {
         let path = self.path_of(name)?;
         if !path.is_file() {
             return Err(self.not_found(name));
@@ -140,7 +140,7 @@ impl ProfileStore {
 
     /// Like [`resolve`](Self::resolve), also returning the warnings of every file
     /// read on the way (a raw key, unknown settings), each prefixed with its file.
-    pub fn resolve_with_warnings(&self, name: &str) -> Result<(Resolved, Vec<String>)> {
+    pub(crate) fn resolve_with_warnings(&self, name: &str) -> Result<(Resolved, Vec<String>)> {
         let mut warnings = Vec::new();
         let resolved = Resolver::new(self).resolve(name, &mut Vec::new(), &mut warnings)?;
         Ok((resolved, warnings))
@@ -150,7 +150,7 @@ impl ProfileStore {
     ///
     /// A profile that fails to load is still checked by its raw `profiles` list, so a
     /// broken load balancer cannot lose a member to `delete`.
-    pub fn users_of(&self, name: &str) -> Result<Vec<String>> {
+    pub(crate) fn users_of(&self, name: &str) -> Result<Vec<String>> {
         let mut users = Vec::new();
         for other in self.list()? {
             if other == name {
@@ -188,7 +188,7 @@ impl ProfileStore {
 
     /// Loads every profile; load balancers are also resolved, so missing members and
     /// cycles show up. For `baton profiles validate`.
-    pub fn validate_all(&self) -> Vec<(String, Result<Loaded>)> {
+    pub(crate) fn validate_all(&self) -> Vec<(String, Result<Loaded>)> {
         let names = match self.list() {
             Ok(names) => names,
             Err(e) => return vec![(self.dir.display().to_string(), Err(e))],

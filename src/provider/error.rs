@@ -55,13 +55,13 @@ pub enum StreamError {
 pub struct HttpInfo {
     /// The provider's machine-readable reason: OpenAI `error.code` or `error.type`,
     /// Anthropic `error.type`, Gemini's `ErrorInfo.reason` or quota id.
-    pub code: Option<String>,
+    pub(crate) code: Option<String>,
     /// The id to quote to the provider's support (`x-request-id`, `request-id`).
-    pub request_id: Option<String>,
+    pub(crate) request_id: Option<String>,
     /// `x-should-retry`: the provider's own word on whether a retry can help.
-    pub should_retry: Option<bool>,
+    pub(crate) should_retry: Option<bool>,
     /// The budget the answer's rate-limit headers reported.
-    pub rate_limit: Option<super::ratelimit::RateLimit>,
+    pub(crate) rate_limit: Option<super::ratelimit::RateLimit>,
 }
 
 /// Everything that can go wrong when asking a provider.
@@ -114,7 +114,7 @@ pub enum ProviderError {
 
 impl ProviderError {
     /// The class that decides retry and failover.
-    pub fn class(&self) -> ErrorClass {
+    pub(crate) fn class(&self) -> ErrorClass {
         match self {
             Self::Connect { .. } | Self::Stream(_) | Self::Empty => ErrorClass::Transient,
             Self::Http {
@@ -131,7 +131,7 @@ impl ProviderError {
     /// The error in a few words: `401 Unauthorized` for an HTTP status (without
     /// the provider's message), the whole message otherwise. Log markers use it,
     /// since scripts grep them byte for byte.
-    pub fn headline(&self) -> String {
+    pub(crate) fn headline(&self) -> String {
         match self {
             Self::Http { status, .. } => format!("{status} {}", status_text(*status)),
             Self::Connect { .. }
@@ -143,7 +143,7 @@ impl ProviderError {
     }
 
     /// How long the provider asked us to wait before trying again, if it said.
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Http { retry_after, .. } => *retry_after,
             _ => None,
@@ -151,12 +151,12 @@ impl ProviderError {
     }
 
     /// Whether the provider said a retry cannot help (`x-should-retry: false`).
-    pub fn retry_refused(&self) -> bool {
+    pub(crate) fn retry_refused(&self) -> bool {
         matches!(self, Self::Http { info, .. } if info.should_retry == Some(false))
     }
 
     /// An HTTP error with only a status and a message.
-    pub fn http(status: u16, message: impl Into<String>) -> Self {
+    pub(crate) fn http(status: u16, message: impl Into<String>) -> Self {
         Self::Http {
             status,
             message: message.into(),
@@ -166,17 +166,12 @@ impl ProviderError {
     }
 }
 
-/// Maps an HTTP status to an error class, before anything else is known.
-pub fn classify_status(status: u16) -> ErrorClass {
-    classify(status, &HttpInfo::default(), "")
-}
-
 /// Maps an error answer to its class. The status decides, except where providers say
 /// more in the body: billing and quota failures arrive as 400, 403 or 429 (the codes
 /// and phrases below are the ones OpenAI, Anthropic and Gemini send), a bad Gemini key
 /// as 400 `API_KEY_INVALID`, and `x-should-retry: true` marks any status worth a retry,
 /// as the official SDKs treat it.
-pub fn classify(status: u16, info: &HttpInfo, message: &str) -> ErrorClass {
+pub(crate) fn classify(status: u16, info: &HttpInfo, message: &str) -> ErrorClass {
     let code = info.code.as_deref().unwrap_or("");
     if matches!(status, 400 | 402 | 403 | 429) && is_quota(code, message) {
         return ErrorClass::Quota;
@@ -248,7 +243,7 @@ fn request_detail(info: &HttpInfo) -> String {
 }
 
 /// The reason phrase of common statuses, for messages like `401 Unauthorized`.
-pub fn status_text(status: u16) -> &'static str {
+pub(crate) fn status_text(status: u16) -> &'static str {
     match status {
         400 => "Bad Request",
         401 => "Unauthorized",

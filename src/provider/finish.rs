@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// What kind of answer arrived.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum AnswerStatus {
+pub(crate) enum AnswerStatus {
     /// The model finished on its own (`stop`, `end_turn`, `STOP`, `done`).
     #[default]
     Complete,
@@ -28,7 +28,7 @@ pub enum AnswerStatus {
 
 impl AnswerStatus {
     /// The name JSON output, the archive and the gateway use.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Complete => "complete",
             Self::Truncated => "truncated",
@@ -40,12 +40,12 @@ impl AnswerStatus {
     }
 
     /// True only for an answer the model finished on its own.
-    pub fn is_complete(self) -> bool {
+    pub(crate) fn is_complete(self) -> bool {
         self == Self::Complete
     }
 
     /// One line for people: what happened and what to do, `None` when complete.
-    pub fn advice(self) -> Option<&'static str> {
+    pub(crate) fn advice(self) -> Option<&'static str> {
         match self {
             Self::Complete => None,
             Self::Truncated => Some(
@@ -73,20 +73,20 @@ impl std::fmt::Display for AnswerStatus {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finish {
     /// What kind of answer this is.
-    pub status: AnswerStatus,
+    pub(crate) status: AnswerStatus,
     /// The provider's own value (`stop`, `end_turn`, `length`, `SAFETY`, ...), when it
     /// gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_reason: Option<String>,
+    pub(crate) stop_reason: Option<String>,
     /// Why, in the provider's words (Gemini's `finishMessage` or
     /// `blockReasonMessage`, a refusal's explanation), when it said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+    pub(crate) message: Option<String>,
 }
 
 impl Finish {
     /// A finish of `status` with the provider's `stop_reason`.
-    pub fn new(status: AnswerStatus, stop_reason: Option<&str>) -> Self {
+    pub(crate) fn new(status: AnswerStatus, stop_reason: Option<&str>) -> Self {
         Self {
             status,
             stop_reason: stop_reason.filter(|r| !r.is_empty()).map(str::to_owned),
@@ -105,11 +105,11 @@ impl Finish {
 pub struct ToolCall {
     /// The provider's id for the call, when it gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub(crate) id: Option<String>,
     /// The tool's name.
-    pub name: String,
+    pub(crate) name: String,
     /// Its arguments as the model wrote them (JSON text, possibly invalid).
-    pub arguments: String,
+    pub(crate) arguments: String,
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ impl ApiKey {
     }
 
     /// The key itself, for the one place that sends it: the request header.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -44,7 +44,7 @@ impl fmt::Display for ApiKey {
 ///
 /// `Ok(None)` means no source had a key; [`super::build`] decides whether that is fine
 /// (local servers, Ollama) or an error.
-pub fn resolve_key(
+pub(crate) fn resolve_key(
     info: &ProviderInfo,
     auth_key: Option<&str>,
     auth_keyfile: Option<&Path>,

@@ -18,11 +18,11 @@ mod error;
 mod finish;
 mod gemini;
 mod http;
-pub mod keys;
+pub(crate) mod keys;
 mod ollama;
 mod openai;
-pub mod params;
-pub mod ratelimit;
+pub(crate) mod params;
+pub(crate) mod ratelimit;
 mod registry;
 pub mod sim;
 
@@ -31,13 +31,16 @@ use std::pin::Pin;
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 
-pub use error::{
-    ErrorClass, HttpInfo, ProviderError, StreamError, classify, classify_status, status_text,
-};
-pub use finish::{AnswerStatus, Finish, ToolCall};
-pub use http::{CONNECT_TIMEOUT, USER_AGENT, http_client, with_query};
-pub use keys::{ApiKey, resolve_key};
-pub use registry::{BackendSpec, ProviderInfo, build, is_loopback_url, known_providers, lookup};
+pub use error::ErrorClass;
+pub(crate) use error::{HttpInfo, ProviderError, StreamError};
+pub use finish::Finish;
+pub(crate) use finish::{AnswerStatus, ToolCall};
+pub use http::http_client;
+pub(crate) use http::with_query;
+pub use keys::ApiKey;
+pub(crate) use keys::resolve_key;
+pub use registry::{BackendSpec, build, lookup};
+pub(crate) use registry::{ProviderInfo, known_providers};
 
 /// Who said a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,7 +65,7 @@ pub struct Message {
 
 impl Role {
     /// The name every wire format uses (`system`, `user`, `assistant`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::System => "system",
             Self::User => "user",
@@ -118,7 +121,7 @@ fn is_zero(n: &u64) -> bool {
 
 impl Usage {
     /// Counts the provider gave.
-    pub fn new(input_tokens: u64, output_tokens: u64) -> Self {
+    pub(crate) fn new(input_tokens: u64, output_tokens: u64) -> Self {
         Self {
             input_tokens,
             output_tokens,
@@ -127,7 +130,7 @@ impl Usage {
     }
 
     /// Prompt plus answer tokens.
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.input_tokens + self.output_tokens
     }
 }
@@ -154,7 +157,7 @@ pub enum StreamEvent {
 /// The wire formats baton speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ProviderKind {
+pub(crate) enum ProviderKind {
     /// OpenAI chat completions and every compatible server.
     OpenAi,
     /// Anthropic Messages.
@@ -168,7 +171,8 @@ pub enum ProviderKind {
 }
 
 /// The stream of events one request produces.
-pub type EventStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, ProviderError>> + Send>>;
+pub(crate) type EventStream =
+    Pin<Box<dyn Stream<Item = Result<StreamEvent, ProviderError>> + Send>>;
 
 /// A backend that answers chat requests.
 ///

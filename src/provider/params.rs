@@ -10,11 +10,11 @@ use serde_json::Value;
 /// A known parameter with a value it does not accept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("model parameter '{key}' = {got} is not allowed: expected {expected}")]
-pub struct ParamError {
-    pub key: String,
+pub(crate) struct ParamError {
+    pub(crate) key: String,
     /// The value as JSON, shortened.
-    pub got: String,
-    pub expected: &'static str,
+    pub(crate) got: String,
+    pub(crate) expected: &'static str,
 }
 
 /// What a known model parameter accepts.
@@ -57,14 +57,14 @@ fn param_kind(key: &str) -> Option<ParamKind> {
 /// Checks one parameter; unknown keys are always accepted.
 /// A `stop` value as the APIs that want a list of strings take it: one string
 /// becomes a list of one (Anthropic and Ollama reject a bare string).
-pub fn stop_list(value: &Value) -> Value {
+pub(crate) fn stop_list(value: &Value) -> Value {
     match value {
         Value::String(_) => Value::Array(vec![value.clone()]),
         other => other.clone(),
     }
 }
 
-pub fn check_param(key: &str, value: &Value) -> Result<(), ParamError> {
+pub(crate) fn check_param(key: &str, value: &Value) -> Result<(), ParamError> {
     let Some(kind) = param_kind(key) else {
         return Ok(());
     };
@@ -101,7 +101,7 @@ pub fn check_param(key: &str, value: &Value) -> Result<(), ParamError> {
 }
 
 /// Checks every parameter of a map, stopping at the first bad one.
-pub fn check_params(params: &serde_json::Map<String, Value>) -> Result<(), ParamError> {
+pub(crate) fn check_params(params: &serde_json::Map<String, Value>) -> Result<(), ParamError> {
     params.iter().try_for_each(|(k, v)| check_param(k, v))
 }
 

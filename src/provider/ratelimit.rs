@@ -23,21 +23,21 @@ use time::format_description::well_known::Rfc3339;
 pub struct RateLimit {
     /// Requests left in the current window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requests_remaining: Option<u64>,
+    pub(crate) requests_remaining: Option<u64>,
     /// Tokens left in the current window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tokens_remaining: Option<u64>,
+    pub(crate) tokens_remaining: Option<u64>,
     /// When the request budget refills (Unix ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requests_reset_ms: Option<u64>,
+    pub(crate) requests_reset_ms: Option<u64>,
     /// When the token budget refills (Unix ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tokens_reset_ms: Option<u64>,
+    pub(crate) tokens_reset_ms: Option<u64>,
 }
 
 /// Whether a request fits the budget a backend last reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Admission {
+pub(crate) enum Admission {
     /// Go ahead (also when nothing is known).
     Admit,
     /// Skip the backend until `until_ms`: its budget is spent.
@@ -52,7 +52,7 @@ pub enum Admission {
 impl RateLimit {
     /// The budget `headers` report, `None` when they report none. `now_ms` turns
     /// relative reset times into absolute ones.
-    pub fn from_headers(headers: &HeaderMap, now_ms: u64) -> Option<Self> {
+    pub(crate) fn from_headers(headers: &HeaderMap, now_ms: u64) -> Option<Self> {
         let text = |name: &str| {
             headers
                 .get(name)
@@ -98,7 +98,7 @@ impl RateLimit {
 
     /// Whether a request of about `tokens` fits at `now_ms`. A budget whose reset
     /// time has passed (or is unknown) no longer holds anything back.
-    pub fn admits(&self, tokens: u64, now_ms: u64) -> Admission {
+    pub(crate) fn admits(&self, tokens: u64, now_ms: u64) -> Admission {
         let pending = |reset: Option<u64>| reset.filter(|&r| r > now_ms);
         if self.requests_remaining == Some(0)
             && let Some(until_ms) = pending(self.requests_reset_ms)
@@ -122,7 +122,7 @@ impl RateLimit {
 
 /// Milliseconds in an OpenAI-style duration: `1h2m3.5s`, `6m0s`, `59.5ms`, `20ms`,
 /// or a bare number of seconds.
-pub fn parse_duration_ms(text: &str) -> Option<u64> {
+pub(crate) fn parse_duration_ms(text: &str) -> Option<u64> {
     let text = text.trim();
     if let Ok(secs) = text.parse::<f64>() {
         return to_ms(secs * 1000.0);
@@ -158,7 +158,7 @@ fn to_ms(ms: f64) -> Option<u64> {
 }
 
 /// Unix milliseconds of an RFC 3339 time (`2026-12-02T10:00:05Z`).
-pub fn parse_rfc3339_ms(text: &str) -> Option<u64> {
+pub(crate) fn parse_rfc3339_ms(text: &str) -> Option<u64> {
     let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
     u64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
 }

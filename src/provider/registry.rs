@@ -35,15 +35,15 @@ pub struct BackendSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProviderInfo {
     /// The canonical name.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// The wire format it speaks.
-    pub kind: ProviderKind,
+    pub(crate) kind: ProviderKind,
     /// Where requests go when the profile sets no `base-url`.
-    pub default_base_url: &'static str,
+    pub(crate) default_base_url: &'static str,
     /// Environment variables that may hold the key, in the order they are tried.
-    pub key_env: &'static [&'static str],
+    pub(crate) key_env: &'static [&'static str],
     /// Whether a non-local server needs a key.
-    pub key_required: bool,
+    pub(crate) key_required: bool,
 }
 
 const PROVIDERS: &[ProviderInfo] = &[
@@ -122,7 +122,7 @@ pub fn lookup(provider: &str) -> Option<&'static ProviderInfo> {
 }
 
 /// The canonical provider names, in the order they are listed to users.
-pub fn known_providers() -> Vec<&'static str> {
+pub(crate) fn known_providers() -> Vec<&'static str> {
     PROVIDERS.iter().map(|info| info.name).collect()
 }
 
@@ -212,7 +212,7 @@ pub(crate) fn missing_key_hint(info: &ProviderInfo, profile: &str) -> String {
 
 /// Whether a base URL points at this machine (`127.x`, `localhost`, `[::1]`), where
 /// local servers (llama.cpp, vLLM, LM Studio) need no key.
-pub fn is_loopback_url(base: &str) -> bool {
+pub(crate) fn is_loopback_url(base: &str) -> bool {
     let Ok(url) = reqwest::Url::parse(base.trim()) else {
         return false;
     };

@@ -26,10 +26,10 @@ use super::{
 };
 
 /// The environment variable that seeds `sim-flaky`.
-pub const SEED_ENV: &str = "BATON_SIM_SEED";
+pub(crate) const SEED_ENV: &str = "BATON_SIM_SEED";
 
 /// The models `sim` knows.
-pub const MODELS: &[&str] = &[
+pub(crate) const MODELS: &[&str] = &[
     "sim-fast",
     "sim-slow",
     "sim-flaky",

@@ -83,7 +83,7 @@ impl Drop for Tracker {
 }
 
 /// The handler.
-pub async fn completions(
+pub(super) async fn completions(
     State(app): State<Arc<App>>,
     Extension(client): Extension<Client>,
     body: Result<Bytes, BytesRejection>,

@@ -19,11 +19,11 @@ use crate::cli::serve::{LogFormat, ServeArgs};
 use crate::home::Home;
 
 /// Where the gateway listens unless told otherwise.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8089";
+pub(super) const DEFAULT_LISTEN: &str = "127.0.0.1:8089";
 
 /// Why the settings could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     #[error("cannot read serve config {}: {source}", .path.display())]
     Read {
         path: PathBuf,
@@ -54,17 +54,17 @@ struct File {
 
 /// The settings in force.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ServeConfig {
-    pub listen: SocketAddr,
-    pub keys: PathBuf,
-    pub log_format: LogFormat,
+pub(crate) struct ServeConfig {
+    pub(crate) listen: SocketAddr,
+    pub(crate) keys: PathBuf,
+    pub(crate) log_format: LogFormat,
     /// `None` serves every profile in the profiles folder.
-    pub profiles: Option<Vec<String>>,
-    pub limits: Limits,
+    pub(crate) profiles: Option<Vec<String>>,
+    pub(crate) limits: Limits,
 }
 
 impl ServeConfig {
-    pub fn load(args: &ServeArgs, home: &Home) -> Result<Self, ConfigError> {
+    pub(crate) fn load(args: &ServeArgs, home: &Home) -> Result<Self, ConfigError> {
         let file = match &args.config {
             Some(path) => read(path)?,
             None => File::default(),

@@ -22,7 +22,7 @@ use crate::profile::{self, ProfileStore, Resolved};
 
 /// Engines kept at most; past that, requests with new parameters get an engine of
 /// their own that is dropped after the answer.
-pub const MAX_ENGINES: usize = 256;
+pub(super) const MAX_ENGINES: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
@@ -32,7 +32,7 @@ struct Key {
 }
 
 #[derive(Debug)]
-pub struct Engines {
+pub(super) struct Engines {
     home: Home,
     /// Served profiles when the operator listed them; `None` serves every profile.
     allow: Option<Vec<String>>,
@@ -47,7 +47,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Engines {
     /// Writes the built-in profiles on first use, as the other faces do.
-    pub fn new(home: Home, allow: Option<Vec<String>>) -> Result<Self, profile::ProfileError> {
+    pub(super) fn new(
+        home: Home,
+        allow: Option<Vec<String>>,
+    ) -> Result<Self, profile::ProfileError> {
         let store = ProfileStore::new(home.profiles_dir());
         if !store.dir().exists() {
             profile::ensure_builtin(&store)?;
@@ -63,7 +66,7 @@ impl Engines {
     /// The profile names `GET /v1/models` lists: every profile in the folder and the
     /// built-in ones (written on first use, as the other faces do), unless the
     /// operator listed the served profiles.
-    pub fn served(&self) -> Vec<String> {
+    pub(super) fn served(&self) -> Vec<String> {
         let store = ProfileStore::new(self.home.profiles_dir());
         let mut names = match &self.allow {
             Some(allow) => allow.clone(),
@@ -93,7 +96,11 @@ impl Engines {
     }
 
     /// The engine for `model` (`profile` or `profile/model`) with `params`.
-    pub fn engine(&self, model: &str, params: &Map<String, Value>) -> Result<Engine, ApiError> {
+    pub(super) fn engine(
+        &self,
+        model: &str,
+        params: &Map<String, Value>,
+    ) -> Result<Engine, ApiError> {
         let (profile, override_model) = match model.split_once('/') {
             Some((p, m)) if !m.is_empty() => (p, Some(m)),
             Some(_) | None => (model, None),
@@ -160,7 +167,7 @@ impl Engines {
     }
 
     /// Each profile answered so far and its backends' breaker states and TPM.
-    pub fn health(&self) -> Vec<ProfileHealth> {
+    pub(super) fn health(&self) -> Vec<ProfileHealth> {
         lock(&self.latest)
             .iter()
             .map(|(name, engine)| (name.clone(), engine.health_summary()))
@@ -170,7 +177,7 @@ impl Engines {
 
 /// Seconds until trying again may work: the breaker's recovery time when one is
 /// open, else the engine's delay between attempts; at least one.
-pub fn retry_after_s(engine: &Engine) -> u64 {
+pub(super) fn retry_after_s(engine: &Engine) -> u64 {
     if let Some((_, wait)) = engine.earliest_recovery() {
         return wait
             .as_millis()

@@ -11,7 +11,7 @@ use crate::provider::ErrorClass;
 
 /// Why a request got no answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ApiError {
+pub(super) enum ApiError {
     #[error("{message}")]
     Invalid {
         message: String,
@@ -48,7 +48,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn invalid(message: impl Into<String>, param: Option<&str>) -> Self {
+    pub(super) fn invalid(message: impl Into<String>, param: Option<&str>) -> Self {
         Self::Invalid {
             message: message.into(),
             param: param.map(str::to_string),
@@ -56,7 +56,7 @@ impl ApiError {
     }
 
     /// The answer for a run in which no backend answered.
-    pub fn exhausted(reasons: &[BackendFailure], retry_after_s: u64) -> Self {
+    pub(super) fn exhausted(reasons: &[BackendFailure], retry_after_s: u64) -> Self {
         let message = engine::exhausted_message(reasons);
         if engine::retry_later(reasons) {
             return Self::Unavailable {
@@ -82,7 +82,7 @@ impl ApiError {
         Self::Rejected { status, message }
     }
 
-    pub fn status(&self) -> StatusCode {
+    pub(super) fn status(&self) -> StatusCode {
         let code = match self {
             Self::Invalid { .. } => 400,
             Self::Unauthorized => 401,
@@ -99,7 +99,7 @@ impl ApiError {
     }
 
     /// The label `/metrics` counts failures under.
-    pub fn error_metric(&self) -> &'static str {
+    pub(super) fn error_metric(&self) -> &'static str {
         match self {
             Self::Invalid { .. } => "invalid_request",
             Self::Unauthorized => "unauthorized",
@@ -154,7 +154,7 @@ impl ApiError {
     }
 
     /// OpenAI's error object, also sent in-band when a stream breaks.
-    pub fn body(&self) -> Value {
+    pub(super) fn body(&self) -> Value {
         let (kind, code) = self.kind_and_code();
         json!({"error": {
             "message": self.to_string(),

@@ -22,7 +22,7 @@ const KEY_BYTES: usize = 32;
 
 /// Why the keys file could not be used.
 #[derive(Debug, thiserror::Error)]
-pub enum KeysError {
+pub(crate) enum KeysError {
     #[error("cannot {action} keys file {}: {source}", .path.display())]
     Io {
         action: &'static str,
@@ -53,13 +53,13 @@ struct Entry {
 
 /// The keys a server accepts.
 #[derive(Debug, Clone, Default)]
-pub struct Keys {
+pub(crate) struct Keys {
     entries: Vec<Entry>,
 }
 
 impl Keys {
     /// Reads `path`; `Ok(None)` when the file does not exist.
-    pub fn load(path: &Path) -> Result<Option<Self>, KeysError> {
+    pub(crate) fn load(path: &Path) -> Result<Option<Self>, KeysError> {
         let text = match fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -96,12 +96,12 @@ impl Keys {
     }
 
     /// True when the file holds no key.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
     /// The name of the key `presented` is, if any. Every entry is compared.
-    pub fn check(&self, presented: &str) -> Option<&str> {
+    pub(crate) fn check(&self, presented: &str) -> Option<&str> {
         let hash = sha256(presented.as_bytes());
         let mut found = None;
         for entry in &self.entries {
@@ -115,7 +115,7 @@ impl Keys {
 
 /// Makes a new key named `name`, appends its hash to `path` (created 0600) and
 /// returns the key, which is stored nowhere.
-pub fn add(path: &Path, name: &str) -> Result<String, KeysError> {
+pub(crate) fn add(path: &Path, name: &str) -> Result<String, KeysError> {
     if name.is_empty()
         || !name
             .chars()

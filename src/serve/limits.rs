@@ -18,19 +18,19 @@ use super::error::ApiError;
 /// The limits, with their defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Largest request body accepted.
-    pub max_body_bytes: usize,
+    pub(crate) max_body_bytes: usize,
     /// Chat requests answered at once.
-    pub max_concurrent: usize,
+    pub(crate) max_concurrent: usize,
     /// Chat requests waiting for a slot beyond those.
-    pub max_queue: usize,
+    pub(crate) max_queue: usize,
     /// Longest wait for the next piece of an answer (or the first one).
-    pub idle_timeout_ms: u64,
+    pub(crate) idle_timeout_ms: u64,
     /// Longest time one answer may take.
-    pub total_timeout_ms: u64,
+    pub(crate) total_timeout_ms: u64,
     /// On SIGTERM or Ctrl-C, how long answers in flight may still run.
-    pub shutdown_grace_ms: u64,
+    pub(crate) shutdown_grace_ms: u64,
 }
 
 impl Default for Limits {
@@ -47,18 +47,18 @@ impl Default for Limits {
 }
 
 impl Limits {
-    pub fn idle(&self) -> Duration {
+    pub(crate) fn idle(&self) -> Duration {
         Duration::from_millis(self.idle_timeout_ms)
     }
 
-    pub fn total(&self) -> Duration {
+    pub(crate) fn total(&self) -> Duration {
         Duration::from_millis(self.total_timeout_ms)
     }
 }
 
 /// Slots for chat requests.
 #[derive(Debug, Clone)]
-pub struct Gate {
+pub(super) struct Gate {
     slots: Arc<Semaphore>,
     max_concurrent: usize,
     max_queue: usize,
@@ -67,7 +67,7 @@ pub struct Gate {
 
 /// Held while a request runs; dropping it frees the slot.
 #[derive(Debug)]
-pub struct Slot {
+pub(super) struct Slot {
     _permit: OwnedSemaphorePermit,
 }
 
@@ -81,7 +81,7 @@ impl Drop for Waiting<'_> {
 }
 
 impl Gate {
-    pub fn new(limits: &Limits) -> Self {
+    pub(super) fn new(limits: &Limits) -> Self {
         let max_concurrent = limits.max_concurrent.max(1);
         Self {
             slots: Arc::new(Semaphore::new(max_concurrent)),
@@ -92,7 +92,7 @@ impl Gate {
     }
 
     /// A slot now, after a wait in the queue, or `429` when the queue is full.
-    pub async fn enter(&self) -> Result<Slot, ApiError> {
+    pub(super) async fn enter(&self) -> Result<Slot, ApiError> {
         let closed = || ApiError::ShuttingDown;
         match Arc::clone(&self.slots).try_acquire_owned() {
             Ok(permit) => return Ok(Slot { _permit: permit }),
@@ -111,12 +111,12 @@ impl Gate {
         Ok(Slot { _permit: permit })
     }
 
-    pub fn in_flight(&self) -> usize {
+    pub(super) fn in_flight(&self) -> usize {
         self.max_concurrent
             .saturating_sub(self.slots.available_permits())
     }
 
-    pub fn queued(&self) -> usize {
+    pub(super) fn queued(&self) -> usize {
         self.waiting.load(Ordering::SeqCst)
     }
 }

@@ -50,16 +50,16 @@ struct Data {
 }
 
 /// One profile's backends as its engine sees them now: name, breaker state, TPM.
-pub type ProfileHealth = (String, Vec<(String, BreakerState, u64)>);
+pub(super) type ProfileHealth = (String, Vec<(String, BreakerState, u64)>);
 
 /// The gateway's counters.
 #[derive(Debug, Default)]
-pub struct Metrics {
+pub(super) struct Metrics {
     data: Mutex<Data>,
 }
 
 impl Metrics {
-    pub fn record(&self, o: &Outcome) {
+    pub(super) fn record(&self, o: &Outcome) {
         let mut d = self.data.lock().unwrap_or_else(PoisonError::into_inner);
         let profile = o.profile.clone();
         *d.requests.entry((profile.clone(), o.status)).or_default() += 1;
@@ -100,7 +100,12 @@ impl Metrics {
     }
 
     /// The whole exposition.
-    pub fn render(&self, health: &[ProfileHealth], in_flight: usize, queued: usize) -> String {
+    pub(super) fn render(
+        &self,
+        health: &[ProfileHealth],
+        in_flight: usize,
+        queued: usize,
+    ) -> String {
         let d = self.data.lock().unwrap_or_else(PoisonError::into_inner);
         let mut out = String::new();
         header(

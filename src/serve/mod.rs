@@ -12,7 +12,7 @@ mod chat;
 mod config;
 mod engines;
 mod error;
-pub mod keys;
+pub(crate) mod keys;
 mod limits;
 mod metrics;
 mod record;
@@ -35,18 +35,18 @@ use serde_json::json;
 use crate::cli::Exit;
 use crate::cli::serve::{KeysCommand, ServeArgs, ServeCommand};
 use crate::home::Home;
-pub use config::ServeConfig;
+pub(crate) use config::ServeConfig;
 use engines::Engines;
 use error::ApiError;
 use keys::Keys;
 use limits::Gate;
-pub use limits::Limits;
+pub(crate) use limits::Limits;
 use metrics::Metrics;
 use record::{LogFormat, Outcome};
 
 /// Everything the handlers share.
 #[derive(Debug)]
-pub struct App {
+pub(crate) struct App {
     engines: Engines,
     keys: Option<Keys>,
     metrics: Metrics,
@@ -58,7 +58,7 @@ pub struct App {
 
 /// The name of the key a request came with (`None` when keys are not checked).
 #[derive(Debug, Clone, Default)]
-pub struct Client(pub Option<String>);
+pub(crate) struct Client(pub Option<String>);
 
 impl App {
     /// Counts and logs one finished request.

@@ -6,35 +6,35 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-pub use crate::cli::serve::LogFormat;
+pub(super) use crate::cli::serve::LogFormat;
 use crate::engine::EngineEvent;
 use crate::provider::Usage;
 
 /// One request, from its first byte to its last.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Outcome {
-    pub path: &'static str,
+pub(super) struct Outcome {
+    pub(crate) path: &'static str,
     /// The profile asked for (the `model` field's profile part).
-    pub profile: String,
+    pub(crate) profile: String,
     /// The key's name, when the server checks keys.
-    pub client: Option<String>,
+    pub(crate) client: Option<String>,
     /// The backend that answered, or the last one tried.
-    pub backend: Option<String>,
-    pub attempts: u32,
-    pub failovers: u32,
-    pub status: u16,
+    pub(crate) backend: Option<String>,
+    pub(crate) attempts: u32,
+    pub(crate) failovers: u32,
+    pub(crate) status: u16,
     /// Why it failed (`ApiError::error_metric`, or `interrupted`).
-    pub error: Option<&'static str>,
-    pub stream: bool,
-    pub latency_ms: u64,
-    pub first_chunk_ms: Option<u64>,
-    pub usage: Option<Usage>,
+    pub(crate) error: Option<&'static str>,
+    pub(crate) stream: bool,
+    pub(crate) latency_ms: u64,
+    pub(crate) first_chunk_ms: Option<u64>,
+    pub(crate) usage: Option<Usage>,
     /// Each failed attempt's backend and error class.
-    pub attempt_failures: Vec<(String, String)>,
+    pub(crate) attempt_failures: Vec<(String, String)>,
 }
 
 impl Outcome {
-    pub fn new(path: &'static str) -> Self {
+    pub(super) fn new(path: &'static str) -> Self {
         Self {
             path,
             ..Self::default()
@@ -42,7 +42,7 @@ impl Outcome {
     }
 
     /// Notes what an engine event says about the request.
-    pub fn engine_event(&mut self, event: &EngineEvent) {
+    pub(super) fn engine_event(&mut self, event: &EngineEvent) {
         match event {
             EngineEvent::AttemptStarted { backend, .. } => {
                 self.attempts += 1;
@@ -71,7 +71,7 @@ impl Outcome {
     }
 
     /// The log line, without its newline.
-    pub fn log_line(&self, format: LogFormat) -> String {
+    pub(super) fn log_line(&self, format: LogFormat) -> String {
         let usage = self.usage.unwrap_or_default();
         match format {
             LogFormat::Json => json!({

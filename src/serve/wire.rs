@@ -57,18 +57,18 @@ struct RawMessage {
 
 /// What the gateway asks the engine for.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ChatCall {
+pub(super) struct ChatCall {
     /// The `model` field: a profile name, or `profile/model`.
-    pub model: String,
-    pub messages: Vec<Message>,
-    pub stream: bool,
-    pub include_usage: bool,
+    pub(crate) model: String,
+    pub(crate) messages: Vec<Message>,
+    pub(crate) stream: bool,
+    pub(crate) include_usage: bool,
     /// Model parameters laid over every backend's own.
-    pub params: Map<String, Value>,
+    pub(crate) params: Map<String, Value>,
 }
 
 /// Reads a request body.
-pub fn parse_request(body: &[u8]) -> Result<ChatCall, ApiError> {
+pub(super) fn parse_request(body: &[u8]) -> Result<ChatCall, ApiError> {
     let raw: RawRequest =
         serde_json::from_slice(body).map_err(|e| ApiError::invalid(e.to_string(), None))?;
     if raw.n.is_some_and(|n| n != 1) {
@@ -157,7 +157,7 @@ fn message(i: usize, m: RawMessage) -> Result<Message, ApiError> {
 
 /// The one place an answer status becomes OpenAI's `finish_reason`. A refusal is
 /// `stop` with the message's `refusal` set, as OpenAI sends it.
-pub fn finish_reason(status: AnswerStatus) -> &'static str {
+pub(super) fn finish_reason(status: AnswerStatus) -> &'static str {
     match status {
         AnswerStatus::Complete | AnswerStatus::Refused | AnswerStatus::Interrupted => "stop",
         AnswerStatus::Truncated => "length",
@@ -178,18 +178,18 @@ fn tool_call_json(index: usize, call: &ToolCall) -> Value {
 
 /// What a non-streaming answer holds besides its finish.
 #[derive(Debug, Clone, Default)]
-pub struct WholeAnswer {
-    pub text: String,
-    pub reasoning: String,
-    pub tool_calls: Vec<ToolCall>,
+pub(super) struct WholeAnswer {
+    pub(crate) text: String,
+    pub(crate) reasoning: String,
+    pub(crate) tool_calls: Vec<ToolCall>,
 }
 
 /// Fields every object of one answer shares.
 #[derive(Debug, Clone)]
-pub struct AnswerId {
-    pub id: String,
-    pub created: u64,
-    pub model: String,
+pub(super) struct AnswerId {
+    pub(crate) id: String,
+    pub(crate) created: u64,
+    pub(crate) model: String,
 }
 
 fn usage_json(usage: &Usage) -> Value {
@@ -203,7 +203,12 @@ fn usage_json(usage: &Usage) -> Value {
 }
 
 /// The non-streaming answer.
-pub fn completion(id: &AnswerId, answer: &WholeAnswer, finish: &Finish, usage: &Usage) -> Value {
+pub(super) fn completion(
+    id: &AnswerId,
+    answer: &WholeAnswer,
+    finish: &Finish,
+    usage: &Usage,
+) -> Value {
     let mut message = json!({"role": "assistant", "content": answer.text});
     if finish.status == AnswerStatus::Refused {
         // OpenAI's shape: no content, the refusal's text in `refusal`.
@@ -254,15 +259,15 @@ fn chunk(id: &AnswerId, delta: Value, finish: Option<&str>) -> Value {
 }
 
 /// One SSE frame.
-pub fn frame(value: &Value) -> String {
+pub(super) fn frame(value: &Value) -> String {
     format!("data: {value}\n\n")
 }
 
 /// The frame that ends a complete stream.
-pub const DONE_FRAME: &str = "data: [DONE]\n\n";
+pub(super) const DONE_FRAME: &str = "data: [DONE]\n\n";
 
 /// The first frame: the assistant's role.
-pub fn role_frame(id: &AnswerId) -> String {
+pub(super) fn role_frame(id: &AnswerId) -> String {
     frame(&chunk(
         id,
         json!({"role": "assistant", "content": ""}),
@@ -270,17 +275,17 @@ pub fn role_frame(id: &AnswerId) -> String {
     ))
 }
 
-pub fn text_frame(id: &AnswerId, text: &str) -> String {
+pub(super) fn text_frame(id: &AnswerId, text: &str) -> String {
     frame(&chunk(id, json!({ "content": text }), None))
 }
 
 /// Reasoning, as DeepSeek-style clients read it: `delta.reasoning_content`.
-pub fn reasoning_frame(id: &AnswerId, text: &str) -> String {
+pub(super) fn reasoning_frame(id: &AnswerId, text: &str) -> String {
     frame(&chunk(id, json!({ "reasoning_content": text }), None))
 }
 
 /// One whole tool call, the `index`-th of the answer.
-pub fn tool_call_frame(id: &AnswerId, index: usize, call: &ToolCall) -> String {
+pub(super) fn tool_call_frame(id: &AnswerId, index: usize, call: &ToolCall) -> String {
     frame(&chunk(
         id,
         json!({ "tool_calls": [tool_call_json(index, call)] }),
@@ -290,7 +295,7 @@ pub fn tool_call_frame(id: &AnswerId, index: usize, call: &ToolCall) -> String {
 
 /// The frames after the last text: the finish reason, the usage when asked for,
 /// then `[DONE]`.
-pub fn end_frames(id: &AnswerId, status: AnswerStatus, usage: Option<&Usage>) -> String {
+pub(super) fn end_frames(id: &AnswerId, status: AnswerStatus, usage: Option<&Usage>) -> String {
     let mut out = frame(&chunk(id, json!({}), Some(finish_reason(status))));
     if let Some(usage) = usage {
         out.push_str(&frame(&json!({
@@ -307,7 +312,7 @@ pub fn end_frames(id: &AnswerId, status: AnswerStatus, usage: Option<&Usage>) ->
 }
 
 /// `GET /v1/models`.
-pub fn model_list(names: &[String]) -> Value {
+pub(super) fn model_list(names: &[String]) -> Value {
     let data: Vec<Value> = names
         .iter()
         .map(|n| json!({"id": n, "object": "model", "created": 0, "owned_by": "baton"}))

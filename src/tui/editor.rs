@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// The editor to run: the config file's `editor`, else `$VISUAL`, else `$EDITOR`,
 /// else `vi`.
-pub fn command(configured: Option<&str>) -> String {
+pub(crate) fn command(configured: Option<&str>) -> String {
     let from_env = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
     configured
         .map(str::to_owned)
@@ -19,7 +19,7 @@ pub fn command(configured: Option<&str>) -> String {
 /// Edits `text` with `editor` (a shell command line, so `code --wait` works) and
 /// returns what was saved, without the final newline editors add. An editor that
 /// fails leaves the input as it was: the error says so.
-pub async fn edit(editor: &str, text: &str) -> Result<String, String> {
+pub(crate) async fn edit(editor: &str, text: &str) -> Result<String, String> {
     let path = temp_path();
     let result = run(editor, text, &path).await;
     let _ = std::fs::remove_file(&path);

@@ -50,7 +50,7 @@ pub enum AppEvent {
 
 /// Stops the terminal reader thread when dropped.
 #[derive(Debug)]
-pub struct ReaderGuard {
+pub(crate) struct ReaderGuard {
     stop: Arc<AtomicBool>,
 }
 
@@ -66,11 +66,11 @@ impl Drop for ReaderGuard {
 static READER_PAUSED: AtomicBool = AtomicBool::new(false);
 
 /// Pauses or resumes the terminal reader.
-pub fn pause_reader(paused: bool) {
+pub(crate) fn pause_reader(paused: bool) {
     READER_PAUSED.store(paused, Ordering::SeqCst);
 }
 
-pub fn spawn_terminal_reader(tx: UnboundedSender<AppEvent>) -> ReaderGuard {
+pub(crate) fn spawn_terminal_reader(tx: UnboundedSender<AppEvent>) -> ReaderGuard {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     std::thread::spawn(move || {
@@ -102,7 +102,7 @@ pub fn spawn_terminal_reader(tx: UnboundedSender<AppEvent>) -> ReaderGuard {
 }
 
 /// Sends a [`AppEvent::Tick`] every `every` until the receiver goes away.
-pub fn spawn_ticker(tx: UnboundedSender<AppEvent>, every: Duration) -> JoinHandle<()> {
+pub(crate) fn spawn_ticker(tx: UnboundedSender<AppEvent>, every: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -117,7 +117,7 @@ pub fn spawn_ticker(tx: UnboundedSender<AppEvent>, every: Duration) -> JoinHandl
 
 /// Runs one request on its own task; aborting the task drops the engine stream,
 /// which cancels the request in flight.
-pub fn spawn_request(
+pub(crate) fn spawn_request(
     tx: UnboundedSender<AppEvent>,
     id: u64,
     engine: Engine,
@@ -136,7 +136,7 @@ pub fn spawn_request(
 
 /// Forwards the archive writer's status: the current one, then each change, until
 /// the writer or the receiver goes away.
-pub fn spawn_archive_status(
+pub(crate) fn spawn_archive_status(
     tx: UnboundedSender<AppEvent>,
     mut status: watch::Receiver<WriterStatus>,
 ) -> JoinHandle<()> {

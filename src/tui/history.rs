@@ -71,12 +71,12 @@ pub enum CellKind {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AnswerExtras {
     /// The model's reasoning, streamed before the answer.
-    pub reasoning: String,
+    pub(crate) reasoning: String,
     /// Whether the reasoning is shown in full (Ctrl-T); otherwise one line says
     /// it is there.
-    pub show_reasoning: bool,
+    pub(crate) show_reasoning: bool,
     /// Tools the model asked to have run, in order.
-    pub tool_calls: Vec<ToolCall>,
+    pub(crate) tool_calls: Vec<ToolCall>,
 }
 
 impl CellKind {
@@ -125,21 +125,13 @@ impl HistoryCell {
     }
 
     /// Changes it; the line count is dropped.
-    pub fn kind_mut(&mut self) -> &mut CellKind {
+    pub(crate) fn kind_mut(&mut self) -> &mut CellKind {
         self.height = None;
         &mut self.kind
     }
 
-    /// Its screen lines at `width`, if counted.
-    pub fn height(&self, width: u16) -> Option<usize> {
-        match self.height {
-            Some(h) if h.width == width && !h.estimated => usize::try_from(h.lines).ok(),
-            _ => None,
-        }
-    }
-
     /// Its screen lines at `width`, counted or estimated.
-    pub fn height_or_estimate(&self, width: u16) -> Option<usize> {
+    pub(crate) fn height_or_estimate(&self, width: u16) -> Option<usize> {
         match self.height {
             Some(h) if h.width == width => usize::try_from(h.lines).ok(),
             _ => None,
@@ -147,14 +139,14 @@ impl HistoryCell {
     }
 
     /// True when its lines at `width` are an estimate.
-    pub fn is_estimated(&self, width: u16) -> bool {
+    pub(crate) fn is_estimated(&self, width: u16) -> bool {
         self.height.is_some_and(|h| h.width == width && h.estimated)
     }
 
     /// Estimates its lines at `width` from those at the last width, in proportion
     /// (text wrapped narrower takes more lines), without wrapping. A cell never
     /// counted (new or changed) stays unknown.
-    pub fn estimate(&mut self, width: u16) {
+    pub(crate) fn estimate(&mut self, width: u16) {
         let Some(h) = self.height else {
             return;
         };
@@ -171,7 +163,7 @@ impl HistoryCell {
     }
 
     /// Wraps it at `width`, remembering the line count, and returns the lines.
-    pub fn wrap(&mut self, width: u16, theme: &Theme) -> Vec<Line<'static>> {
+    pub(crate) fn wrap(&mut self, width: u16, theme: &Theme) -> Vec<Line<'static>> {
         let lines = self.kind.display_lines(width, theme);
         // A cell of more than 4 billion lines is not counted (re-wrapped instead).
         self.height = u32::try_from(lines.len()).ok().map(|lines| Height {
@@ -184,7 +176,7 @@ impl HistoryCell {
 
     /// Returns its text buffers' spare capacity (text grown by streaming or
     /// typing keeps up to twice its length otherwise).
-    pub fn shrink(&mut self) {
+    pub(crate) fn shrink(&mut self) {
         match &mut *self.kind {
             CellKind::User(text) | CellKind::Notice(text) => text.shrink_to_fit(),
             CellKind::Assistant { text, extras, .. } => {
@@ -342,7 +334,7 @@ fn reasoning_lines(
 }
 
 /// `⚠ truncated (length): the answer was cut by the token limit; raise max_tokens ...`
-pub fn stopped_line(finish: &Finish) -> String {
+pub(crate) fn stopped_line(finish: &Finish) -> String {
     let status = finish.status.as_str().replace('_', " ");
     let reason = finish
         .stop_reason
@@ -362,7 +354,7 @@ pub fn stopped_line(finish: &Finish) -> String {
 }
 
 /// `demo-fast · sim/sim-fast · 3 attempts, 2 failovers · 1.2s (first 40ms) · 12→85 tokens`.
-pub fn provenance_line(p: &Provenance) -> String {
+pub(crate) fn provenance_line(p: &Provenance) -> String {
     let attempts = if p.attempts == 1 {
         "1 attempt".to_string()
     } else {
@@ -391,7 +383,7 @@ pub fn provenance_line(p: &Provenance) -> String {
 }
 
 /// `850ms`, `1.2s`.
-pub fn format_ms(ms: u64) -> String {
+pub(crate) fn format_ms(ms: u64) -> String {
     if ms < 1000 {
         format!("{ms}ms")
     } else {

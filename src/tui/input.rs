@@ -8,7 +8,7 @@ use unicode_width::UnicodeWidthStr;
 /// The text being typed and where the cursor is (a byte index on a grapheme
 /// boundary).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Input {
+pub(crate) struct Input {
     text: String,
     cursor: usize,
     history: Vec<String>,
@@ -38,43 +38,44 @@ struct Browsing {
 
 /// The text wrapped to a width, and where the cursor is in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InputLayout {
-    pub rows: Vec<String>,
-    pub cursor: Cursor,
+pub(crate) struct InputLayout {
+    pub(crate) rows: Vec<String>,
+    pub(crate) cursor: Cursor,
 }
 
 /// A position in [`InputLayout::rows`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Cursor {
-    pub row: usize,
+pub(crate) struct Cursor {
+    pub(crate) row: usize,
     /// In columns, not characters.
-    pub col: usize,
+    pub(crate) col: usize,
 }
 
 impl Input {
     /// The text.
-    pub fn text(&self) -> &str {
+    pub(crate) fn text(&self) -> &str {
         &self.text
     }
 
     /// The cursor's byte offset.
-    pub fn cursor(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn cursor(&self) -> usize {
         self.cursor
     }
 
     /// True when nothing is typed.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.text.is_empty()
     }
 
     /// Replaces the text; the cursor goes to the end.
-    pub fn set_text(&mut self, text: impl Into<String>) {
+    pub(crate) fn set_text(&mut self, text: impl Into<String>) {
         self.text = text.into();
         self.cursor = self.text.len();
     }
 
     /// Inserts text at the cursor (typed or pasted; `\r\n` becomes `\n`).
-    pub fn insert(&mut self, s: &str) {
+    pub(crate) fn insert(&mut self, s: &str) {
         let s = s.replace("\r\n", "\n").replace('\r', "\n");
         self.text.insert_str(self.cursor, &s);
         self.cursor += s.len();
@@ -82,7 +83,7 @@ impl Input {
     }
 
     /// Deletes the character (grapheme) before the cursor.
-    pub fn backspace(&mut self) {
+    pub(crate) fn backspace(&mut self) {
         if let Some(prev) = self.prev_boundary() {
             self.text.replace_range(prev..self.cursor, "");
             self.cursor = prev;
@@ -90,14 +91,14 @@ impl Input {
     }
 
     /// Deletes the character (grapheme) under the cursor.
-    pub fn delete(&mut self) {
+    pub(crate) fn delete(&mut self) {
         if let Some(next) = self.next_boundary() {
             self.text.replace_range(self.cursor..next, "");
         }
     }
 
     /// Kills the word before the cursor (Ctrl-W): up to the previous whitespace.
-    pub fn delete_word(&mut self) {
+    pub(crate) fn delete_word(&mut self) {
         let before = &self.text[..self.cursor];
         let trimmed = before.trim_end();
         let start = trimmed.rfind(char::is_whitespace).map_or(0, |i| {
@@ -108,7 +109,7 @@ impl Input {
 
     /// Kills from the cursor to the end of the line (Ctrl-K); at the end of a line,
     /// the line break.
-    pub fn kill_to_end(&mut self) {
+    pub(crate) fn kill_to_end(&mut self) {
         let end = match self.text[self.cursor..].find('\n') {
             Some(0) => self.cursor + 1,
             Some(i) => self.cursor + i,
@@ -118,13 +119,13 @@ impl Input {
     }
 
     /// Kills from the start of the line to the cursor (Ctrl-U).
-    pub fn kill_to_start(&mut self) {
+    pub(crate) fn kill_to_start(&mut self) {
         let start = self.text[..self.cursor].rfind('\n').map_or(0, |i| i + 1);
         self.kill(start, self.cursor);
     }
 
     /// Inserts the last killed text (Ctrl-Y).
-    pub fn yank(&mut self) {
+    pub(crate) fn yank(&mut self) {
         let killed = self.killed.clone();
         self.insert(&killed);
     }
@@ -139,7 +140,7 @@ impl Input {
     }
 
     /// Moves to the start of the previous word (Alt-b, Ctrl-Left).
-    pub fn word_left(&mut self) {
+    pub(crate) fn word_left(&mut self) {
         self.cursor = self.text[..self.cursor]
             .unicode_word_indices()
             .next_back()
@@ -147,7 +148,7 @@ impl Input {
     }
 
     /// Moves past the end of the next word (Alt-f, Ctrl-Right).
-    pub fn word_right(&mut self) {
+    pub(crate) fn word_right(&mut self) {
         let at = self.cursor;
         self.cursor = self.text[at..]
             .unicode_word_indices()
@@ -156,26 +157,26 @@ impl Input {
     }
 
     /// Moves one character (grapheme) left.
-    pub fn left(&mut self) {
+    pub(crate) fn left(&mut self) {
         if let Some(prev) = self.prev_boundary() {
             self.cursor = prev;
         }
     }
 
     /// Moves one character (grapheme) right.
-    pub fn right(&mut self) {
+    pub(crate) fn right(&mut self) {
         if let Some(next) = self.next_boundary() {
             self.cursor = next;
         }
     }
 
     /// Start of the current line.
-    pub fn line_start(&mut self) {
+    pub(crate) fn line_start(&mut self) {
         self.cursor = self.text[..self.cursor].rfind('\n').map_or(0, |i| i + 1);
     }
 
     /// End of the current line.
-    pub fn line_end(&mut self) {
+    pub(crate) fn line_end(&mut self) {
         self.cursor = self.text[self.cursor..]
             .find('\n')
             .map_or(self.text.len(), |i| self.cursor + i);
@@ -184,7 +185,7 @@ impl Input {
     /// Moves up a line; false when already on the first line, or when the text is
     /// a recalled history entry (history's turn either way: a recalled 200-line
     /// prompt must not take 200 presses to leave).
-    pub fn up(&mut self) -> bool {
+    pub(crate) fn up(&mut self) -> bool {
         if self.browsing.is_some() {
             return false;
         }
@@ -200,7 +201,7 @@ impl Input {
     }
 
     /// Moves down a line; false when already on the last line or browsing history.
-    pub fn down(&mut self) -> bool {
+    pub(crate) fn down(&mut self) -> bool {
         if self.browsing.is_some() {
             return false;
         }
@@ -218,7 +219,7 @@ impl Input {
     }
 
     /// Takes the text for sending and records it in the history.
-    pub fn take(&mut self) -> String {
+    pub(crate) fn take(&mut self) -> String {
         let text = std::mem::take(&mut self.text);
         self.cursor = 0;
         self.browsing = None;
@@ -229,14 +230,14 @@ impl Input {
     }
 
     /// Clears the text.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.text.clear();
         self.cursor = 0;
         self.browsing = None;
     }
 
     /// The previous prompt from history.
-    pub fn history_prev(&mut self) {
+    pub(crate) fn history_prev(&mut self) {
         let index = match &self.browsing {
             Some(Browsing { index: 0, .. }) => return,
             Some(b) => b.index - 1,
@@ -257,7 +258,7 @@ impl Input {
     }
 
     /// The next prompt from history, or back to the draft.
-    pub fn history_next(&mut self) {
+    pub(crate) fn history_next(&mut self) {
         let Some(Browsing { index, draft }) = self.browsing.clone() else {
             return;
         };
@@ -275,19 +276,19 @@ impl Input {
     }
 
     /// The prompts typed so far, oldest first.
-    pub fn history(&self) -> &[String] {
+    pub(crate) fn history(&self) -> &[String] {
         &self.history
     }
 
     /// Starts with `entries` as the history (kept from earlier runs).
-    pub fn load_history(&mut self, entries: Vec<String>) {
+    pub(crate) fn load_history(&mut self, entries: Vec<String>) {
         self.history = entries;
         self.browsing = None;
     }
 
     /// Starts a reverse history search (Ctrl-R), or, during one, finds the next
     /// older match.
-    pub fn search_back(&mut self) {
+    pub(crate) fn search_back(&mut self) {
         match &mut self.search {
             None => {
                 self.search = Some(Search {
@@ -305,17 +306,17 @@ impl Input {
     }
 
     /// True while Up/Down walk through the prompt history.
-    pub fn is_browsing(&self) -> bool {
+    pub(crate) fn is_browsing(&self) -> bool {
         self.browsing.is_some()
     }
 
     /// True while a reverse search is open.
-    pub fn is_searching(&self) -> bool {
+    pub(crate) fn is_searching(&self) -> bool {
         self.search.is_some()
     }
 
     /// The search's query and its match, for the view.
-    pub fn search_view(&self) -> Option<(&str, Option<&str>)> {
+    pub(crate) fn search_view(&self) -> Option<(&str, Option<&str>)> {
         let search = self.search.as_ref()?;
         let hit = search
             .hit
@@ -325,7 +326,7 @@ impl Input {
     }
 
     /// Adds to the search query and finds the newest match.
-    pub fn search_type(&mut self, s: &str) {
+    pub(crate) fn search_type(&mut self, s: &str) {
         if let Some(search) = &mut self.search {
             search.query.push_str(s);
             search.hit = find_back(&self.history, &search.query, self.history.len());
@@ -334,7 +335,7 @@ impl Input {
     }
 
     /// Removes the query's last character.
-    pub fn search_backspace(&mut self) {
+    pub(crate) fn search_backspace(&mut self) {
         if let Some(search) = &mut self.search {
             search.query.pop();
             search.hit = find_back(&self.history, &search.query, self.history.len());
@@ -343,13 +344,13 @@ impl Input {
     }
 
     /// Ends the search keeping the match as the text to edit.
-    pub fn search_accept(&mut self) {
+    pub(crate) fn search_accept(&mut self) {
         self.search = None;
         self.cursor = self.text.len();
     }
 
     /// Ends the search and brings back what was typed before it.
-    pub fn search_cancel(&mut self) {
+    pub(crate) fn search_cancel(&mut self) {
         if let Some(search) = self.search.take() {
             self.text = search.draft;
             self.cursor = self.text.len();
@@ -380,7 +381,7 @@ impl Input {
     }
 
     /// The text wrapped by characters to `width` columns, and the cursor in it.
-    pub fn layout(&self, width: usize) -> InputLayout {
+    pub(crate) fn layout(&self, width: usize) -> InputLayout {
         let width = width.max(1);
         let mut rows = vec![String::new()];
         let mut col = 0usize;

@@ -15,16 +15,16 @@ use super::theme::Theme;
 use highlight::Highlighter;
 use table::Table;
 
-pub mod highlight;
+pub(crate) mod highlight;
 mod table;
 
 /// One rendered line and how far its wrapped continuation lines are indented.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MdLine {
     /// The line.
-    pub line: Line<'static>,
+    pub(crate) line: Line<'static>,
     /// Indent of continuation lines when wrapped.
-    pub indent: usize,
+    pub(crate) indent: usize,
 }
 
 struct Renderer<'t> {
@@ -66,7 +66,7 @@ struct Bullet {
 /// lines are wrapped by the caller).
 /// The fenced code blocks of `text`, in order, as their text: what `/copy N` copies
 /// (numbered as the screen numbers them).
-pub fn code_blocks(text: &str) -> Vec<String> {
+pub(crate) fn code_blocks(text: &str) -> Vec<String> {
     use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
     let mut blocks = Vec::new();
     let mut open: Option<String> = None;

@@ -22,17 +22,17 @@
 //! `TestBackend`.
 
 pub mod app;
-pub mod editor;
+pub(crate) mod editor;
 pub mod event;
 pub mod history;
-pub mod input;
+pub(crate) mod input;
 pub mod markdown;
-pub mod prompt_history;
-pub mod terminal;
+pub(crate) mod prompt_history;
+pub(crate) mod terminal;
 pub mod theme;
-pub mod transcript;
-pub mod view;
-pub mod wrap;
+pub(crate) mod transcript;
+pub(crate) mod view;
+pub(crate) mod wrap;
 
 #[cfg(test)]
 mod tests;
@@ -158,7 +158,7 @@ fn save_prompt_history(path: &std::path::Path, new: &[String], size: usize) {
 }
 
 /// The main loop: events in, effects out, a frame when something changed.
-pub async fn run_app<B: Backend>(
+pub(crate) async fn run_app<B: Backend>(
     terminal: &mut Terminal<B>,
     mut app: App,
     mut rx: UnboundedReceiver<AppEvent>,

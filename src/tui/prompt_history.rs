@@ -9,14 +9,14 @@ use crate::fsutil::{self, ReadError};
 use crate::redact;
 
 /// Default number of prompts kept.
-pub const DEFAULT_SIZE: usize = 1000;
+pub(crate) const DEFAULT_SIZE: usize = 1000;
 
 /// Largest history file read back.
 const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The entries saved in `path`, oldest first, at most `size`. A missing file is an
 /// empty history; a damaged line is skipped, never fatal.
-pub fn load(path: &Path, size: usize) -> Result<Vec<String>, ReadError> {
+pub(crate) fn load(path: &Path, size: usize) -> Result<Vec<String>, ReadError> {
     let text = match fsutil::read_capped_string(path, MAX_FILE_BYTES) {
         Ok(text) => text,
         Err(ReadError::NotFound { .. }) => return Ok(Vec::new()),
@@ -34,7 +34,7 @@ pub fn load(path: &Path, size: usize) -> Result<Vec<String>, ReadError> {
 
 /// Writes the newest `size` of `entries` to `path` (atomically, `0600`), leaving out
 /// any that carry a secret.
-pub fn save(path: &Path, entries: &[String], size: usize) -> std::io::Result<()> {
+pub(crate) fn save(path: &Path, entries: &[String], size: usize) -> std::io::Result<()> {
     let kept: Vec<&String> = entries.iter().filter(|e| keepable(e)).collect();
     let start = kept.len().saturating_sub(size);
     let mut out = String::new();

@@ -18,7 +18,7 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
 /// The real terminal.
-pub type Tui = Terminal<CrosstermBackend<Stdout>>;
+pub(crate) type Tui = Terminal<CrosstermBackend<Stdout>>;
 
 /// Whether keyboard enhancement was pushed (so restore pops it).
 static ENHANCED: AtomicBool = AtomicBool::new(false);
@@ -28,7 +28,7 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// Raw mode, alternate screen, bracketed paste and (when `mouse`) mouse capture;
 /// Shift-Enter is told apart from Enter where the terminal supports keyboard
 /// enhancement.
-pub fn init(mouse: bool) -> io::Result<Tui> {
+pub(crate) fn init(mouse: bool) -> io::Result<Tui> {
     install_panic_hook();
     enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
@@ -52,7 +52,7 @@ pub fn init(mouse: bool) -> io::Result<Tui> {
 /// Writes `text` to the system clipboard through the terminal (OSC 52), which
 /// also works over ssh. Inside tmux the sequence is wrapped so tmux passes it on
 /// (tmux needs `allow-passthrough on` or `set-clipboard on`).
-pub fn copy_to_clipboard(out: &mut impl Write, text: &str, in_tmux: bool) -> io::Result<()> {
+pub(crate) fn copy_to_clipboard(out: &mut impl Write, text: &str, in_tmux: bool) -> io::Result<()> {
     use base64::Engine as _;
     let encoded = base64::engine::general_purpose::STANDARD.encode(text);
     let osc = format!("\x1b]52;c;{encoded}\x07");
@@ -66,7 +66,7 @@ pub fn copy_to_clipboard(out: &mut impl Write, text: &str, in_tmux: bool) -> io:
 
 /// Gives the terminal back for a while (an editor runs): cooked mode, the normal
 /// screen, no mouse capture. [`resume`] undoes it.
-pub fn suspend() -> io::Result<()> {
+pub(crate) fn suspend() -> io::Result<()> {
     let mut out = io::stdout();
     if ENHANCED.load(Ordering::SeqCst) {
         execute!(out, PopKeyboardEnhancementFlags)?;
@@ -82,7 +82,7 @@ pub fn suspend() -> io::Result<()> {
 }
 
 /// Takes the terminal back after [`suspend`].
-pub fn resume(mouse: bool) -> io::Result<()> {
+pub(crate) fn resume(mouse: bool) -> io::Result<()> {
     enable_raw_mode()?;
     let mut out = io::stdout();
     execute!(out, EnterAlternateScreen, EnableBracketedPaste)?;
@@ -99,7 +99,7 @@ pub fn resume(mouse: bool) -> io::Result<()> {
 }
 
 /// Puts the terminal back as it was. Safe to call more than once.
-pub fn restore() {
+pub(crate) fn restore() {
     restore_to(&mut io::stdout());
 }
 

@@ -9,14 +9,14 @@ use crate::config::file::ThemeName;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Theme {
     /// False when `NO_COLOR` is set (to anything but the empty string).
-    pub color: bool,
+    pub(crate) color: bool,
     /// Colours chosen for a light background.
-    pub light: bool,
+    pub(crate) light: bool,
 }
 
 impl Theme {
     /// Colour unless `NO_COLOR` says otherwise (<https://no-color.org>).
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         Self {
             color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
             light: false,
@@ -24,7 +24,7 @@ impl Theme {
     }
 
     /// The config file's theme; `NO_COLOR` still wins over a coloured one.
-    pub fn from_config(name: ThemeName) -> Self {
+    pub(crate) fn from_config(name: ThemeName) -> Self {
         let env = Self::from_env();
         Self {
             color: env.color && name != ThemeName::Mono,
@@ -55,28 +55,28 @@ impl Theme {
     }
 
     /// Secondary text: provenance lines, notices, hints.
-    pub fn dim(&self) -> Style {
+    pub(crate) fn dim(&self) -> Style {
         Style::default().add_modifier(Modifier::DIM)
     }
 
     /// The user's prompts.
-    pub fn user(&self) -> Style {
+    pub(crate) fn user(&self) -> Style {
         self.fg(self.pick(Color::Cyan, Color::Blue))
             .add_modifier(Modifier::BOLD)
     }
 
     /// Errors and the interrupted marker.
-    pub fn error(&self) -> Style {
+    pub(crate) fn error(&self) -> Style {
         self.fg(Color::Red).add_modifier(Modifier::BOLD)
     }
 
     /// Warnings (a cancelled answer).
-    pub fn warn(&self) -> Style {
+    pub(crate) fn warn(&self) -> Style {
         self.fg(self.pick(Color::Yellow, Color::Indexed(130)))
     }
 
     /// Markdown headings.
-    pub fn heading(&self, level: u8) -> Style {
+    pub(crate) fn heading(&self, level: u8) -> Style {
         let style = self.fg(Color::Magenta).add_modifier(Modifier::BOLD);
         if level == 1 {
             style.add_modifier(Modifier::UNDERLINED)
@@ -86,22 +86,22 @@ impl Theme {
     }
 
     /// Inline code and code blocks.
-    pub fn code(&self) -> Style {
+    pub(crate) fn code(&self) -> Style {
         self.fg(self.pick(Color::Yellow, Color::Indexed(94)))
     }
 
     /// Links.
-    pub fn link(&self) -> Style {
+    pub(crate) fn link(&self) -> Style {
         self.fg(Color::Blue).add_modifier(Modifier::UNDERLINED)
     }
 
     /// List bullets and quote bars.
-    pub fn marker(&self) -> Style {
+    pub(crate) fn marker(&self) -> Style {
         self.fg(self.pick(Color::DarkGray, Color::Gray))
     }
 
     /// The status bar.
-    pub fn status(&self) -> Style {
+    pub(crate) fn status(&self) -> Style {
         if self.color {
             let (bg, fg) = if self.light {
                 (Color::Gray, Color::Black)
@@ -115,7 +115,7 @@ impl Theme {
     }
 
     /// The selected or first entry of the command popup.
-    pub fn popup_selected(&self) -> Style {
+    pub(crate) fn popup_selected(&self) -> Style {
         self.fg(self.pick(Color::Cyan, Color::Blue))
             .add_modifier(Modifier::BOLD)
     }

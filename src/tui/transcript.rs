@@ -85,7 +85,7 @@ impl Transcript {
     }
 
     /// The cell at `index`, to change it; it is re-measured at the next layout.
-    pub fn get_mut(&mut self, index: usize) -> Option<&mut HistoryCell> {
+    pub(crate) fn get_mut(&mut self, index: usize) -> Option<&mut HistoryCell> {
         if index < self.cells.len() {
             self.valid = self.valid.min(index);
             self.wrapped.retain(|w| w.cell != index);
@@ -94,12 +94,12 @@ impl Transcript {
     }
 
     /// The cell at `index`.
-    pub fn get(&self, index: usize) -> Option<&HistoryCell> {
+    pub(crate) fn get(&self, index: usize) -> Option<&HistoryCell> {
         self.cells.get(index)
     }
 
     /// Removes every cell.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         *self = Self {
             width: self.width,
             ..Self::default()
@@ -127,7 +127,13 @@ impl Transcript {
     ///
     /// Re-wraps only cells that changed or were added, the cells in view whose
     /// count is an estimate, and a bounded number of other estimates.
-    pub fn layout(&mut self, width: u16, rows: usize, scroll: &mut usize, theme: &Theme) -> usize {
+    pub(crate) fn layout(
+        &mut self,
+        width: u16,
+        rows: usize,
+        scroll: &mut usize,
+        theme: &Theme,
+    ) -> usize {
         let anchor = self.anchor(*scroll);
         if width != self.width {
             self.width = width;
@@ -275,7 +281,7 @@ impl Transcript {
     }
 
     /// Screen lines at the last layout.
-    pub fn total_lines(&self) -> usize {
+    pub(crate) fn total_lines(&self) -> usize {
         self.ends.last().copied().unwrap_or(0)
     }
 
@@ -309,7 +315,12 @@ impl Transcript {
 
     /// Screen lines `top..bottom` as of the last layout. Pure: a cell in range whose
     /// lines are not kept (outside the prepared window) is wrapped on the fly.
-    pub fn lines_between(&self, top: usize, bottom: usize, theme: &Theme) -> Vec<Line<'static>> {
+    pub(crate) fn lines_between(
+        &self,
+        top: usize,
+        bottom: usize,
+        theme: &Theme,
+    ) -> Vec<Line<'static>> {
         let mut out = Vec::with_capacity(bottom.saturating_sub(top));
         let range = self.cells_between(top, bottom);
         let mut start = self.start_of(range.start);
@@ -342,8 +353,9 @@ impl Transcript {
         self.wrapped.len()
     }
 
+    #[cfg(test)]
     /// How many cells' line counts are estimates (for tests and the bench).
-    pub fn estimated_cells(&self) -> usize {
+    pub(crate) fn estimated_cells(&self) -> usize {
         self.cells
             .iter()
             .filter(|c| c.is_estimated(self.width))

@@ -20,7 +20,7 @@ const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "�
 const MAX_INPUT_ROWS: usize = 8;
 
 /// Draws the whole screen.
-pub fn render(app: &App, frame: &mut Frame<'_>) {
+pub(crate) fn render(app: &App, frame: &mut Frame<'_>) {
     let area = frame.area();
     let prompt_width = usize::from(area.width.saturating_sub(2));
     let input = app.input().layout(prompt_width);

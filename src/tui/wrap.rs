@@ -10,7 +10,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Wraps `line` to `width` columns; continuation lines start with `indent` spaces.
 /// Words longer than a line are broken; spaces at a break are dropped.
-pub fn wrap_line(line: &Line<'static>, width: usize, indent: usize) -> Vec<Line<'static>> {
+pub(crate) fn wrap_line(line: &Line<'static>, width: usize, indent: usize) -> Vec<Line<'static>> {
     let width = width.max(1);
     let indent = if indent >= width { 0 } else { indent };
     let mut out: Vec<Line<'static>> = Vec::new();

@@ -6,6 +6,7 @@ use pretty_assertions::assert_eq;
 
 use super::*;
 use crate::engine::decide::{Answer, AttemptEnd, Step, Verdict, next_step, plan};
+use crate::engine::policy::Slot;
 
 const NOW: u64 = 1_700_000_000_000;
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 use pretty_assertions::assert_eq;
 
 use super::*;
+use crate::engine::policy::Router;
 
 #[tokio::test(start_paused = true)]
 async fn the_breaker_opens_at_the_threshold_and_the_next_prompt_skips_the_backend() {

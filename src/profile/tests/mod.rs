@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::*;
 use crate::config::{LbSettings, Settings};
+use crate::profile::format::parse_profile;
 
 const TESTLB489: &str = r#"{
   "name": "testlb489",

@@ -1,6 +1,7 @@
 use pretty_assertions::assert_eq;
 
 use super::*;
+use crate::profile::llxprt::is_missing_dir;
 
 // ---- resolve: members, nesting, cycles ----
 

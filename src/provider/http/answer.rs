@@ -44,15 +44,15 @@ pub(crate) fn prompt_chars(request: &ChatRequest) -> usize {
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Tokens {
     /// Prompt tokens, cached ones included.
-    pub input: Option<u64>,
+    pub(crate) input: Option<u64>,
     /// Answer tokens, reasoning included.
-    pub output: Option<u64>,
+    pub(crate) output: Option<u64>,
     /// Of the answer tokens, those spent reasoning.
-    pub reasoning: Option<u64>,
+    pub(crate) reasoning: Option<u64>,
     /// Of the prompt tokens, those read from the cache.
-    pub cache_read: Option<u64>,
+    pub(crate) cache_read: Option<u64>,
     /// Of the prompt tokens, those written to the cache.
-    pub cache_write: Option<u64>,
+    pub(crate) cache_write: Option<u64>,
 }
 
 /// A token count at `pointer` inside a usage object, when the provider sent one.
@@ -76,7 +76,7 @@ pub(crate) struct Answer {
     answer_chars: usize,
     reasoning_chars: usize,
     /// Token counts the provider sent.
-    pub tokens: Tokens,
+    pub(crate) tokens: Tokens,
     /// Text arrived through the provider's refusal field.
     refused: bool,
     /// Tool calls by the provider's index, in order of first sight.
@@ -89,7 +89,7 @@ pub(crate) struct Answer {
 
 impl Answer {
     /// An answer to a prompt of `prompt_chars` characters.
-    pub fn new(prompt_chars: usize) -> Self {
+    pub(crate) fn new(prompt_chars: usize) -> Self {
         Self {
             prompt_chars,
             ..Self::default()
@@ -97,7 +97,7 @@ impl Answer {
     }
 
     /// Records answer text and queues it for the user at once.
-    pub fn text(&mut self, text: &str, out: &mut Vec<StreamEvent>) {
+    pub(crate) fn text(&mut self, text: &str, out: &mut Vec<StreamEvent>) {
         if !text.is_empty() {
             self.answer_chars += text.chars().count();
             out.push(StreamEvent::Delta(text.to_owned()));
@@ -105,7 +105,7 @@ impl Answer {
     }
 
     /// Records refusal text: shown like answer text, and the answer is `refused`.
-    pub fn refusal(&mut self, text: &str, out: &mut Vec<StreamEvent>) {
+    pub(crate) fn refusal(&mut self, text: &str, out: &mut Vec<StreamEvent>) {
         if !text.is_empty() {
             self.refused = true;
             self.text(text, out);
@@ -113,7 +113,7 @@ impl Answer {
     }
 
     /// Records reasoning text and queues it at once.
-    pub fn reasoning(&mut self, text: &str, out: &mut Vec<StreamEvent>) {
+    pub(crate) fn reasoning(&mut self, text: &str, out: &mut Vec<StreamEvent>) {
         if !text.is_empty() {
             self.reasoning_chars += text.chars().count();
             out.push(StreamEvent::Reasoning(text.to_owned()));
@@ -122,7 +122,7 @@ impl Answer {
 
     /// A piece of tool call `index`: its id and name when they first appear, then
     /// argument fragments. The whole call is reported when the answer ends.
-    pub fn tool_call_part(
+    pub(crate) fn tool_call_part(
         &mut self,
         index: u64,
         id: Option<&str>,
@@ -147,13 +147,13 @@ impl Answer {
     }
 
     /// A tool call that arrived whole (Gemini, Ollama, non-streaming answers).
-    pub fn tool_call(&mut self, id: Option<&str>, name: &str, arguments: &str) {
+    pub(crate) fn tool_call(&mut self, id: Option<&str>, name: &str, arguments: &str) {
         let index = self.calls.len() as u64 + 1_000_000;
         self.tool_call_part(index, id, Some(name), arguments);
     }
 
     /// The provider's explanation of how the answer ended.
-    pub fn message(&mut self, message: &str) {
+    pub(crate) fn message(&mut self, message: &str) {
         let message = message.trim();
         if !message.is_empty() {
             self.message = Some(message.to_owned());
@@ -162,7 +162,7 @@ impl Answer {
 
     /// The provider said how the answer ended. A later marker without a reason
     /// (`[DONE]` after a `finish_reason`) keeps what an earlier one said.
-    pub fn finish(&mut self, status: AnswerStatus, stop_reason: Option<&str>) {
+    pub(crate) fn finish(&mut self, status: AnswerStatus, stop_reason: Option<&str>) {
         let new = Finish::new(status, stop_reason);
         match &mut self.finish {
             Some(old) if new.stop_reason.is_none() => {
@@ -176,7 +176,7 @@ impl Answer {
 
     /// Where the stream stands: `Finishing` once the finish reason is known, `Done`
     /// once the output count has come too (nothing the user needs is still to come).
-    pub fn flow(&self) -> Flow {
+    pub(crate) fn flow(&self) -> Flow {
         match (&self.finish, self.tokens.output) {
             (None, _) => Flow::More,
             (Some(_), None) => Flow::Finishing,
@@ -186,7 +186,7 @@ impl Answer {
 
     /// The provider marked the answer over without saying how (`[DONE]`, a whole
     /// body).
-    pub fn done(&mut self) {
+    pub(crate) fn done(&mut self) {
         if self.finish.is_none() {
             self.finish = Some(Finish::default());
         }
@@ -194,7 +194,7 @@ impl Answer {
 
     /// Reads `{in_key, out_key}` token counts from a usage object; absent keys keep
     /// what an earlier frame said.
-    pub fn usage_from(&mut self, usage: Option<&Value>, in_key: &str, out_key: &str) {
+    pub(crate) fn usage_from(&mut self, usage: Option<&Value>, in_key: &str, out_key: &str) {
         let Some(usage) = usage.filter(|u| u.is_object()) else {
             return;
         };
@@ -207,7 +207,7 @@ impl Answer {
     }
 
     /// The counts so far, estimated where the provider has not said.
-    pub fn usage(&self) -> Usage {
+    pub(crate) fn usage(&self) -> Usage {
         let estimate = Usage::estimate(self.prompt_chars, self.answer_chars + self.reasoning_chars);
         let t = self.tokens;
         Usage {
@@ -222,14 +222,14 @@ impl Answer {
 
     /// Queues the counts known so far (the prompt's, say, from a stream's first
     /// event), so an answer that breaks later keeps what the provider said.
-    pub fn early_usage(&self, out: &mut Vec<StreamEvent>) {
+    pub(crate) fn early_usage(&self, out: &mut Vec<StreamEvent>) {
         out.push(StreamEvent::Usage(self.usage()));
     }
 
     /// The closing tool-call, `Usage` and `Finished` events; `Truncated` when the
     /// provider never said the answer was over, `Empty` when a complete answer has
     /// nothing in it.
-    pub fn end(&mut self) -> Result<Vec<StreamEvent>, ProviderError> {
+    pub(crate) fn end(&mut self) -> Result<Vec<StreamEvent>, ProviderError> {
         let Some(mut finish) = self.finish.take() else {
             return Err(StreamError::Truncated.into());
         };

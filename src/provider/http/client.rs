@@ -13,10 +13,10 @@ use super::errors::{body_error, connect_error, describe, http_error, human_durat
 use crate::provider::{ApiKey, BackendSpec, EventStream, ProviderError, StreamEvent};
 
 /// How long connecting (TCP plus TLS) may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The `User-Agent` baton sends.
-pub const USER_AGENT: &str = concat!("baton/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("baton/", env!("CARGO_PKG_VERSION"));
 
 /// Builds the HTTP client every provider shares.
 ///
@@ -37,20 +37,20 @@ pub fn http_client() -> Result<reqwest::Client, ProviderError> {
 /// What an HTTP backend needs from its [`BackendSpec`], checked once at build time.
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoint {
-    pub client: reqwest::Client,
+    pub(crate) client: reqwest::Client,
     /// Without a trailing `/`.
-    pub base_url: String,
-    pub model: String,
-    pub api_key: Option<ApiKey>,
-    pub model_params: serde_json::Map<String, Value>,
-    pub socket_timeout: Option<Duration>,
+    pub(crate) base_url: String,
+    pub(crate) model: String,
+    pub(crate) api_key: Option<ApiKey>,
+    pub(crate) model_params: serde_json::Map<String, Value>,
+    pub(crate) socket_timeout: Option<Duration>,
     /// The profile's extra headers.
-    pub headers: HeaderMap,
+    pub(crate) headers: HeaderMap,
 }
 
 impl Endpoint {
     /// Validates the spec's base URL and headers.
-    pub fn new(
+    pub(crate) fn new(
         spec: &BackendSpec,
         default_base: &str,
         client: &reqwest::Client,
@@ -95,13 +95,13 @@ impl Endpoint {
     }
 
     /// `base_url` + `path` (which starts with `/`), see [`join_url`].
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         join_url(&self.base_url, path)
     }
 
     /// A JSON POST to `url` with the profile's extra headers; `auth` adds the key
     /// header(s) first so the profile can still override them.
-    pub fn post(
+    pub(crate) fn post(
         &self,
         url: &str,
         auth: HeaderMap,
@@ -157,7 +157,7 @@ pub(crate) fn join_url(base: &str, path: &str) -> String {
 }
 
 /// `url` with `name=value` added to its query, unless the query already sets `name`.
-pub fn with_query(url: &str, name: &str, value: &str) -> String {
+pub(crate) fn with_query(url: &str, name: &str, value: &str) -> String {
     join_url(url, &format!("?{name}={value}"))
 }
 

@@ -113,7 +113,7 @@ pub(crate) enum LinesBody {
 }
 
 impl LinesBody {
-    pub fn new(streaming: bool) -> Self {
+    pub(crate) fn new(streaming: bool) -> Self {
         if streaming {
             Self::Streamed(NdjsonDecoder::new())
         } else {
@@ -172,7 +172,7 @@ pub(crate) struct SseOrJson {
 }
 
 impl SseOrJson {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             sse: SseDecoder::new(),
             json: None,
@@ -225,7 +225,7 @@ pub(crate) enum SseBody {
 }
 
 impl SseBody {
-    pub fn new(streaming: bool) -> Self {
+    pub(crate) fn new(streaming: bool) -> Self {
         if streaming {
             Self::Streamed(SseOrJson::new())
         } else {

@@ -29,7 +29,8 @@ use serde_json::{Map, Value};
 use super::{ApiKey, BackendSpec, ChatRequest, EventStream, Provider, ProviderError};
 
 pub(crate) use answer::{Answer, count, prompt_chars, role_content_messages};
-pub use client::{CONNECT_TIMEOUT, USER_AGENT, http_client, with_query};
+pub use client::http_client;
+pub(crate) use client::with_query;
 pub(crate) use client::{Endpoint, key_header};
 pub(crate) use decode::{Flow, FrameDecoder, LinesBody, SseBody, WireParser};
 pub(crate) use errors::{error_in_body, excerpt, json_error_message, json_frame, truncate_message};

@@ -10,7 +10,7 @@ use crate::provider::{EventStream, ProviderError, StreamEvent};
 
 /// Drives `chunks` through a decoder and parser; returns the events, then the error
 /// that ended the stream, if any.
-pub async fn decode<D, P>(
+pub(crate) async fn decode<D, P>(
     chunks: &[&str],
     decoder: D,
     parser: P,
@@ -29,7 +29,7 @@ where
 }
 
 /// Polls a stream to its end.
-pub async fn collect(mut events: EventStream) -> (Vec<StreamEvent>, Option<ProviderError>) {
+pub(crate) async fn collect(mut events: EventStream) -> (Vec<StreamEvent>, Option<ProviderError>) {
     let mut out = Vec::new();
     while let Some(event) = events.next().await {
         match event {
@@ -41,7 +41,7 @@ pub async fn collect(mut events: EventStream) -> (Vec<StreamEvent>, Option<Provi
 }
 
 /// The text of all deltas.
-pub fn text(events: &[StreamEvent]) -> String {
+pub(crate) fn text(events: &[StreamEvent]) -> String {
     events
         .iter()
         .filter_map(|e| match e {
@@ -53,7 +53,7 @@ pub fn text(events: &[StreamEvent]) -> String {
 
 /// One-connection HTTP server: answers the first request with `response` (raw
 /// bytes, head included) and hands back the request it read.
-pub async fn serve_once(response: Vec<u8>) -> (String, tokio::task::JoinHandle<String>) {
+pub(crate) async fn serve_once(response: Vec<u8>) -> (String, tokio::task::JoinHandle<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let task = tokio::spawn(async move {
@@ -95,7 +95,7 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> String {
 }
 
 /// A raw `200` answer with `content_type` whose body ends when the socket closes.
-pub fn ok_response(content_type: &str, body: &str) -> Vec<u8> {
+pub(crate) fn ok_response(content_type: &str, body: &str) -> Vec<u8> {
     format!("HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\nconnection: close\r\n\r\n{body}")
         .into_bytes()
 }

@@ -25,7 +25,7 @@ pub(super) struct Archiving {
 impl App {
     /// Archives the conversation through `handle` (a handle of an archive that is
     /// off writes nothing). `resumed` when the session continues a stored one.
-    pub fn with_archive(mut self, handle: ArchiveHandle, resumed: bool) -> Self {
+    pub(crate) fn with_archive(mut self, handle: ArchiveHandle, resumed: bool) -> Self {
         let log = SessionLog::new(handle.clone(), self.session.session_id());
         self.archiving = Some(Archiving {
             handle,
@@ -38,7 +38,7 @@ impl App {
     }
 
     /// The session this chat recorded into, if it recorded anything.
-    pub fn archived_session(&self) -> Option<&str> {
+    pub(crate) fn archived_session(&self) -> Option<&str> {
         let a = self.archiving.as_ref().filter(|a| a.begun)?;
         Some(a.log.id())
     }

@@ -64,7 +64,7 @@ impl App {
     /// answers (with their provenance), incomplete answers as notices, then the
     /// prompt `/retry` would send and the lines that could not be read. The
     /// session's messages and id were switched by the caller.
-    pub fn show_resumed(&mut self, heading: String, resumed: &ResumedSession) {
+    pub(crate) fn show_resumed(&mut self, heading: String, resumed: &ResumedSession) {
         self.output(heading, false);
         // Turns before the last /clear are not part of the conversation any more.
         let records = &resumed.transcript.records;

@@ -150,25 +150,25 @@ enum Quit {
 
 impl App {
     /// The config file's terminal choices: mouse capture and the editor.
-    pub fn with_terminal(mut self, mouse: bool, editor: String) -> Self {
+    pub(crate) fn with_terminal(mut self, mouse: bool, editor: String) -> Self {
         self.control.mouse = mouse;
         self.control.editor = editor;
         self
     }
 
     /// The editor Ctrl-G runs.
-    pub fn editor(&self) -> &str {
+    pub(crate) fn editor(&self) -> &str {
         &self.control.editor
     }
 
     /// Whether the mouse is captured.
-    pub fn mouse(&self) -> bool {
+    pub(crate) fn mouse(&self) -> bool {
         self.control.mouse
     }
 
     /// The editor is done: what it saved becomes the input, or the error is shown
     /// and the input stays.
-    pub fn edited(&mut self, result: Result<String, String>) {
+    pub(crate) fn edited(&mut self, result: Result<String, String>) {
         self.control.dirty = true;
         match result {
             Ok(text) => self.input.set_text(text),
@@ -214,13 +214,13 @@ impl App {
 
     /// Asks for whole answers instead of streamed ones when `stream` is false
     /// (`--no-stream`).
-    pub fn with_stream(mut self, stream: bool) -> Self {
+    pub(crate) fn with_stream(mut self, stream: bool) -> Self {
         self.turn.stream = stream;
         self
     }
 
     /// Starts the prompt history (Up, Ctrl-R) with the prompts of earlier runs.
-    pub fn load_prompt_history(&mut self, entries: Vec<String>) {
+    pub(crate) fn load_prompt_history(&mut self, entries: Vec<String>) {
         self.input.load_history(entries);
     }
 
@@ -246,7 +246,7 @@ impl App {
     }
 
     /// True once the user asked to leave.
-    pub fn should_quit(&self) -> bool {
+    pub(crate) fn should_quit(&self) -> bool {
         self.control.quit == Quit::Asked
     }
 
@@ -255,8 +255,9 @@ impl App {
         self.control.dirty
     }
 
+    #[cfg(test)]
     /// The time the model takes as now.
-    pub fn now(&self) -> Instant {
+    pub(crate) fn now(&self) -> Instant {
         self.control.now
     }
 
@@ -266,7 +267,7 @@ impl App {
     }
 
     /// Lines scrolled up from the bottom; 0 follows the stream.
-    pub fn scroll(&self) -> usize {
+    pub(crate) fn scroll(&self) -> usize {
         self.view.scroll
     }
 
@@ -291,7 +292,7 @@ impl App {
     }
 
     /// The chat's state.
-    pub fn session(&self) -> &Session {
+    pub(crate) fn session(&self) -> &Session {
         &self.session
     }
 

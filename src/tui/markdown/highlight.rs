@@ -75,7 +75,7 @@ enum Source {
 
 /// Highlights the lines of one code block, in order (a grammar's state carries
 /// from line to line: strings and comments span lines).
-pub struct Highlighter {
+pub(crate) struct Highlighter {
     syntax: &'static SyntaxReference,
     theme: &'static Theme,
     info: String,
@@ -101,7 +101,7 @@ impl std::fmt::Debug for Highlighter {
 impl Highlighter {
     /// A highlighter for a fence's info string (`rust`, `py`, `ts title="x"`), or
     /// `None` for a language the bundled grammars do not know.
-    pub fn for_fence(info: &str) -> Option<Self> {
+    pub(crate) fn for_fence(info: &str) -> Option<Self> {
         let syntax = find_syntax(info)?;
         let theme = THEME.as_ref()?;
         Some(Self {
@@ -119,7 +119,7 @@ impl Highlighter {
     /// One line of code (with its `\n`, if it has one) as spans: `base` with each
     /// token's colour on top. `None` if the grammar fails on it (the caller shows
     /// it plain; later lines may highlight wrongly, never panic).
-    pub fn line(&mut self, line: &str, base: Style) -> Option<Vec<Span<'static>>> {
+    pub(crate) fn line(&mut self, line: &str, base: Style) -> Option<Vec<Span<'static>>> {
         let complete = line.ends_with('\n');
         if self.source.is_none() {
             self.base = Some(base);

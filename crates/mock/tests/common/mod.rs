@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 /// reqwest is built without its `json` feature; these stand in for it.
-pub trait JsonBody {
+pub(crate) trait JsonBody {
     fn json_body(self, body: &Value) -> Self;
 }
 
@@ -21,7 +21,7 @@ impl JsonBody for reqwest::RequestBuilder {
     }
 }
 
-pub trait JsonValue {
+pub(crate) trait JsonValue {
     async fn json_value(self) -> Result<Value, Box<dyn std::error::Error>>;
 }
 
@@ -31,14 +31,14 @@ impl JsonValue for reqwest::Response {
     }
 }
 
-pub fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     // reqwest's `rustls-no-provider` panics in `Client::new` (even for plain http)
     // unless a crypto provider is installed; a second install is a harmless Err.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
 
-pub async fn server(backends: &[(&str, BackendConfig)]) -> MockServer {
+pub(crate) async fn server(backends: &[(&str, BackendConfig)]) -> MockServer {
     let mut config = MockConfig::default();
     for (name, cfg) in backends {
         config = config.with_backend(*name, cfg.clone());
@@ -46,7 +46,7 @@ pub async fn server(backends: &[(&str, BackendConfig)]) -> MockServer {
     MockServer::start(config).await.unwrap()
 }
 
-pub fn openai_body(stream: bool) -> Value {
+pub(crate) fn openai_body(stream: bool) -> Value {
     json!({
         "model": "gpt-mock",
         "stream": stream,
@@ -56,14 +56,18 @@ pub fn openai_body(stream: bool) -> Value {
 }
 
 /// The JSON payloads of an SSE body (`[DONE]` kept as a string).
-pub fn sse_data(text: &str) -> Vec<Value> {
+pub(crate) fn sse_data(text: &str) -> Vec<Value> {
     text.lines()
         .filter_map(|l| l.strip_prefix("data: "))
         .map(|d| serde_json::from_str(d).unwrap_or_else(|_| Value::String(d.to_string())))
         .collect()
 }
 
-pub async fn post_openai(mock: &MockServer, backend: &str, stream: bool) -> reqwest::Response {
+pub(crate) async fn post_openai(
+    mock: &MockServer,
+    backend: &str,
+    stream: bool,
+) -> reqwest::Response {
     client()
         .post(format!("{}/chat/completions", mock.base_url(backend)))
         .bearer_auth("sk-test")
@@ -74,7 +78,10 @@ pub async fn post_openai(mock: &MockServer, backend: &str, stream: bool) -> reqw
 }
 
 /// Reads body chunks until the body ends, fails, or is quiet for `quiet`.
-pub async fn read_until_quiet(resp: reqwest::Response, quiet: Duration) -> (String, &'static str) {
+pub(crate) async fn read_until_quiet(
+    resp: reqwest::Response,
+    quiet: Duration,
+) -> (String, &'static str) {
     let mut stream = resp.bytes_stream();
     let mut text = String::new();
     loop {
