@@ -30,7 +30,10 @@ impl Home {
         let base = directories::BaseDirs::new().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotFound,
-                format!("cannot find your home folder; set {HOME_ENV} to where baton should keep its files"),
+                format!(
+                    "cannot find your home folder; set {HOME_ENV} to where baton should keep \
+                     its files"
+                ),
             )
         })?;
         Ok(Self::at(base.home_dir().join(".baton")))

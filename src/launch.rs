@@ -34,7 +34,11 @@ pub(crate) enum LaunchError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Role(#[from] crate::roles::RoleError),
-    #[error("cannot read the system prompt file {}: {source}; check the path given to --system-file", path.display())]
+    #[error(
+        "cannot read the system prompt file {}: {source}; check the path given to \
+         --system-file",
+        path.display()
+    )]
     SystemFile {
         path: std::path::PathBuf,
         source: std::io::Error,

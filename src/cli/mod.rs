@@ -72,7 +72,9 @@ pub struct Cli {
 /// Flags for answering a prompt.
 #[derive(Debug, Args, Default)]
 pub struct RunArgs {
-    /// The prompt, answered on stdout; text piped in is added after it. Without it, baton opens the chat when stdin is a terminal and reads the prompt from stdin otherwise.
+    /// The prompt, answered on stdout; text piped in is added after it. Without it,
+    /// baton opens the chat when stdin is a terminal and reads the prompt from stdin
+    /// otherwise.
     #[arg(short, long, value_name = "TEXT")]
     pub prompt: Option<String>,
 
@@ -84,7 +86,8 @@ pub struct RunArgs {
     )]
     pub(crate) profile: Option<String>,
 
-    /// Use a provider directly, without a profile (openai, anthropic, gemini, ollama, groq, openrouter, azure, sim).
+    /// Use a provider directly, without a profile (openai, anthropic, gemini, ollama,
+    /// groq, openrouter, azure, sim).
     #[arg(long, value_name = "PROVIDER")]
     pub(crate) provider: Option<String>,
 
@@ -96,7 +99,8 @@ pub struct RunArgs {
     #[arg(long = "base-url", value_name = "URL", requires = "provider")]
     pub(crate) base_url: Option<String>,
 
-    /// Set a setting for this run, e.g. --set timeout_ms=5000 (repeatable; `baton settings` lists them).
+    /// Set a setting for this run, e.g. --set timeout_ms=5000 (repeatable; `baton
+    /// settings` lists them).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub(crate) set: Vec<String>,
 
@@ -113,7 +117,8 @@ pub struct RunArgs {
     #[arg(long = "system-file", value_name = "PATH")]
     pub(crate) system_file: Option<std::path::PathBuf>,
 
-    /// Print the model's reasoning to stderr, between `--- reasoning ---` and `--- answer ---` lines (one-shot text output; JSON carries it as `reasoning`).
+    /// Print the model's reasoning to stderr, between `--- reasoning ---` and `---
+    /// answer ---` lines (one-shot text output; JSON carries it as `reasoning`).
     #[arg(long = "show-reasoning")]
     pub(crate) show_reasoning: bool,
 
@@ -121,7 +126,8 @@ pub struct RunArgs {
     #[arg(long = "no-stream")]
     pub(crate) no_stream: bool,
 
-    /// Print the `/stats lb` block (per-backend metrics and breaker states) to stderr after the answer.
+    /// Print the `/stats lb` block (per-backend metrics and breaker states) to stderr
+    /// after the answer.
     #[arg(long)]
     pub(crate) stats: bool,
 
@@ -141,7 +147,8 @@ pub(crate) enum OutputFormat {
     /// The answer's text, streamed as it arrives.
     #[default]
     Text,
-    /// One JSON object: status, stop_reason, answer, reasoning, tool_calls, backend, model, usage, latency_ms, attempts.
+    /// One JSON object: status, stop_reason, answer, reasoning, tool_calls, backend,
+    /// model, usage, latency_ms, attempts.
     Json,
 }
 
@@ -167,7 +174,8 @@ pub enum Command {
     #[command(subcommand)]
     Sessions(SessionsCommand),
     /// Print a shell completion script (profile names included: run it again after
-    /// adding profiles), e.g. `baton completions bash > ~/.local/share/bash-completion/completions/baton`.
+    /// adding profiles), e.g.
+    /// `baton completions bash > ~/.local/share/bash-completion/completions/baton`.
     Completions {
         /// The shell.
         shell: clap_complete::Shell,

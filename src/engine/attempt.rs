@@ -2,8 +2,8 @@
 //! `timeout_ms`, forward the answer while no gap exceeds `stream_idle_timeout_ms`,
 //! and collect its token counts.
 //!
-//! The first text (or reasoning, or tool call) is the commitment point: until it arrives nothing has been shown
-//! and a failure can still go to another attempt or backend; from then on the
+//! The first text (or reasoning, or tool call) is the commitment point: until it
+//! arrives nothing has been shown and a failure can still go to another attempt or backend; from then on the
 //! backend owns the answer and a stall or cut makes it [`AttemptEnd::Broken`].
 
 use futures_util::StreamExt;

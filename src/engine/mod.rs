@@ -59,8 +59,8 @@ pub use clock::now_ms;
 pub(crate) use decide::Verdict;
 pub(crate) use exhausted::{exhausted_message, recovery_message, retry_later};
 pub(crate) use policy::{PoolLabel, Route};
-pub(crate) use stats::LastFailure;
 pub use stats::LbHealth;
+pub(crate) use stats::{BackendStatus, LastFailure};
 
 use crate::config::LbSettings;
 use crate::profile::Policy;
@@ -501,18 +501,16 @@ impl Engine {
 
     /// Each backend's breaker state and current TPM, in listed order: the status
     /// bar's health summary.
-    pub(crate) fn health_summary(&self) -> Vec<(String, BreakerState, u64)> {
+    pub(crate) fn health_summary(&self) -> Vec<BackendStatus> {
         let now = now_ms();
         let breaker = &self.inner.settings.breaker;
         self.inner
             .health()
             .iter()
-            .map(|(name, h)| {
-                (
-                    name.to_string(),
-                    h.breaker.state(now, breaker),
-                    h.tpm.tpm(now),
-                )
+            .map(|(name, h)| BackendStatus {
+                name: name.to_string(),
+                breaker: h.breaker.state(now, breaker),
+                tpm: h.tpm.tpm(now),
             })
             .collect()
     }

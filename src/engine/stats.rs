@@ -32,11 +32,21 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::breaker::CircuitBreaker;
+use super::breaker::{BreakerState, CircuitBreaker};
 use super::metrics::BackendMetrics;
 use super::tpm::TpmTracker;
 use crate::config::BreakerSettings;
 use crate::provider::ErrorClass;
+
+/// One backend as the engine sees it now: what the chat's status bar and the
+/// gateway's `/healthz` and `/metrics` show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BackendStatus {
+    pub(crate) name: String,
+    pub(crate) breaker: BreakerState,
+    /// Tokens per minute over the TPM window.
+    pub(crate) tpm: u64,
+}
 
 /// Everything the engine remembers about one backend.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

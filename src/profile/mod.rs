@@ -2,7 +2,7 @@
 //!
 //! The format is llxprt-code's, so its profiles load unchanged:
 //! - a **model profile** names one backend:
-//!   `{"version":1,"provider":"openai","model":"gpt-4o","modelParams":{..},"ephemeralSettings":{..}}`;
+//!   `{"version":1,"provider":"openai","model":"gpt-4o","modelParams":{..},..}`;
 //! - a **load-balancer profile** lists other profiles:
 //!   `{"version":1,"type":"loadbalancer","policy":"failover","profiles":["a","b"],..}`.
 //!

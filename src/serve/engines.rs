@@ -170,7 +170,10 @@ impl Engines {
     pub(super) fn health(&self) -> Vec<ProfileHealth> {
         lock(&self.latest)
             .iter()
-            .map(|(name, engine)| (name.clone(), engine.health_summary()))
+            .map(|(name, engine)| ProfileHealth {
+                profile: name.clone(),
+                backends: engine.health_summary(),
+            })
             .collect()
     }
 }
@@ -190,7 +193,7 @@ pub(super) fn retry_after_s(engine: &Engine) -> u64 {
     let open = engine
         .health_summary()
         .iter()
-        .any(|(_, state, _)| *state == BreakerState::Open);
+        .any(|b| b.breaker == BreakerState::Open);
     let wait = if open {
         settings.breaker.recovery_timeout
     } else {

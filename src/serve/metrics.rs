@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
 
 use super::record::Outcome;
-use crate::engine::BreakerState;
+use crate::engine::{BackendStatus, BreakerState};
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: &[f64] = &[
@@ -49,8 +49,12 @@ struct Data {
     latency: BTreeMap<Pair, Histogram>,
 }
 
-/// One profile's backends as its engine sees them now: name, breaker state, TPM.
-pub(super) type ProfileHealth = (String, Vec<(String, BreakerState, u64)>);
+/// One profile's backends as its engine sees them now.
+#[derive(Debug)]
+pub(super) struct ProfileHealth {
+    pub(super) profile: String,
+    pub(super) backends: Vec<BackendStatus>,
+}
 
 /// The gateway's counters.
 #[derive(Debug, Default)]
@@ -191,8 +195,17 @@ impl Metrics {
             "gauge",
             "1 for the breaker's current state.",
         );
-        for (p, backends) in health {
-            for (b, state, _) in backends {
+        for ProfileHealth {
+            profile: p,
+            backends,
+        } in health
+        {
+            for BackendStatus {
+                name: b,
+                breaker: state,
+                ..
+            } in backends
+            {
                 for s in [
                     BreakerState::Closed,
                     BreakerState::Open,
@@ -213,8 +226,12 @@ impl Metrics {
             "gauge",
             "Tokens per minute over the last five minutes.",
         );
-        for (p, backends) in health {
-            for (b, _, tpm) in backends {
+        for ProfileHealth {
+            profile: p,
+            backends,
+        } in health
+        {
+            for BackendStatus { name: b, tpm, .. } in backends {
                 let _ = writeln!(out, "baton_backend_tpm{{{}}} {tpm}", labels(p, b));
             }
         }
@@ -287,10 +304,14 @@ mod tests {
         });
         o.attempt_failures = vec![("a".into(), "transient".into())];
         m.record(&o);
-        let health = vec![(
-            "lb".to_string(),
-            vec![("a".to_string(), BreakerState::Open, 0)],
-        )];
+        let health = vec![ProfileHealth {
+            profile: "lb".to_string(),
+            backends: vec![BackendStatus {
+                name: "a".to_string(),
+                breaker: BreakerState::Open,
+                tpm: 0,
+            }],
+        }];
         let text = m.render(&health, 0, 0);
         for line in [
             "baton_serve_requests_total{profile=\"lb\",status=\"200\"} 1",

@@ -291,12 +291,13 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
         .engines
         .health()
         .into_iter()
-        .map(|(profile, backends)| {
-            let states: serde_json::Map<_, _> = backends
+        .map(|health| {
+            let states: serde_json::Map<_, _> = health
+                .backends
                 .into_iter()
-                .map(|(b, state, _)| (b, json!(state.to_string())))
+                .map(|b| (b.name, json!(b.breaker.to_string())))
                 .collect();
-            (profile, json!(states))
+            (health.profile, json!(states))
         })
         .collect();
     if app.draining.load(Ordering::SeqCst) {

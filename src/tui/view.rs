@@ -9,10 +9,11 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 
-use super::app::{App, BackendHealth, Progress};
+use super::app::{App, Progress};
 use super::history::format_ms;
 use super::input::Cursor;
 use crate::command::{SlashCommand, strings};
+use crate::engine::BackendStatus;
 use crate::engine::BreakerState;
 
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
@@ -214,7 +215,7 @@ fn render_status(app: &App, frame: &mut Frame<'_>, area: Rect) {
 
 /// `breakers 2 closed, 1 open`: how many backends are in each breaker state,
 /// healthy first, states with none left out.
-fn breaker_summary(health: &[BackendHealth]) -> String {
+fn breaker_summary(health: &[BackendStatus]) -> String {
     let count = |want: BreakerState| health.iter().filter(|h| h.breaker == want).count();
     let parts: Vec<String> = [
         BreakerState::Closed,

@@ -321,9 +321,11 @@ mod tests {
         a.refusal("I can't help with that.", &mut out);
         a.finish(AnswerStatus::Complete, Some("stop"));
         let events = a.end().unwrap_or_default();
-        assert!(
-            matches!(events.last(), Some(StreamEvent::Finished(f)) if f.status == AnswerStatus::Refused)
-        );
+        let status = |events: &[StreamEvent]| match events.last() {
+            Some(StreamEvent::Finished(f)) => Some(f.status),
+            _ => None,
+        };
+        assert_eq!(status(&events), Some(AnswerStatus::Refused));
 
         let mut a = Answer::new(8);
         a.tool_call_part(0, Some("call_1"), Some("get_weather"), "{\"city\":");
@@ -338,8 +340,6 @@ mod tests {
                 arguments: "{\"city\":\"Paris\"}".into(),
             })
         );
-        assert!(
-            matches!(events.last(), Some(StreamEvent::Finished(f)) if f.status == AnswerStatus::ToolCall)
-        );
+        assert_eq!(status(&events), Some(AnswerStatus::ToolCall));
     }
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::decode::{FrameDecoder, WireParser, decode_body};
 use super::errors::{body_error, connect_error, describe, http_error, human_duration};
+use crate::provider::ratelimit::RateLimit;
 use crate::provider::{ApiKey, BackendSpec, EventStream, ProviderError, StreamEvent};
 
 /// How long connecting (TCP plus TLS) may take.
@@ -210,7 +211,7 @@ where
     Box::pin(async_stream::try_stream! {
         let response = send(request?, &url, socket_timeout).await?;
         let now = crate::engine::clock::now_ms();
-        if let Some(limit) = crate::provider::ratelimit::RateLimit::from_headers(response.headers(), now) {
+        if let Some(limit) = RateLimit::from_headers(response.headers(), now) {
             yield StreamEvent::RateLimit(limit);
         }
         let body = response.bytes_stream().map(|chunk| chunk.map_err(|err| body_error(&err)));

@@ -378,9 +378,9 @@ mod tests {
         assert_eq!(info.should_retry, Some(false));
         let code = |body: Value| error_code(&body);
         assert_eq!(
-            code(
-                json!({"error": {"message": "m", "type": "insufficient_quota", "code": "insufficient_quota"}})
-            ),
+            code(json!({"error": {
+                "message": "m", "type": "insufficient_quota", "code": "insufficient_quota"
+            }})),
             Some("insufficient_quota".into())
         );
         assert_eq!(
@@ -389,9 +389,10 @@ mod tests {
         );
         assert_eq!(
             code(
-                json!({"error": {"code": 400, "status": "INVALID_ARGUMENT", "details": [
-                    {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}
-                ]}})
+                json!({"error": {"code": 400, "status": "INVALID_ARGUMENT", "details": [{
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "API_KEY_INVALID"
+                }]}})
             ),
             Some("API_KEY_INVALID".into())
         );

@@ -36,7 +36,7 @@ use crate::engine::Engine;
 use crate::provider::ChatRequest;
 use crate::session::Session;
 use archive::Archiving;
-pub(in crate::tui) use status::{BackendHealth, Status};
+pub(in crate::tui) use status::Status;
 pub(in crate::tui) use turn::Progress;
 use turn::Turn;
 

@@ -4,7 +4,7 @@
 //! settings change), so drawing never asks the engine.
 
 use super::App;
-use crate::engine::{BreakerState, Engine};
+use crate::engine::{BackendStatus, Engine};
 
 /// The backend and model of the last answer (or attempt).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,21 +13,13 @@ pub(in crate::tui) struct ActiveBackend {
     pub(in crate::tui) model: String,
 }
 
-/// One backend's breaker state and tokens per minute.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(in crate::tui) struct BackendHealth {
-    pub(in crate::tui) name: String,
-    pub(in crate::tui) breaker: BreakerState,
-    pub(in crate::tui) tpm: u64,
-}
-
 #[derive(Debug, Default)]
 pub(in crate::tui) struct Status {
     active: Option<ActiveBackend>,
     /// The engine whose health is shown: the last one started, or the current
     /// one after a change.
     followed: Option<Engine>,
-    health: Vec<BackendHealth>,
+    health: Vec<BackendStatus>,
     /// The archive writer's error while its writes fail.
     archive_error: Option<String>,
     /// Warnings already shown (a corrupt state file), so each shows once.
@@ -39,7 +31,7 @@ impl Status {
         self.active.as_ref()
     }
 
-    pub(in crate::tui) fn health(&self) -> &[BackendHealth] {
+    pub(in crate::tui) fn health(&self) -> &[BackendStatus] {
         &self.health
     }
 
@@ -86,13 +78,7 @@ impl Status {
         self.health = self
             .followed
             .as_ref()
-            .map(|engine| {
-                engine
-                    .health_summary()
-                    .into_iter()
-                    .map(|(name, breaker, tpm)| BackendHealth { name, breaker, tpm })
-                    .collect()
-            })
+            .map(Engine::health_summary)
             .unwrap_or_default();
     }
 

@@ -2,7 +2,7 @@
 //! restart in the state folder, `/stats lb`, and what a `/retry` saves.
 
 use super::*;
-use crate::tui::app::BackendHealth;
+use crate::engine::BackendStatus;
 use crate::tui::history::CellKind;
 
 /// The status bar reads breakers and TPM from the engine that answered.
@@ -17,7 +17,7 @@ async fn status_bar_shows_the_engines_breakers_and_tpm() {
     let effects = send(&mut app, "hi");
     run_to_end(&mut app, effects).await;
     use crate::engine::BreakerState::{Closed, Open};
-    let health = |name: &str, breaker, tpm| BackendHealth {
+    let health = |name: &str, breaker, tpm| BackendStatus {
         name: name.to_string(),
         breaker,
         tpm,
@@ -74,7 +74,8 @@ async fn health_survives_a_restart_and_a_corrupt_state_file_warns_once() {
         .transcript()
         .iter()
         .filter(|c| {
-            matches!(c.kind(), CellKind::Output { text, is_error: true } if text.starts_with("warning: ignoring corrupt engine state"))
+            matches!(c.kind(), CellKind::Output { text, is_error: true }
+                if text.starts_with("warning: ignoring corrupt engine state"))
         })
         .count();
     assert_eq!(warnings, 1, "{}", screen(&mut app, 100, 40));

@@ -37,7 +37,8 @@ async fn main_loop_answers_from_sim_and_quits() {
         .unwrap();
     quit.await.unwrap();
     let done = app.transcript().iter().any(|c| {
-        matches!(c.kind(), CellKind::Assistant { state: AnswerState::Done(p), text, .. } if p.backend == "demo-fast" && !text.is_empty())
+        matches!(c.kind(), CellKind::Assistant { state: AnswerState::Done(p), text, .. }
+            if p.backend == "demo-fast" && !text.is_empty())
     });
     assert!(
         done,

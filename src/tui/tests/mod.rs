@@ -135,7 +135,8 @@ fn failover_prelude(app: &mut App, id: u64) {
 }
 
 const MARKDOWN: &str = "# Relay\n\nA **baton** passes from *hand* to hand; see `docs/`.\n\n\
-- first runner\n- second runner\n  - nested\n\n1. one\n2. two\n\n```rust\nfn main() {\n    println!(\"hi\");\n}\n```\n\n> quoted words\n";
+- first runner\n- second runner\n  - nested\n\n1. one\n2. two\n\n\
+```rust\nfn main() {\n    println!(\"hi\");\n}\n```\n\n> quoted words\n";
 
 /// Runs the request `effects` started on its real engine to the end, feeding
 /// every event to the app as the runtime would.
